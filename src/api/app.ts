@@ -1,0 +1,85 @@
+/**
+ * The HTTP application: operational endpoints, the admin REST API under /api/v1, its OpenAPI
+ * document (generated from the route definitions) and a docs page.
+ */
+import { swaggerUI } from "@hono/swagger-ui";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import type { AppContext } from "../context.js";
+import { NotFoundError, PayloadTooLargeError } from "../errors.js";
+import type { Readiness } from "../readiness.js";
+import type { ApiEnv } from "./env.js";
+import { toProblem } from "./errors.js";
+import { authenticate } from "./middleware/auth.js";
+import { idempotency } from "./middleware/idempotency.js";
+import { requestContext } from "./middleware/request-context.js";
+import { apiKeyRoutes } from "./routes/api-keys.js";
+import { auditRoutes } from "./routes/audit-events.js";
+import { enrollmentTokenRoutes } from "./routes/enrollment-tokens.js";
+import { tenantRoutes } from "./routes/tenants.js";
+
+export const API_VERSION = "0.1.0";
+
+/** Builds the Hono app for `ctx`. Pure wiring: no listening, no side effects. */
+export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono<ApiEnv> {
+  const { services, metrics, logger } = ctx;
+  const apiLogger = logger.child({ component: "api" });
+  const app = new OpenAPIHono<ApiEnv>();
+
+  app.use("*", requestContext(apiLogger, metrics));
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const report = await readiness.check();
+    return c.json({ status: report.ready ? "ready" : "not ready", ...report.checks }, report.ready ? 200 : 503);
+  });
+  app.get("/metrics", async (c) => {
+    const { contentType, body } = await metrics.render();
+    return c.body(body, 200, { "Content-Type": contentType });
+  });
+
+  const api = new OpenAPIHono<ApiEnv>();
+  api.use(
+    "*",
+    bodyLimit({
+      maxSize: ctx.config.http.bodyLimitBytes,
+      onError: () => {
+        throw new PayloadTooLargeError(ctx.config.http.bodyLimitBytes);
+      },
+    }),
+  );
+  api.use("*", authenticate(services.adminKeys, metrics));
+  api.use("*", idempotency(services.idempotency));
+  api.route("/", tenantRoutes(services.tenants));
+  api.route("/", apiKeyRoutes(services.adminKeys));
+  api.route("/", enrollmentTokenRoutes(services.enrollmentTokens));
+  api.route("/", auditRoutes(services.audit));
+  app.route("/api/v1", api);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "An xsa_ API key (operator or tenant), or an HS256 JWT when JWT_SECRET is set",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "agent-api",
+      version: API_VERSION,
+      description: "Admin REST API of the agent-api OpAMP fleet-management server",
+    },
+    servers: [{ url: "/" }],
+    security: [{ bearer: [] }],
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "agent-api REST API" }));
+
+  app.notFound((c) => {
+    const { status, body, headers } = toProblem(new NotFoundError("route"), c.get("requestId"), apiLogger);
+    return c.json(body, status as 404, headers);
+  });
+  app.onError((err, c) => {
+    const { status, body, headers } = toProblem(err, c.get("requestId") ?? "none", apiLogger);
+    return c.json(body, status as 400, headers);
+  });
+  return app;
+}

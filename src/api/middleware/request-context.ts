@@ -1,0 +1,38 @@
+/**
+ * Request id (X-Request-Id: a caller's well-formed id is kept, otherwise a new one), and one
+ * summary log line plus metrics per request, labelled by route template.
+ */
+import type { MiddlewareHandler } from "hono";
+import { newRecordId } from "../../credentials/index.js";
+import type { Logger } from "../../logger.js";
+import type { Metrics } from "../../metrics.js";
+import type { ApiEnv } from "../env.js";
+
+const CALLER_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHandler<ApiEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    const offered = c.req.header("x-request-id");
+    const requestId = offered && CALLER_REQUEST_ID.test(offered) ? offered : newRecordId("req");
+    c.set("requestId", requestId);
+    c.header("X-Request-Id", requestId);
+    await next();
+    const seconds = (performance.now() - started) / 1000;
+    const route = c.req.routePath || "unmatched";
+    metrics.httpRequest(route, c.req.method, c.res.status, seconds);
+    const actor = c.get("actor");
+    logger.info(
+      {
+        requestId,
+        method: c.req.method,
+        route,
+        path: c.req.path,
+        status: c.res.status,
+        durationMs: Math.round(seconds * 10_000) / 10,
+        actor: actor ? actor.id : undefined,
+      },
+      "request",
+    );
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * The only module that reads the environment. `loadConfig(process.env)` turns it into a typed,
+ * nested Config once at boot; a wrong value stops start-up with a message naming the variable.
+ */
+import { resolve } from "node:path";
+import { z } from "zod";
+import { parseToken } from "./credentials/index.js";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const boolish = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const positiveInt = z.coerce.number().int().positive();
+
+/** Raw environment schema: one entry per variable, defaults as in the README table. */
+const envSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(8082),
+    HOST: z.string().min(1).default("0.0.0.0"),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+      .optional(),
+    DB_POOL_MAX: positiveInt.max(200).default(10),
+    DATA_DIR: z.string().min(1).default("./data"),
+    MIGRATE_ON_START: boolish.default(true),
+    PUBLIC_OPAMP_URL: z
+      .string()
+      .regex(/^(wss?|https?):\/\/[^/\s]+\/\S*$/, "must be a full ws://, wss://, http:// or https:// URL")
+      .optional(),
+    ADMIN_TOKEN: z
+      .string()
+      .refine((v) => parseToken(v, "admin") !== null, "must be an xsa_ key (format and checksum)")
+      .optional(),
+    JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+    KMS_PROVIDER: z.enum(["local", "aws"]).default("local"),
+    KMS_KEY_ID: z.string().min(1).optional(),
+    KMS_ENDPOINT: z.url().optional(),
+    AWS_REGION: z.string().min(1).optional(),
+    LOCAL_KMS_KEY: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]{43}=$/, "must be 32 bytes, base64-encoded")
+      .optional(),
+    LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+    HEARTBEAT_INTERVAL_SECONDS: positiveInt.max(3600).default(30),
+    OPAMP_MAX_MESSAGE_BYTES: positiveInt.default(16 * 1024 * 1024),
+    OPAMP_HANDSHAKE_TIMEOUT_MS: positiveInt.default(10_000),
+    BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
+    SHUTDOWN_GRACE_MS: positiveInt.max(60_000).default(20_000),
+    REPLICA_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/)
+      .optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (env.KMS_PROVIDER === "aws" && !env.KMS_KEY_ID) {
+      ctx.addIssue({ code: "custom", path: ["KMS_KEY_ID"], message: "is required when KMS_PROVIDER=aws" });
+    }
+  });
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Typed configuration, built once at boot and passed down explicitly. */
+export interface Config {
+  http: { host: string; port: number; bodyLimitBytes: number; shutdownGraceMs: number };
+  database: { url: string | undefined; poolMax: number; dataDir: string; migrateOnStart: boolean };
+  opamp: {
+    /** Endpoint offered to agents; undefined = derived from the listening port at start. */
+    publicUrl: string | undefined;
+    heartbeatIntervalSeconds: number;
+    maxMessageBytes: number;
+    handshakeTimeoutMs: number;
+  };
+  auth: { adminToken: string | undefined; jwtSecret: string | undefined };
+  kms:
+    | { provider: "local"; localKey: string | undefined; dataDir: string }
+    | { provider: "aws"; keyId: string; region: string | undefined; endpoint: string | undefined };
+  log: { level: LogLevel };
+  replicaId: string | undefined;
+}
+
+/** A start-up configuration error; the message names every offending variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/**
+ * Parses the environment. Empty strings count as unset, so `FOO=` in a compose file does not
+ * turn into an invalid value.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${String(i.path[0] ?? "(env)")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  const dataDir = resolve(e.DATA_DIR);
+  return {
+    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.BODY_LIMIT_BYTES, shutdownGraceMs: e.SHUTDOWN_GRACE_MS },
+    database: { url: e.DATABASE_URL, poolMax: e.DB_POOL_MAX, dataDir, migrateOnStart: e.MIGRATE_ON_START },
+    opamp: {
+      publicUrl: e.PUBLIC_OPAMP_URL,
+      heartbeatIntervalSeconds: e.HEARTBEAT_INTERVAL_SECONDS,
+      maxMessageBytes: e.OPAMP_MAX_MESSAGE_BYTES,
+      handshakeTimeoutMs: e.OPAMP_HANDSHAKE_TIMEOUT_MS,
+    },
+    auth: { adminToken: e.ADMIN_TOKEN, jwtSecret: e.JWT_SECRET },
+    kms:
+      e.KMS_PROVIDER === "aws"
+        ? { provider: "aws", keyId: e.KMS_KEY_ID ?? "", region: e.AWS_REGION, endpoint: e.KMS_ENDPOINT }
+        : { provider: "local", localKey: e.LOCAL_KMS_KEY, dataDir },
+    log: { level: e.LOG_LEVEL },
+    replicaId: e.REPLICA_ID,
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The composition root: every dependency of the server is built here, for production and tests
+ * alike. Tests pass overrides (a logger that captures, later a fake KMS or clock) and otherwise
+ * get exactly what production gets.
+ */
+import type { Config } from "./config.js";
+import { type DatabaseHandle, openDatabase } from "./db/database.js";
+import { migrateToLatest } from "./db/migrator.js";
+import { AdminKeyService } from "./fleet/admin-keys/service.js";
+import { AuditLog } from "./fleet/audit/service.js";
+import { EnrollmentTokenService } from "./fleet/enrollment/tokens.js";
+import { IdempotencyStore } from "./fleet/idempotency/store.js";
+import { TenantService } from "./fleet/tenants/service.js";
+import { createLogger, type Logger } from "./logger.js";
+import { Metrics } from "./metrics.js";
+
+export interface Services {
+  audit: AuditLog;
+  tenants: TenantService;
+  adminKeys: AdminKeyService;
+  enrollmentTokens: EnrollmentTokenService;
+  idempotency: IdempotencyStore;
+}
+
+/** Mutable process state shared by transports (readiness). */
+export interface RuntimeState {
+  draining: boolean;
+}
+
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  database: DatabaseHandle;
+  services: Services;
+  state: RuntimeState;
+  /** Releases what createContext acquired (the database). */
+  close(): Promise<void>;
+}
+
+export interface ContextOverrides {
+  logger?: Logger;
+  database?: DatabaseHandle;
+}
+
+/** Builds the context: opens the database, runs migrations when configured, wires services. */
+export async function createContext(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
+  const logger = overrides.logger ?? createLogger(config.log.level);
+  const database = overrides.database ?? (await openDatabase(config.database, logger.child({ component: "db" })));
+  try {
+    if (config.database.migrateOnStart) {
+      const applied = await migrateToLatest(database.db);
+      if (applied.length > 0) logger.info({ applied }, "database migrated");
+    }
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+  const metrics = new Metrics(() => database.poolStats());
+  const { db } = database;
+  const audit = new AuditLog(db, metrics);
+  const services: Services = {
+    audit,
+    tenants: new TenantService(db, audit),
+    adminKeys: new AdminKeyService(db, audit, logger.child({ component: "auth" }), config.auth.jwtSecret),
+    enrollmentTokens: new EnrollmentTokenService(db, audit),
+    idempotency: new IdempotencyStore(db),
+  };
+  return {
+    config,
+    logger,
+    metrics,
+    database,
+    services,
+    state: { draining: false },
+    close: () => database.close(),
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * Human-visible identifiers (DESIGN.md §3): tenant ids, org ids and prefixed record ids.
+ * None of these is a secret; possession of an id never authorizes anything.
+ */
+import { randomBytes } from "node:crypto";
+
+const BASE32_LOWER = "abcdefghijklmnopqrstuvwxyz234567"; // RFC 4648 alphabet, lower-cased
+const CROCKFORD_LOWER = "0123456789abcdefghjkmnpqrstvwxyz"; // no i, l, o, u: unambiguous when read aloud
+const SLUG_MAX = 20;
+const TENANT_ID_PATTERN = /^xs_[a-z0-9]{1,20}_[a-z2-7]{8}$/;
+const ORG_ID_PATTERN = /^xs_org_[0-9a-f]{32}$/;
+
+/**
+ * New tenant id `xs_<slug>_<8 random base32>`. The slug is the display name lower-cased with only
+ * `[a-z0-9]` kept, at most 20 chars, or `tenant` when nothing is left (e.g. an all-emoji name).
+ */
+export function newTenantId(displayName: string): string {
+  // NFKD first so "Café" keeps its "e" and full-width "ＡＢＣ" becomes "abc" instead of vanishing.
+  const normalized = displayName.normalize("NFKD").toLowerCase();
+  let slug = "";
+  for (const ch of normalized) {
+    if ((ch >= "a" && ch <= "z") || (ch >= "0" && ch <= "9")) {
+      slug += ch;
+      if (slug.length === SLUG_MAX) break;
+    }
+  }
+  if (slug === "") slug = "tenant";
+  // 5 random bytes = 40 bits = exactly 8 base32 chars, so no bias.
+  const bytes = randomBytes(5);
+  let bits = 0n;
+  for (const byte of bytes) bits = (bits << 8n) | BigInt(byte);
+  let suffix = "";
+  for (let i = 7; i >= 0; i--) suffix += BASE32_LOWER.charAt(Number((bits >> BigInt(i * 5)) & 31n));
+  return `xs_${slug}_${suffix}`;
+}
+
+/**
+ * Whether `s` has the tenant id shape. Disjoint from {@link isOrgId}: an org id's suffix is 32 hex
+ * chars, a tenant's is 8 base32 chars, so use these checks rather than `startsWith("xs_org_")`.
+ */
+export function isTenantId(s: string): boolean {
+  return typeof s === "string" && TENANT_ID_PATTERN.test(s);
+}
+
+/** New organization id `xs_org_<32 lower-case hex>` (128 random bits). */
+export function newOrgId(): string {
+  return `xs_org_${randomBytes(16).toString("hex")}`;
+}
+
+/** Whether `s` has the org id shape `xs_org_<32 lower-case hex>`. */
+export function isOrgId(s: string): boolean {
+  return typeof s === "string" && ORG_ID_PATTERN.test(s);
+}
+
+/** Prefix of a database record id, one per record type. */
+export type RecordIdPrefix = "enr" | "key" | "agk" | "tpl" | "rev" | "asg" | "dlv" | "sec" | "aud" | "req";
+
+// Record ids deliberately avoid the xse_/xag_/xsa_ token prefixes: an id is logged and shown freely,
+// so it must never look like (or be flagged by secret scanners as) a credential, nor be mistaken for one.
+const RECORD_PREFIXES: ReadonlySet<string> = new Set<RecordIdPrefix>([
+  "enr",
+  "key",
+  "agk",
+  "tpl",
+  "rev",
+  "asg",
+  "dlv",
+  "sec",
+  "aud",
+  "req",
+]);
+// First char ≤ 7: 10 Crockford chars hold 50 bits but the timestamp is 48 bits (ULID layout).
+const RECORD_BODY_PATTERN = /^[0-7][0-9a-hjkmnp-tv-z]{25}$/;
+const MAX_TIME = 2n ** 48n - 1n;
+const MAX_RANDOM = 2n ** 80n - 1n;
+
+let lastTime = -1n;
+let lastRandom = 0n;
+
+function encodeCrockford(value: bigint, length: number): string {
+  let out = "";
+  for (let i = length - 1; i >= 0; i--) out += CROCKFORD_LOWER.charAt(Number((value >> BigInt(i * 5)) & 31n));
+  return out;
+}
+
+function random80(): bigint {
+  return BigInt(`0x${randomBytes(10).toString("hex")}`);
+}
+
+/**
+ * New record id `<prefix>_<26 lower-case Crockford base32>`: a 48-bit millisecond timestamp then
+ * 80 random bits (ULID layout), so ids sort by creation time. Within one process ids are strictly
+ * increasing, even within one millisecond or if the wall clock steps backwards.
+ */
+export function newRecordId(prefix: RecordIdPrefix): string {
+  let time = BigInt(Date.now());
+  let random: bigint;
+  if (time <= lastTime) {
+    // Same ms (or clock moved back): reuse the last time and increment, as the ULID spec's monotonic mode.
+    time = lastTime;
+    random = lastRandom + 1n;
+    if (random > MAX_RANDOM) {
+      // 2^80 ids in one ms cannot happen in practice; borrow the next ms rather than throw.
+      time += 1n;
+      random = random80();
+    }
+  } else {
+    random = random80();
+  }
+  if (time > MAX_TIME) throw new RangeError("clock beyond the 48-bit ULID range");
+  lastTime = time;
+  lastRandom = random;
+  return `${prefix}_${encodeCrockford(time, 10)}${encodeCrockford(random, 16)}`;
+}
+
+/** Whether `s` is a record id, optionally of the given prefix. */
+export function isRecordId(s: string, prefix?: RecordIdPrefix): boolean {
+  if (typeof s !== "string" || s.length !== 30 || s.charAt(3) !== "_") return false;
+  const actual = s.slice(0, 3);
+  if (prefix !== undefined ? actual !== prefix : !RECORD_PREFIXES.has(actual)) return false;
+  return RECORD_BODY_PATTERN.test(s.slice(4));
+}

@@ -1,0 +1,168 @@
+/**
+ * The database handle: Kysely over node-postgres when DATABASE_URL is set, over embedded
+ * PGlite under DATA_DIR otherwise. Same migrations, same queries. Also LISTEN (the wake-up
+ * channel of DESIGN.md §8) and a readiness ping.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import type { Logger } from "../logger.js";
+import type { PoolStats } from "../metrics.js";
+import { PgliteDialect } from "./pglite-dialect.js";
+import type { Database } from "./schema.js";
+
+export type { Database } from "./schema.js";
+
+/** What the rest of the server sees of the database. */
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>;
+  readonly kind: "postgres" | "embedded";
+  /** Subscribes to NOTIFY on `channel`; the returned function unsubscribes. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /** Throws unless `SELECT 1` answers within `timeoutMs`. */
+  ping(timeoutMs: number): Promise<void>;
+  poolStats(): PoolStats | undefined;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  url: string | undefined;
+  poolMax: number;
+  dataDir: string;
+}
+
+// int8 as a number while it is exact (counts, ids), as a bigint beyond; PGlite does the same.
+function parseInt8(value: string): number | bigint {
+  const big = BigInt(value);
+  return big > BigInt(Number.MAX_SAFE_INTEGER) || big < BigInt(Number.MIN_SAFE_INTEGER) ? big : Number(big);
+}
+
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === 20 ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Opens the database the configuration names. */
+export async function openDatabase(options: DatabaseOptions, logger: Logger): Promise<DatabaseHandle> {
+  return options.url ? openPostgres(options.url, options.poolMax, logger) : openEmbedded(options.dataDir, logger);
+}
+
+async function openPostgres(url: string, poolMax: number, logger: Logger): Promise<DatabaseHandle> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolMax,
+    types: pgTypes,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 5_000,
+    // Retire connections so a rotated database password takes effect without a restart.
+    maxLifetimeSeconds: 900,
+    application_name: "agent-api",
+  });
+  pool.on("error", (err) => logger.warn({ err }, "idle database connection failed"));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  await withTimeout(sql`select 1`.execute(db), 10_000, "connecting to PostgreSQL");
+
+  return {
+    db,
+    kind: "postgres",
+    listen: (channel, onNotify) => listenPostgres(url, channel, onNotify, logger),
+    ping: async (timeoutMs) => {
+      await withTimeout(sql`select 1`.execute(db), timeoutMs, "database ping");
+    },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: async () => {
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * A dedicated client for LISTEN that reconnects after errors. Missed notifications while it is
+ * down are harmless: NOTIFY is only a wake-up, and readers poll the outbox table as well.
+ */
+async function listenPostgres(
+  url: string,
+  channel: string,
+  onNotify: (payload: string) => void,
+  logger: Logger,
+): Promise<() => Promise<void>> {
+  let client: pg.Client | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
+  const quoted = `"${channel.replaceAll('"', '""')}"`;
+
+  const connect = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: url, application_name: "agent-api-listen" });
+    c.on("notification", (msg) => {
+      if (msg.channel === channel) onNotify(msg.payload ?? "");
+    });
+    c.on("error", (err) => {
+      logger.warn({ err, channel }, "LISTEN connection lost; reconnecting");
+      scheduleReconnect();
+    });
+    await c.connect();
+    await c.query(`LISTEN ${quoted}`);
+    client = c;
+  };
+  const scheduleReconnect = (): void => {
+    const old = client;
+    client = undefined;
+    old?.end().catch(() => undefined);
+    if (stopped || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      connect().catch((err: unknown) => {
+        logger.warn({ err, channel }, "LISTEN reconnect failed");
+        scheduleReconnect();
+      });
+    }, 1_000);
+  };
+
+  await connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    await client?.end().catch(() => undefined);
+  };
+}
+
+async function openEmbedded(dataDir: string, logger: Logger): Promise<DatabaseHandle> {
+  const dir = join(dataDir, "pgdata");
+  await mkdir(dir, { recursive: true });
+  const pglite = await PGlite.create(dir);
+  logger.info({ dataDir: dir }, "using the embedded PostgreSQL (PGlite); set DATABASE_URL for a server");
+  const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
+
+  return {
+    db,
+    kind: "embedded",
+    listen: async (channel, onNotify) => {
+      // Through the mutex: a LISTEN issued inside another caller's open transaction would be
+      // dropped if that transaction rolled back.
+      const unsubscribe = await db.connection().execute(() => pglite.listen(channel, onNotify));
+      return async () => {
+        await unsubscribe();
+      };
+    },
+    ping: async (timeoutMs) => {
+      await withTimeout(sql`select 1`.execute(db), timeoutMs, "database ping");
+    },
+    poolStats: () => undefined,
+    close: async () => {
+      await db.destroy();
+      await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * One error hierarchy for every transport. Services throw AppError subclasses with a closed
+ * `code`; REST maps them to problem+json (api/errors.ts), OpAMP to an upgrade status,
+ * ServerErrorResponse or close code (opamp/errors.ts). Anything else is a bug: logged in full,
+ * answered opaquely with the request id.
+ */
+
+export type ErrorCode =
+  | "bad_request"
+  | "validation_failed"
+  | "unauthenticated"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "precondition_failed"
+  | "payload_too_large"
+  | "unprocessable"
+  | "rate_limited"
+  | "unavailable"
+  | "internal";
+
+/** A field-level problem, addressed by its JSON path (e.g. "labels.env"). */
+export interface FieldIssue {
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+export class AppError extends Error {
+  override readonly name: string = "AppError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: { issues?: FieldIssue[]; retryAfterSeconds?: number; [k: string]: unknown } = {},
+  ) {
+    super(message);
+  }
+}
+
+export class BadRequestError extends AppError {
+  constructor(message: string, issues: FieldIssue[] = []) {
+    super("bad_request", message, { issues });
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, issues: FieldIssue[]) {
+    super("validation_failed", message, { issues });
+  }
+}
+
+export class UnauthenticatedError extends AppError {
+  /** `reason` is for metrics and logs only; clients always see the same message. */
+  constructor(readonly reason: string) {
+    super("unauthenticated", "missing, malformed, unknown, expired or revoked credential");
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message = "the credential's role does not allow this action") {
+    super("forbidden", message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what: string) {
+    super("not_found", `${what} not found`);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super("conflict", message, details);
+  }
+}
+
+export class PreconditionFailedError extends AppError {
+  constructor(message = "the resource changed since it was read (If-Match does not match its ETag)") {
+    super("precondition_failed", message);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(limitBytes: number) {
+    super("payload_too_large", `request body exceeds ${limitBytes} bytes`, { limitBytes });
+  }
+}
+
+export class UnprocessableError extends AppError {
+  constructor(message: string, issues: FieldIssue[] = []) {
+    super("unprocessable", message, { issues });
+  }
+}
+
+export class RateLimitedError extends AppError {
+  constructor(retryAfterSeconds: number) {
+    super("rate_limited", "too many requests", { retryAfterSeconds });
+  }
+}
+
+export class UnavailableError extends AppError {
+  constructor(message: string, retryAfterSeconds = 5) {
+    super("unavailable", message, { retryAfterSeconds });
+  }
+}

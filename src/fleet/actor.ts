@@ -1,0 +1,49 @@
+/**
+ * Who is calling, and what they may do. Roles are ordered: viewer < editor < admin < operator.
+ * A tenant-scoped caller asking about another tenant gets "not found", never "forbidden", so
+ * tenant ids cannot be probed.
+ */
+import type { AdminRole } from "../db/schema.js";
+import { ForbiddenError, NotFoundError } from "../errors.js";
+
+export type { AdminRole } from "../db/schema.js";
+
+export interface Actor {
+  /** How the caller authenticated. */
+  type: "api_key" | "jwt" | "system";
+  /** Stable id for audit rows: the API key record id, the JWT subject, or "system". */
+  id: string;
+  /** NULL for the operator (all tenants). */
+  tenantId: string | null;
+  role: AdminRole;
+}
+
+/** Every mutation carries who did it and the request it came from, for the audit row. */
+export interface RequestMeta {
+  actor: Actor;
+  requestId: string;
+}
+
+const RANK: Record<AdminRole, number> = { viewer: 1, editor: 2, admin: 3, operator: 4 };
+
+/** True when `role` is at least `minimum`. */
+export function roleAtLeast(role: AdminRole, minimum: AdminRole): boolean {
+  return RANK[role] >= RANK[minimum];
+}
+
+/**
+ * Checks that `actor` may act on `tenantId` with at least `minimum` role.
+ * Throws NotFoundError for another tenant (no existence leak), ForbiddenError for a low role.
+ */
+export function authorizeTenant(actor: Actor, tenantId: string, minimum: AdminRole): void {
+  if (actor.role !== "operator" && actor.tenantId !== tenantId) throw new NotFoundError("tenant");
+  if (!roleAtLeast(actor.role, minimum)) throw new ForbiddenError();
+}
+
+/** Operator-only actions (tenant management). */
+export function authorizeOperator(actor: Actor): void {
+  if (actor.role !== "operator") throw new ForbiddenError("only the operator key may do this");
+}
+
+/** The system actor, for work the server does on its own (boot, agents' own actions). */
+export const SYSTEM_ACTOR: Actor = { type: "system", id: "system", tenantId: null, role: "operator" };

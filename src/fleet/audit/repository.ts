@@ -1,0 +1,21 @@
+import type { Kysely, Transaction } from "kysely";
+import type { AuditEventRow, Database, NewAuditEvent } from "../../db/schema.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Appends one audit row; called inside the transaction of the mutation it records. */
+export async function insertAuditEvent(trx: Transaction<Database>, event: NewAuditEvent): Promise<void> {
+  await trx.insertInto("audit_events").values(event).execute();
+}
+
+/** Newest first; `before` is the id of the last row of the previous page. */
+export async function listAuditEvents(
+  db: Db,
+  filter: { tenantId: string | null; before?: string; action?: string; limit: number },
+): Promise<AuditEventRow[]> {
+  let q = db.selectFrom("audit_events").selectAll();
+  q = filter.tenantId === null ? q.where("tenant_id", "is", null) : q.where("tenant_id", "=", filter.tenantId);
+  if (filter.before) q = q.where("id", "<", filter.before);
+  if (filter.action) q = q.where("action", "=", filter.action);
+  return q.orderBy("id", "desc").limit(filter.limit).execute();
+}

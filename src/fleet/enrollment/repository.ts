@@ -1,0 +1,64 @@
+import type { Insertable, Kysely, Transaction } from "kysely";
+import type { AgentEnrollmentTokensTable, Database, EnrollmentTokenRow } from "../../db/schema.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export async function insertEnrollmentToken(
+  trx: Db,
+  row: Insertable<AgentEnrollmentTokensTable>,
+): Promise<EnrollmentTokenRow> {
+  return trx.insertInto("agent_enrollment_tokens").values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function findEnrollmentTokenByHash(db: Db, hash: Uint8Array): Promise<EnrollmentTokenRow | undefined> {
+  return db.selectFrom("agent_enrollment_tokens").selectAll().where("token_hash", "=", hash).executeTakeFirst();
+}
+
+export async function findEnrollmentToken(
+  db: Db,
+  tenantId: string,
+  id: string,
+): Promise<EnrollmentTokenRow | undefined> {
+  return db
+    .selectFrom("agent_enrollment_tokens")
+    .selectAll()
+    .where("tenant_id", "=", tenantId)
+    .where("id", "=", id)
+    .executeTakeFirst();
+}
+
+export async function lockEnrollmentToken(
+  trx: Transaction<Database>,
+  tenantId: string,
+  id: string,
+): Promise<EnrollmentTokenRow | undefined> {
+  return trx
+    .selectFrom("agent_enrollment_tokens")
+    .selectAll()
+    .where("tenant_id", "=", tenantId)
+    .where("id", "=", id)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function listEnrollmentTokens(
+  db: Db,
+  filter: { tenantId: string; after?: string; limit: number },
+): Promise<EnrollmentTokenRow[]> {
+  let q = db.selectFrom("agent_enrollment_tokens").selectAll().where("tenant_id", "=", filter.tenantId);
+  if (filter.after) q = q.where("id", ">", filter.after);
+  return q.orderBy("id").limit(filter.limit).execute();
+}
+
+export async function revokeEnrollmentToken(
+  trx: Transaction<Database>,
+  id: string,
+  by: string,
+): Promise<EnrollmentTokenRow> {
+  return trx
+    .updateTable("agent_enrollment_tokens")
+    .set({ revoked_at: new Date(), revoked_by: by })
+    .where("id", "=", id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
