@@ -100,7 +100,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const e = parsed.data;
   const dataDir = resolve(e.DATA_DIR);
   return {
-    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.BODY_LIMIT_BYTES, shutdownGraceMs: e.SHUTDOWN_GRACE_MS },
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    },
     database: { url: e.DATABASE_URL, poolMax: e.DB_POOL_MAX, dataDir, migrateOnStart: e.MIGRATE_ON_START },
     opamp: {
       publicUrl: e.PUBLIC_OPAMP_URL,

@@ -46,7 +46,8 @@ export interface ContextOverrides {
 /** Builds the context: opens the database, runs migrations when configured, wires services. */
 export async function createContext(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
   const logger = overrides.logger ?? createLogger(config.log.level);
-  const database = overrides.database ?? (await openDatabase(config.database, logger.child({ component: "db" })));
+  const database =
+    overrides.database ?? (await openDatabase(config.database, logger.child({ component: "db" })));
   try {
     if (config.database.migrateOnStart) {
       const applied = await migrateToLatest(database.db);

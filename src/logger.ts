@@ -2,7 +2,7 @@
  * pino loggers. One root, named children per layer. Credentials and secret values are redacted
  * by path; code never logs a token, only its id or display prefix.
  */
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 import type { LogLevel } from "./config.js";
 
 export type { Logger } from "pino";

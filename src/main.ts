@@ -3,7 +3,7 @@
  * Process entry. `agent-api` (or `agent-api serve`) runs the server; `agent-api migrate`
  * applies pending migrations and exits. Configuration comes from the environment only.
  */
-import { ConfigError, type Config, loadConfig } from "./config.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
 import { createContext } from "./context.js";
 import { openDatabase } from "./db/database.js";
 import { migrateToLatest } from "./db/migrator.js";

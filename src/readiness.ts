@@ -3,13 +3,18 @@
  * process is not draining. Liveness (/healthz) deliberately checks none of this, so a database
  * blip never restarts the fleet's server (and never sends every agent reconnecting at once).
  */
+
+import type { RuntimeState } from "./context.js";
 import type { DatabaseHandle } from "./db/database.js";
 import { pendingMigrations } from "./db/migrator.js";
-import type { RuntimeState } from "./context.js";
 
 export interface ReadinessReport {
   ready: boolean;
-  checks: { database: "ok" | "unreachable"; migrations: "current" | "pending" | "unknown"; draining: boolean };
+  checks: {
+    database: "ok" | "unreachable";
+    migrations: "current" | "pending" | "unknown";
+    draining: boolean;
+  };
 }
 
 const PING_TIMEOUT_MS = 1_000;

@@ -31,7 +31,10 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) => {
     const report = await readiness.check();
-    return c.json({ status: report.ready ? "ready" : "not ready", ...report.checks }, report.ready ? 200 : 503);
+    return c.json(
+      { status: report.ready ? "ready" : "not ready", ...report.checks },
+      report.ready ? 200 : 503,
+    );
   });
   app.get("/metrics", async (c) => {
     const { contentType, body } = await metrics.render();

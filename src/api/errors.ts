@@ -75,8 +75,12 @@ export const commonErrorResponses = {
 } as const;
 
 export const conflictResponse = { 409: problemContent("Conflicts with the current state") } as const;
-export const preconditionResponse = { 412: problemContent("If-Match does not match the current ETag") } as const;
-export const unprocessableResponse = { 422: problemContent("Semantically invalid (with positions)") } as const;
+export const preconditionResponse = {
+  412: problemContent("If-Match does not match the current ETag"),
+} as const;
+export const unprocessableResponse = {
+  422: problemContent("Semantically invalid (with positions)"),
+} as const;
 
 /** Builds the problem body and status for any thrown value. */
 export function toProblem(
@@ -92,7 +96,8 @@ export function toProblem(
     code = err.code;
     detail = err.message;
     issues = err.details.issues?.length ? err.details.issues : undefined;
-    if (err.details.retryAfterSeconds !== undefined) headers["Retry-After"] = String(err.details.retryAfterSeconds);
+    if (err.details.retryAfterSeconds !== undefined)
+      headers["Retry-After"] = String(err.details.retryAfterSeconds);
     if (code === "unauthenticated") headers["WWW-Authenticate"] = 'Bearer realm="agent-api"';
   } else if (err instanceof HTTPException && err.status < 500) {
     // Hono's own validators (malformed JSON) and middleware (body limit).

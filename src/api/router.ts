@@ -16,7 +16,10 @@ export function newRouter(): OpenAPIHono<ApiEnv> {
   return new OpenAPIHono<ApiEnv>({
     defaultHook: (result) => {
       if (!result.success) {
-        throw new ValidationError(`invalid ${TARGET_NAMES[result.target] ?? result.target}`, zodIssuesToFieldIssues(result.error.issues));
+        throw new ValidationError(
+          `invalid ${TARGET_NAMES[result.target] ?? result.target}`,
+          zodIssuesToFieldIssues(result.error.issues),
+        );
       }
     },
   });

@@ -4,11 +4,19 @@ import { labelKeyProblem, labelValueProblem, MAX_LABELS } from "../fleet/labels.
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../fleet/pagination.js";
 
 export const TenantIdParam = z.object({
-  tenantId: z.string().min(1).max(64).openapi({ param: { name: "tenantId", in: "path" }, example: "xs_acmeprod_ab12cd34" }),
+  tenantId: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "tenantId", in: "path" }, example: "xs_acmeprod_ab12cd34" }),
 });
 
 export const PageQuery = z.object({
-  cursor: z.string().max(512).optional().openapi({ description: "Opaque cursor from the previous page's nextCursor" }),
+  cursor: z
+    .string()
+    .max(512)
+    .optional()
+    .openapi({ description: "Opaque cursor from the previous page's nextCursor" }),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
 });
 
@@ -22,7 +30,8 @@ export const LabelsSchema = z
   .record(z.string(), z.string())
   .superRefine((labels, ctx) => {
     const entries = Object.entries(labels);
-    if (entries.length > MAX_LABELS) ctx.addIssue({ code: "custom", message: `at most ${MAX_LABELS} labels` });
+    if (entries.length > MAX_LABELS)
+      ctx.addIssue({ code: "custom", message: `at most ${MAX_LABELS} labels` });
     for (const [key, value] of entries) {
       const keyProblem = labelKeyProblem(key);
       if (keyProblem) ctx.addIssue({ code: "custom", path: [key], message: `label key: ${keyProblem}` });
@@ -36,7 +45,10 @@ export const NameSchema = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[\p{L}\p{N}][\p{L}\p{N} ._:-]*$/u, "letters, digits, space and ._:- only, starting with a letter or digit");
+  .regex(
+    /^[\p{L}\p{N}][\p{L}\p{N} ._:-]*$/u,
+    "letters, digits, space and ._:- only, starting with a letter or digit",
+  );
 
 export const FutureDateSchema = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 

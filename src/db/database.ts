@@ -56,7 +56,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 /** Opens the database the configuration names. */
 export async function openDatabase(options: DatabaseOptions, logger: Logger): Promise<DatabaseHandle> {
-  return options.url ? openPostgres(options.url, options.poolMax, logger) : openEmbedded(options.dataDir, logger);
+  return options.url
+    ? openPostgres(options.url, options.poolMax, logger)
+    : openEmbedded(options.dataDir, logger);
 }
 
 async function openPostgres(url: string, poolMax: number, logger: Logger): Promise<DatabaseHandle> {

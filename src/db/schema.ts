@@ -67,7 +67,11 @@ export interface AgentsTable {
   enrollment_token_id: string | null;
   labels: DefaultedJson<Labels>;
   description: Json<unknown> | null;
-  capabilities: ColumnType<string | number | bigint, string | number | bigint | undefined, string | number | bigint>;
+  capabilities: ColumnType<
+    string | number | bigint,
+    string | number | bigint | undefined,
+    string | number | bigint
+  >;
   health: Json<unknown> | null;
   effective_config: string | null;
   effective_config_hash: string | null;

@@ -32,7 +32,11 @@ const CreateApiKey = z.strictObject({
 });
 
 const KeyParams = TenantIdParam.extend({
-  keyId: z.string().min(1).max(64).openapi({ param: { name: "keyId", in: "path" } }),
+  keyId: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "keyId", in: "path" } }),
 });
 
 const tags = ["API keys"];
@@ -59,7 +63,10 @@ const list = createRoute({
   summary: "List a tenant's API keys (admin)",
   request: { params: TenantIdParam, query: PageQuery },
   responses: {
-    200: { description: "A page of keys", content: { "application/json": { schema: pageOf(ApiKey, "ApiKeyPage") } } },
+    200: {
+      description: "A page of keys",
+      content: { "application/json": { schema: pageOf(ApiKey, "ApiKeyPage") } },
+    },
     ...commonErrorResponses,
   },
 });
@@ -94,11 +101,15 @@ export function apiKeyRoutes(adminKeys: AdminKeyService) {
     .openapi(create, async (c) => {
       const { tenantId } = c.req.valid("param");
       const input = c.req.valid("json");
-      const { view, key } = await adminKeys.create({ actor: c.get("actor"), requestId: c.get("requestId") }, tenantId, {
-        name: input.name,
-        role: input.role,
-        expiresAt: input.expiresAt,
-      });
+      const { view, key } = await adminKeys.create(
+        { actor: c.get("actor"), requestId: c.get("requestId") },
+        tenantId,
+        {
+          name: input.name,
+          role: input.role,
+          expiresAt: input.expiresAt,
+        },
+      );
       c.header("ETag", etagOf(view));
       c.header("Location", `/api/v1/tenants/${tenantId}/api-keys/${view.id}`);
       c.header("Cache-Control", "no-store");
@@ -107,7 +118,10 @@ export function apiKeyRoutes(adminKeys: AdminKeyService) {
     .openapi(list, async (c) => {
       const { tenantId } = c.req.valid("param");
       const q = c.req.valid("query");
-      return c.json(await adminKeys.list(c.get("actor"), tenantId, { cursor: q.cursor, limit: q.limit }), 200);
+      return c.json(
+        await adminKeys.list(c.get("actor"), tenantId, { cursor: q.cursor, limit: q.limit }),
+        200,
+      );
     })
     .openapi(get, async (c) => {
       const { tenantId, keyId } = c.req.valid("param");

@@ -42,17 +42,18 @@ const CreateEnrollmentToken = z.strictObject({
   labels: LabelsSchema.default({}),
   expiresAt: FutureDateSchema.optional(),
   maxUses: z.number().int().positive().max(100_000_000).optional(),
-  allowConfigOnToken: z
-    .boolean()
-    .optional()
-    .openapi({
-      description:
-        "Serve config to agents that stay on this token (collectors running only the opamp extension, which cannot switch to a per-agent key)",
-    }),
+  allowConfigOnToken: z.boolean().optional().openapi({
+    description:
+      "Serve config to agents that stay on this token (collectors running only the opamp extension, which cannot switch to a per-agent key)",
+  }),
 });
 
 const TokenParams = TenantIdParam.extend({
-  tokenId: z.string().min(1).max(64).openapi({ param: { name: "tokenId", in: "path" } }),
+  tokenId: z
+    .string()
+    .min(1)
+    .max(64)
+    .openapi({ param: { name: "tokenId", in: "path" } }),
 });
 
 const tags = ["Enrollment tokens"];
@@ -106,7 +107,10 @@ const revoke = createRoute({
   summary: "Revoke an enrollment token (editor); new connections with it get 401",
   request: { params: TokenParams, headers: IfMatchHeader },
   responses: {
-    200: { description: "The token, now revoked", content: { "application/json": { schema: EnrollmentToken } } },
+    200: {
+      description: "The token, now revoked",
+      content: { "application/json": { schema: EnrollmentToken } },
+    },
     ...commonErrorResponses,
     ...preconditionResponse,
   },
@@ -117,13 +121,17 @@ export function enrollmentTokenRoutes(tokens: EnrollmentTokenService) {
     .openapi(create, async (c) => {
       const { tenantId } = c.req.valid("param");
       const input = c.req.valid("json");
-      const { view, token } = await tokens.create({ actor: c.get("actor"), requestId: c.get("requestId") }, tenantId, {
-        name: input.name,
-        labels: input.labels,
-        expiresAt: input.expiresAt,
-        maxUses: input.maxUses,
-        allowConfigOnToken: input.allowConfigOnToken,
-      });
+      const { view, token } = await tokens.create(
+        { actor: c.get("actor"), requestId: c.get("requestId") },
+        tenantId,
+        {
+          name: input.name,
+          labels: input.labels,
+          expiresAt: input.expiresAt,
+          maxUses: input.maxUses,
+          allowConfigOnToken: input.allowConfigOnToken,
+        },
+      );
       c.header("ETag", etagOf(view));
       c.header("Location", `/api/v1/tenants/${tenantId}/enrollment-tokens/${view.id}`);
       c.header("Cache-Control", "no-store");

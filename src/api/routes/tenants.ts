@@ -43,7 +43,10 @@ const list = createRoute({
   summary: "List tenants (the operator sees all, a tenant key its own)",
   request: { query: PageQuery },
   responses: {
-    200: { description: "A page of tenants", content: { "application/json": { schema: pageOf(Tenant, "TenantPage") } } },
+    200: {
+      description: "A page of tenants",
+      content: { "application/json": { schema: pageOf(Tenant, "TenantPage") } },
+    },
     ...commonErrorResponses,
   },
 });

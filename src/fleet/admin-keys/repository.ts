@@ -11,7 +11,11 @@ export async function findAdminKeyByHash(db: Db, hash: Uint8Array): Promise<Admi
   return db.selectFrom("admin_api_keys").selectAll().where("key_hash", "=", hash).executeTakeFirst();
 }
 
-export async function findAdminKey(db: Db, tenantId: string, id: string): Promise<AdminApiKeyRow | undefined> {
+export async function findAdminKey(
+  db: Db,
+  tenantId: string,
+  id: string,
+): Promise<AdminApiKeyRow | undefined> {
   return db
     .selectFrom("admin_api_keys")
     .selectAll()
@@ -53,7 +57,11 @@ export async function countLiveOperatorKeys(db: Db): Promise<number> {
   return Number(row.n);
 }
 
-export async function revokeAdminKey(trx: Transaction<Database>, id: string, by: string): Promise<AdminApiKeyRow> {
+export async function revokeAdminKey(
+  trx: Transaction<Database>,
+  id: string,
+  by: string,
+): Promise<AdminApiKeyRow> {
   return trx
     .updateTable("admin_api_keys")
     .set({ revoked_at: new Date(), revoked_by: by })

@@ -3,14 +3,10 @@
  * admin); the operator key (tenant NULL) manages tenants. Keys are shown once, stored as SHA-256.
  * Optionally, HS256 JWTs from the portal map to the same roles.
  */
-import type { Kysely } from "kysely";
+
 import { verify as verifyJwt } from "hono/jwt";
-import {
-  issueToken,
-  keyFingerprint,
-  newRecordId,
-  parseToken,
-} from "../../credentials/index.js";
+import type { Kysely } from "kysely";
+import { issueToken, keyFingerprint, newRecordId, parseToken } from "../../credentials/index.js";
 import type { AdminApiKeyRow, AdminRole, Database } from "../../db/schema.js";
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
@@ -88,7 +84,8 @@ export class AdminKeyService {
       );
       return { type: "api_key", id: row.id, tenantId: row.tenant_id, role: row.role };
     }
-    if (this.jwtSecret && bearer.split(".").length === 3) return this.#authenticateJwt(bearer, this.jwtSecret);
+    if (this.jwtSecret && bearer.split(".").length === 3)
+      return this.#authenticateJwt(bearer, this.jwtSecret);
     throw new UnauthenticatedError("malformed");
   }
 
@@ -121,7 +118,10 @@ export class AdminKeyService {
     };
     if (adminToken) {
       const parsed = parseToken(adminToken, "admin");
-      if (!parsed) throw new ValidationError("ADMIN_TOKEN is not an xsa_ key", [{ path: "ADMIN_TOKEN", message: "malformed" }]);
+      if (!parsed)
+        throw new ValidationError("ADMIN_TOKEN is not an xsa_ key", [
+          { path: "ADMIN_TOKEN", message: "malformed" },
+        ]);
       const existing = await findAdminKeyByHash(this.db, parsed.hash);
       if (!existing) {
         await this.#insertOperatorKey(meta, "ADMIN_TOKEN", parsed.hash, parsed.displayPrefix);
@@ -138,7 +138,12 @@ export class AdminKeyService {
     return { generated: issued.plaintext };
   }
 
-  async #insertOperatorKey(meta: RequestMeta, name: string, hash: Uint8Array, displayPrefix: string): Promise<void> {
+  async #insertOperatorKey(
+    meta: RequestMeta,
+    name: string,
+    hash: Uint8Array,
+    displayPrefix: string,
+  ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       const row = await insertAdminKey(trx, {
         id: newRecordId("key"),
@@ -167,9 +172,12 @@ export class AdminKeyService {
   ): Promise<{ view: AdminKeyView; key: string }> {
     authorizeTenant(meta.actor, tenantId, "admin");
     // A caller cannot mint a key stronger than itself.
-    if (!roleAtLeast(meta.actor.role, input.role)) throw new ForbiddenError("cannot create a key above your own role");
+    if (!roleAtLeast(meta.actor.role, input.role))
+      throw new ForbiddenError("cannot create a key above your own role");
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
-      throw new ValidationError("expiresAt must be in the future", [{ path: "expiresAt", message: "in the past" }]);
+      throw new ValidationError("expiresAt must be in the future", [
+        { path: "expiresAt", message: "in the past" },
+      ]);
     }
     const issued = issueToken("admin");
     return this.db.transaction().execute(async (trx) => {
@@ -195,7 +203,11 @@ export class AdminKeyService {
     });
   }
 
-  async list(actor: Actor, tenantId: string, opts: { cursor?: string; limit: number }): Promise<Page<AdminKeyView>> {
+  async list(
+    actor: Actor,
+    tenantId: string,
+    opts: { cursor?: string; limit: number },
+  ): Promise<Page<AdminKeyView>> {
     authorizeTenant(actor, tenantId, "admin");
     const after = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
     const rows = await listAdminKeys(this.db, { tenantId, after, limit: opts.limit + 1 });
@@ -228,5 +240,4 @@ export class AdminKeyService {
       return toView(revoked);
     });
   }
-
 }

@@ -14,7 +14,8 @@ export async function listAuditEvents(
   filter: { tenantId: string | null; before?: string; action?: string; limit: number },
 ): Promise<AuditEventRow[]> {
   let q = db.selectFrom("audit_events").selectAll();
-  q = filter.tenantId === null ? q.where("tenant_id", "is", null) : q.where("tenant_id", "=", filter.tenantId);
+  q =
+    filter.tenantId === null ? q.where("tenant_id", "is", null) : q.where("tenant_id", "=", filter.tenantId);
   if (filter.before) q = q.where("id", "<", filter.before);
   if (filter.action) q = q.where("action", "=", filter.action);
   return q.orderBy("id", "desc").limit(filter.limit).execute();

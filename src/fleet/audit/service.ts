@@ -85,7 +85,12 @@ export class AuditLog {
 
   async #list(tenantId: string | null, opts: AuditQuery): Promise<Page<AuditEventView>> {
     const before = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
-    const rows = await listAuditEvents(this.db, { tenantId, before, action: opts.action, limit: opts.limit + 1 });
+    const rows = await listAuditEvents(this.db, {
+      tenantId,
+      before,
+      action: opts.action,
+      limit: opts.limit + 1,
+    });
     return toPage(rows, opts.limit, (r) => [r.id], toView);
   }
 }

@@ -10,8 +10,15 @@ export async function insertEnrollmentToken(
   return trx.insertInto("agent_enrollment_tokens").values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function findEnrollmentTokenByHash(db: Db, hash: Uint8Array): Promise<EnrollmentTokenRow | undefined> {
-  return db.selectFrom("agent_enrollment_tokens").selectAll().where("token_hash", "=", hash).executeTakeFirst();
+export async function findEnrollmentTokenByHash(
+  db: Db,
+  hash: Uint8Array,
+): Promise<EnrollmentTokenRow | undefined> {
+  return db
+    .selectFrom("agent_enrollment_tokens")
+    .selectAll()
+    .where("token_hash", "=", hash)
+    .executeTakeFirst();
 }
 
 export async function findEnrollmentToken(

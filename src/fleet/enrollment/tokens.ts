@@ -39,7 +39,10 @@ export interface EnrollmentTokenView {
 }
 
 /** Why a token cannot enroll right now, or "active". */
-export function enrollmentTokenStatus(row: EnrollmentTokenRow, now = Date.now()): EnrollmentTokenView["status"] {
+export function enrollmentTokenStatus(
+  row: EnrollmentTokenRow,
+  now = Date.now(),
+): EnrollmentTokenView["status"] {
   if (row.revoked_at) return "revoked";
   if (row.expires_at && row.expires_at.getTime() <= now) return "expired";
   if (row.max_uses !== null && row.use_count >= row.max_uses) return "exhausted";
@@ -88,7 +91,9 @@ export class EnrollmentTokenService {
   ): Promise<{ view: EnrollmentTokenView; token: string }> {
     authorizeTenant(meta.actor, tenantId, "editor");
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
-      throw new ValidationError("expiresAt must be in the future", [{ path: "expiresAt", message: "in the past" }]);
+      throw new ValidationError("expiresAt must be in the future", [
+        { path: "expiresAt", message: "in the past" },
+      ]);
     }
     const issued = issueToken("enrollment");
     return this.db.transaction().execute(async (trx) => {
@@ -139,7 +144,12 @@ export class EnrollmentTokenService {
    * working, but a supervisor restart re-enrolls with this token (released supervisors keep
    * the per-agent key in memory only), so revoke only when those agents should go too.
    */
-  async revoke(meta: RequestMeta, tenantId: string, id: string, ifMatch?: string): Promise<EnrollmentTokenView> {
+  async revoke(
+    meta: RequestMeta,
+    tenantId: string,
+    id: string,
+    ifMatch?: string,
+  ): Promise<EnrollmentTokenView> {
     authorizeTenant(meta.actor, tenantId, "editor");
     return this.db.transaction().execute(async (trx) => {
       const row = await lockEnrollmentToken(trx, tenantId, id);

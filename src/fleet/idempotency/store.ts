@@ -57,12 +57,19 @@ export class IdempotencyStore {
         response: JSON.stringify(withoutOneTimeSecrets(answer.body)),
       })
       .onConflict((oc) =>
-        oc.columns(["scope", "key"]).doUpdateSet({
-          request_hash: fingerprint,
-          status_code: answer.status,
-          response: JSON.stringify(withoutOneTimeSecrets(answer.body)),
-          created_at: new Date(),
-        }).where("idempotency_keys.created_at", "<=", sql<Date>`now() - make_interval(hours => ${RETENTION_HOURS})`),
+        oc
+          .columns(["scope", "key"])
+          .doUpdateSet({
+            request_hash: fingerprint,
+            status_code: answer.status,
+            response: JSON.stringify(withoutOneTimeSecrets(answer.body)),
+            created_at: new Date(),
+          })
+          .where(
+            "idempotency_keys.created_at",
+            "<=",
+            sql<Date>`now() - make_interval(hours => ${RETENTION_HOURS})`,
+          ),
       )
       .execute();
   }

@@ -21,7 +21,12 @@ export interface TenantView {
 }
 
 function toView(row: TenantRow): TenantView {
-  return { id: row.id, displayName: row.display_name, orgId: row.org_id, createdAt: row.created_at.toISOString() };
+  return {
+    id: row.id,
+    displayName: row.display_name,
+    orgId: row.org_id,
+    createdAt: row.created_at.toISOString(),
+  };
 }
 
 const UNIQUE_VIOLATION = "23505";
@@ -97,5 +102,4 @@ export class TenantService {
       });
     });
   }
-
 }

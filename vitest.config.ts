@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+// `npm test` runs unit and integration tests. Integration tests start real servers on port 0 with
+// the embedded database, or a fresh database on the PostgreSQL server named by TEST_DATABASE_URL.
+export default defineConfig({
+  test: {
+    include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+    maxWorkers: 2,
+  },
+});
