@@ -172,7 +172,9 @@ describe("database schema", () => {
       select table_name, column_name from information_schema.columns
       where table_schema = 'public' and table_name not like 'kysely_%'`.execute(srv.ctx.database.db);
     const actual: Record<string, string[]> = {};
-    for (const r of rows.rows) (actual[r.table_name] ??= []).push(r.column_name);
+    for (const r of rows.rows) {
+      actual[r.table_name] = [...(actual[r.table_name] ?? []), r.column_name];
+    }
     const expected = Object.fromEntries(
       Object.entries(COLUMNS).map(([t, cols]) => [t, [...cols].map(String).sort()]),
     );
