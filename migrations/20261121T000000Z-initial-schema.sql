@@ -70,6 +70,9 @@ CREATE TABLE agents (
   sequence_num          bigint,
   -- Connection state, written by the replica holding the socket.
   replica_id            text,
+  -- The connection the replica holds; a late close of a replaced connection must not mark
+  -- the agent offline (the supervisor's reconnect races its own close).
+  connection_id         text,
   transport             text CHECK (transport IS NULL OR transport IN ('websocket', 'http')),
   connected_at          timestamptz,
   disconnected_at       timestamptz,
@@ -77,6 +80,9 @@ CREATE TABLE agents (
   heartbeat_interval_s  integer NOT NULL DEFAULT 30,
   enrolled_at           timestamptz NOT NULL DEFAULT now(),
   key_confirmed_at      timestamptz,
+  -- An admin asked for a new key; the replica holding the agent offers it on the live
+  -- connection (or on its next connection).
+  key_rotation_requested_at timestamptz,
   revoked_at            timestamptz,
   revoked_by            text,
   created_at            timestamptz NOT NULL DEFAULT now(),

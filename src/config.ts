@@ -49,6 +49,9 @@ const envSchema = z
     OPAMP_HANDSHAKE_TIMEOUT_MS: positiveInt.default(10_000),
     BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
     SHUTDOWN_GRACE_MS: positiveInt.max(60_000).default(20_000),
+    LIVENESS_FLUSH_MS: positiveInt.max(60_000).default(5_000),
+    FLEET_EVENTS_POLL_MS: positiveInt.max(60_000).default(2_000),
+    OPAMP_MAX_CONCURRENT_HANDSHAKES: positiveInt.default(1_000),
     REPLICA_ID: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/)
@@ -72,6 +75,13 @@ export interface Config {
     heartbeatIntervalSeconds: number;
     maxMessageBytes: number;
     handshakeTimeoutMs: number;
+    maxConcurrentHandshakes: number;
+  };
+  fleet: {
+    /** How often batched heartbeats (last_seen) are written. */
+    livenessFlushMs: number;
+    /** Fallback poll of the fleet events table (NOTIFY is only a wake-up). */
+    eventsPollMs: number;
   };
   auth: { adminToken: string | undefined; jwtSecret: string | undefined };
   kms:
@@ -112,7 +122,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       heartbeatIntervalSeconds: e.HEARTBEAT_INTERVAL_SECONDS,
       maxMessageBytes: e.OPAMP_MAX_MESSAGE_BYTES,
       handshakeTimeoutMs: e.OPAMP_HANDSHAKE_TIMEOUT_MS,
+      maxConcurrentHandshakes: e.OPAMP_MAX_CONCURRENT_HANDSHAKES,
     },
+    fleet: { livenessFlushMs: e.LIVENESS_FLUSH_MS, eventsPollMs: e.FLEET_EVENTS_POLL_MS },
     auth: { adminToken: e.ADMIN_TOKEN, jwtSecret: e.JWT_SECRET },
     kms:
       e.KMS_PROVIDER === "aws"

@@ -3,13 +3,18 @@
  * alike. Tests pass overrides (a logger that captures, later a fake KMS or clock) and otherwise
  * get exactly what production gets.
  */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import type { Config } from "./config.js";
 import { type DatabaseHandle, openDatabase } from "./db/database.js";
 import { migrateToLatest } from "./db/migrator.js";
 import { AdminKeyService } from "./fleet/admin-keys/service.js";
+import { AgentService } from "./fleet/agents/service.js";
 import { AuditLog } from "./fleet/audit/service.js";
 import { EnrollmentTokenService } from "./fleet/enrollment/tokens.js";
+import { FleetEventFeed } from "./fleet/events.js";
 import { IdempotencyStore } from "./fleet/idempotency/store.js";
+import { ReplicaPresence } from "./fleet/replicas.js";
 import { TenantService } from "./fleet/tenants/service.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
@@ -20,6 +25,7 @@ export interface Services {
   adminKeys: AdminKeyService;
   enrollmentTokens: EnrollmentTokenService;
   idempotency: IdempotencyStore;
+  agents: AgentService;
 }
 
 /** Mutable process state shared by transports (readiness). */
@@ -34,6 +40,10 @@ export interface AppContext {
   database: DatabaseHandle;
   services: Services;
   state: RuntimeState;
+  /** This process's id among the replicas sharing the database. */
+  replicaId: string;
+  replica: ReplicaPresence;
+  fleetEvents: FleetEventFeed;
   /** Releases what createContext acquired (the database). */
   close(): Promise<void>;
 }
@@ -60,12 +70,17 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const metrics = new Metrics(() => database.poolStats());
   const { db } = database;
   const audit = new AuditLog(db, metrics);
+  const replicaId = config.replicaId ?? `${hostname().slice(0, 40)}-${randomBytes(4).toString("hex")}`;
   const services: Services = {
     audit,
     tenants: new TenantService(db, audit),
     adminKeys: new AdminKeyService(db, audit, logger.child({ component: "auth" }), config.auth.jwtSecret),
     enrollmentTokens: new EnrollmentTokenService(db, audit),
     idempotency: new IdempotencyStore(db),
+    agents: new AgentService(db, audit, logger.child({ component: "agents" }), {
+      replicaId,
+      livenessFlushMs: config.fleet.livenessFlushMs,
+    }),
   };
   return {
     config,
@@ -74,6 +89,13 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     database,
     services,
     state: { draining: false },
+    replicaId,
+    replica: new ReplicaPresence(db, replicaId, logger.child({ component: "replica" })),
+    fleetEvents: new FleetEventFeed(database, logger.child({ component: "fleet-events" }), {
+      pollIntervalMs: config.fleet.eventsPollMs,
+      windowMs: 15_000,
+      retentionMs: 3_600_000,
+    }),
     close: () => database.close(),
   };
 }

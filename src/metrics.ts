@@ -41,7 +41,54 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly #opampConnects = new Counter({
+    name: "agentapi_opamp_connects_total",
+    help: "Accepted OpAMP connections (WebSocket upgrades, new plain-HTTP sessions) by transport and credential",
+    labelNames: ["transport", "credential"] as const,
+    registers: [this.registry],
+  });
+  readonly #opampDisconnects = new Counter({
+    name: "agentapi_opamp_disconnects_total",
+    help: "Closed OpAMP connections by transport and reason",
+    labelNames: ["transport", "reason"] as const,
+    registers: [this.registry],
+  });
+  readonly #enrollments = new Counter({
+    name: "agentapi_enrollments_total",
+    help: "Phase-1 enrollments: new agents and re-enrollments of known agents",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  readonly #opampMessages = new Counter({
+    name: "agentapi_opamp_messages_total",
+    help: "AgentToServer messages by facet they carried (heartbeat = none)",
+    labelNames: ["facet"] as const,
+    registers: [this.registry],
+  });
+  readonly #opampRejected = new Counter({
+    name: "agentapi_opamp_rejected_messages_total",
+    help: "AgentToServer messages answered with an error, by reason",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly #opampLatency = new Histogram({
+    name: "agentapi_opamp_message_duration_seconds",
+    help: "Time to handle one AgentToServer message and produce its reply",
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  #connectedAgents: () => number = () => 0;
+
   constructor(poolStats: () => PoolStats | undefined = () => undefined) {
+    const connected = () => this.#connectedAgents();
+    new Gauge({
+      name: "agentapi_opamp_connected_agents",
+      help: "Agents connected to this replica",
+      registers: [this.registry],
+      collect() {
+        this.set(connected());
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: "agentapi_" });
     const pool = new Gauge({
       name: "agentapi_db_pool_connections",
@@ -71,6 +118,33 @@ export class Metrics {
 
   auditEvent(action: string): void {
     this.#auditEvents.inc({ action });
+  }
+
+  /** Reports the connection registry's size at scrape time. */
+  setConnectedAgentsSource(source: () => number): void {
+    this.#connectedAgents = source;
+  }
+
+  opampConnect(transport: string, credential: "enrollment" | "agent"): void {
+    this.#opampConnects.inc({ transport, credential });
+  }
+
+  opampDisconnect(transport: string, reason: string): void {
+    this.#opampDisconnects.inc({ transport, reason });
+  }
+
+  enrollment(kind: "new" | "re-enrollment"): void {
+    this.#enrollments.inc({ kind });
+  }
+
+  opampMessage(facets: readonly string[], seconds: number): void {
+    if (facets.length === 0) this.#opampMessages.inc({ facet: "heartbeat" });
+    for (const facet of facets) this.#opampMessages.inc({ facet });
+    this.#opampLatency.observe(seconds);
+  }
+
+  opampRejected(reason: string): void {
+    this.#opampRejected.inc({ reason });
   }
 
   /** Prometheus text exposition of every metric in this registry. */

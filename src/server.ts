@@ -1,62 +1,127 @@
 /**
- * createServer(ctx): one Node HTTP server on one port for REST, operations endpoints and
- * (from the OpAMP layer) /v1/opamp. `start()` listens; `stop()` drains and releases everything.
+ * createServer(ctx): one Node HTTP server on one port for REST, operations endpoints and OpAMP
+ * (/v1/opamp, WebSocket upgrade or plain-HTTP POST). `start()` listens and starts the background
+ * work (replica presence, fleet events, batched heartbeats); `stop()` drains and releases it all.
  */
 import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { createApiApp } from "./api/app.js";
 import type { AppContext } from "./context.js";
+import { OPAMP_PATH, OpampServer } from "./opamp/server.js";
 import { Readiness } from "./readiness.js";
 
 export interface RunningServer {
   /** Starts listening; resolves with the bound port (useful with PORT=0). */
   start(): Promise<{ port: number; url: string }>;
-  /** Marks not-ready, stops accepting, drains in-flight work, closes the database. Idempotent. */
+  /** Marks not-ready, closes agent connections, drains requests, closes the database. Idempotent. */
   stop(): Promise<void>;
   readonly http: Server;
+  readonly opamp: OpampServer;
+}
+
+function pathOf(url: string | undefined): string {
+  const raw = url ?? "/";
+  const q = raw.indexOf("?");
+  return q >= 0 ? raw.slice(0, q) : raw;
 }
 
 export function createServer(ctx: AppContext): RunningServer {
+  const { config, services, metrics, logger } = ctx;
   const readiness = new Readiness(ctx.database, ctx.state);
+  const opamp = new OpampServer(services.agents, metrics, logger.child({ component: "opamp" }), {
+    replicaId: ctx.replicaId,
+    heartbeatIntervalSeconds: config.opamp.heartbeatIntervalSeconds,
+    maxMessageBytes: config.opamp.maxMessageBytes,
+    handshakeTimeoutMs: config.opamp.handshakeTimeoutMs,
+    publicUrl: config.opamp.publicUrl,
+    maxConcurrentHandshakes: config.opamp.maxConcurrentHandshakes,
+    isDraining: () => ctx.state.draining,
+  });
   const app = createApiApp(ctx, readiness);
-  const http = createHttpServer(getRequestListener(app.fetch));
-  // Slow or incomplete request headers are cut off well before Node's 60 s default.
-  http.headersTimeout = 10_000;
-  http.requestTimeout = 30_000;
+  const rest = getRequestListener(app.fetch);
+  const log = logger.child({ component: "server" });
+
+  // Slow or incomplete request headers (including upgrade requests) are cut off at 10 s; the
+  // check runs every second instead of Node's default 30 s.
+  const http = createHttpServer({
+    headersTimeout: 10_000,
+    requestTimeout: 30_000,
+    connectionsCheckingInterval: 1_000,
+  });
   http.keepAliveTimeout = 5_000;
-  const log = ctx.logger.child({ component: "server" });
+  http.on("request", (req, res) => {
+    if (pathOf(req.url) === OPAMP_PATH) {
+      opamp.handleRequest(req, res).catch((err: unknown) => {
+        log.error({ err }, "OpAMP HTTP request failed");
+        if (!res.headersSent) res.writeHead(500).end();
+      });
+      return;
+    }
+    void rest(req, res);
+  });
+  http.on("upgrade", (req, socket, head) => {
+    if (pathOf(req.url) !== OPAMP_PATH) {
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    opamp.handleUpgrade(req, socket, head).catch((err: unknown) => {
+      log.error({ err }, "OpAMP upgrade failed");
+      socket.destroy();
+    });
+  });
+  ctx.fleetEvents.subscribe((event) => opamp.onFleetEvent(event));
+
   let stopping: Promise<void> | undefined;
+  let started = false;
 
   return {
     http,
+    opamp,
     async start() {
+      await ctx.replica.start();
+      await ctx.fleetEvents.start();
+      services.agents.startLiveness();
+      started = true;
       await new Promise<void>((resolve, reject) => {
         http.once("error", reject);
-        http.listen(ctx.config.http.port, ctx.config.http.host, () => {
+        http.listen(config.http.port, config.http.host, () => {
           http.off("error", reject);
           resolve();
         });
       });
       const { port } = http.address() as AddressInfo;
-      const host = ctx.config.http.host === "0.0.0.0" ? "localhost" : ctx.config.http.host;
-      const url = `http://${host}:${port}`;
-      log.info({ port, database: ctx.database.kind }, "agent-api listening");
-      return { port, url };
+      opamp.setBoundPort(port);
+      const host = config.http.host === "0.0.0.0" ? "localhost" : config.http.host;
+      log.info(
+        {
+          port,
+          database: ctx.database.kind,
+          replicaId: ctx.replicaId,
+          opampEndpoint: opamp.publicUrl("websocket"),
+        },
+        "agent-api listening",
+      );
+      return { port, url: `http://${host}:${port}` };
     },
     stop() {
       stopping ??= (async () => {
-        const started = Date.now();
+        const t0 = Date.now();
         ctx.state.draining = true;
         log.info("draining");
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+        await opamp.stop();
         http.closeIdleConnections();
-        const grace = ctx.config.http.shutdownGraceMs;
-        const timer = setTimeout(() => http.closeAllConnections(), grace);
+        const timer = setTimeout(() => http.closeAllConnections(), config.http.shutdownGraceMs);
         await closed;
         clearTimeout(timer);
+        if (started) {
+          await ctx.fleetEvents.stop();
+          await services.agents.stopLiveness();
+          await ctx.replica.stop();
+        }
         await ctx.close();
-        log.info({ durationMs: Date.now() - started }, "stopped");
+        log.info({ durationMs: Date.now() - t0 }, "stopped");
       })();
       return stopping;
     },

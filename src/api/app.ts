@@ -13,6 +13,7 @@ import { toProblem } from "./errors.js";
 import { authenticate } from "./middleware/auth.js";
 import { idempotency } from "./middleware/idempotency.js";
 import { requestContext } from "./middleware/request-context.js";
+import { agentRoutes } from "./routes/agents.js";
 import { apiKeyRoutes } from "./routes/api-keys.js";
 import { auditRoutes } from "./routes/audit-events.js";
 import { enrollmentTokenRoutes } from "./routes/enrollment-tokens.js";
@@ -57,6 +58,7 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
   api.route("/", apiKeyRoutes(services.adminKeys));
   api.route("/", enrollmentTokenRoutes(services.enrollmentTokens));
   api.route("/", auditRoutes(services.audit));
+  api.route("/", agentRoutes(services.agents));
   app.route("/api/v1", api);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {

@@ -79,6 +79,7 @@ export interface AgentsTable {
   available_components_hash: string | null;
   sequence_num: Int8 | null;
   replica_id: string | null;
+  connection_id: string | null;
   transport: "websocket" | "http" | null;
   connected_at: Timestamp | null;
   disconnected_at: Timestamp | null;
@@ -86,6 +87,7 @@ export interface AgentsTable {
   heartbeat_interval_s: Generated<number>;
   enrolled_at: DefaultedTimestamp;
   key_confirmed_at: Timestamp | null;
+  key_rotation_requested_at: Timestamp | null;
   revoked_at: Timestamp | null;
   revoked_by: string | null;
   created_at: DefaultedTimestamp;
@@ -193,7 +195,7 @@ export interface AuditEventsTable {
 }
 
 export interface FleetEventsTable {
-  id: Generated<Int8>;
+  id: ColumnType<number, never, never>;
   tenant_id: string;
   kind: string;
   payload: DefaultedJson<Record<string, unknown>>;

@@ -1,0 +1,208 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { AgentService } from "../../fleet/agents/service.js";
+import { etagOf } from "../../fleet/etag.js";
+import { commonErrorResponses, preconditionResponse, unprocessableResponse } from "../errors.js";
+import { newRouter } from "../router.js";
+import { IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const AgentParams = TenantIdParam.extend({
+  instanceUid: z
+    .string()
+    .toLowerCase()
+    .regex(UUID, "must be a canonical UUID")
+    .openapi({ param: { name: "instanceUid", in: "path" }, example: "01890a5d-ac96-774b-bcce-b302099a8057" }),
+});
+
+const Agent = z
+  .object({
+    instanceUid: z.string(),
+    tenantId: z.string(),
+    status: z.enum(["online", "offline"]),
+    attention: z
+      .enum(["revoked", "needs_accepts_opamp_connection_settings"])
+      .nullable()
+      .openapi({
+        description: "Why the agent gets no config from the server, if anything stands in the way",
+      }),
+    labels: z.record(z.string(), z.string()),
+    description: z
+      .object({
+        identifying: z.record(z.string(), z.string()),
+        nonIdentifying: z.record(z.string(), z.string()),
+      })
+      .nullable(),
+    capabilities: z.object({ bits: z.string(), names: z.array(z.string()) }),
+    health: z.unknown(),
+    remoteConfigStatus: z.unknown(),
+    connection: z.object({
+      transport: z.string().nullable(),
+      connectedAt: z.string().nullable(),
+      disconnectedAt: z.string().nullable(),
+      lastSeenAt: z.string().nullable(),
+      heartbeatIntervalSeconds: z.number().int(),
+    }),
+    enrollmentTokenId: z.string().nullable(),
+    enrolledAt: z.string(),
+    keyConfirmedAt: z.string().nullable(),
+    keyRotationRequestedAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Agent");
+
+const AgentDetail = Agent.extend({
+  effectiveConfig: z
+    .object({ files: z.record(z.string(), z.object({ body: z.string(), contentType: z.string() })) })
+    .nullable(),
+  keys: z.array(
+    z.object({
+      id: z.string(),
+      displayPrefix: z.string(),
+      fingerprint: z.string(),
+      createdAt: z.string(),
+      firstUsedAt: z.string().nullable(),
+      lastUsedAt: z.string().nullable(),
+      revokedAt: z.string().nullable(),
+      revokeReason: z.string().nullable(),
+    }),
+  ),
+}).openapi("AgentDetail");
+
+const ListQuery = PageQuery.extend({
+  selector: z
+    .string()
+    .max(4096)
+    .optional()
+    .openapi({
+      description: "Kubernetes label selector over server-assigned labels",
+      example: "env=prod,region in (eu,us)",
+    }),
+  status: z.enum(["online", "offline"]).optional(),
+  q: z.string().max(200).optional().openapi({ description: "Text in the uid, description or labels" }),
+});
+
+const PatchAgent = z.strictObject({
+  labels: z
+    .record(z.string(), z.string().nullable())
+    .openapi({ description: "JSON merge patch of the labels: a key set to null is removed" }),
+});
+
+const tags = ["Agents"];
+const detail = { content: { "application/json": { schema: AgentDetail } } };
+
+const list = createRoute({
+  method: "get",
+  path: "/tenants/{tenantId}/agents",
+  tags,
+  summary: "List agents (filter by selector, status, text; cursor pages)",
+  request: { params: TenantIdParam, query: ListQuery },
+  responses: {
+    200: {
+      description: "A page of agents",
+      content: { "application/json": { schema: pageOf(Agent, "AgentPage") } },
+    },
+    ...commonErrorResponses,
+    ...unprocessableResponse,
+  },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/tenants/{tenantId}/agents/{instanceUid}",
+  tags,
+  summary: "Get an agent: description, capabilities, health, effective config, keys",
+  request: { params: AgentParams },
+  responses: { 200: { description: "The agent", ...detail }, ...commonErrorResponses },
+});
+
+const patch = createRoute({
+  method: "patch",
+  path: "/tenants/{tenantId}/agents/{instanceUid}",
+  tags,
+  summary: "Change an agent's server-assigned labels (editor)",
+  request: {
+    params: AgentParams,
+    headers: IfMatchHeader,
+    body: { required: true, content: { "application/json": { schema: PatchAgent } } },
+  },
+  responses: {
+    200: { description: "The agent", ...detail },
+    ...commonErrorResponses,
+    ...preconditionResponse,
+  },
+});
+
+const revoke = createRoute({
+  method: "post",
+  path: "/tenants/{tenantId}/agents/{instanceUid}/revoke",
+  tags,
+  summary: "Revoke an agent: its keys stop working and its connection is closed (editor)",
+  request: { params: AgentParams },
+  responses: { 200: { description: "The agent, now revoked", ...detail }, ...commonErrorResponses },
+});
+
+const rotate = createRoute({
+  method: "post",
+  path: "/tenants/{tenantId}/agents/{instanceUid}/rotate-key",
+  tags,
+  summary: "Offer the agent a new key; the current one works until the new one is used (editor)",
+  request: { params: AgentParams },
+  responses: {
+    200: { description: "The agent, rotation pending", ...detail },
+    ...commonErrorResponses,
+    ...unprocessableResponse,
+  },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/tenants/{tenantId}/agents/{instanceUid}",
+  tags,
+  summary: "Delete an agent and its keys; a revoked agent can then enroll again (editor)",
+  request: { params: AgentParams },
+  responses: { 204: { description: "Deleted" }, ...commonErrorResponses },
+});
+
+export function agentRoutes(agents: AgentService) {
+  return newRouter()
+    .openapi(list, async (c) => {
+      const { tenantId } = c.req.valid("param");
+      return c.json(await agents.list(c.get("actor"), tenantId, c.req.valid("query")), 200);
+    })
+    .openapi(get, async (c) => {
+      const { tenantId, instanceUid } = c.req.valid("param");
+      const view = await agents.get(c.get("actor"), tenantId, instanceUid);
+      c.header("ETag", etagOf(view));
+      return c.json(view, 200);
+    })
+    .openapi(patch, async (c) => {
+      const { tenantId, instanceUid } = c.req.valid("param");
+      const view = await agents.patchLabels(
+        { actor: c.get("actor"), requestId: c.get("requestId") },
+        tenantId,
+        instanceUid,
+        c.req.valid("json").labels,
+        c.req.valid("header")["if-match"],
+      );
+      c.header("ETag", etagOf(view));
+      return c.json(view, 200);
+    })
+    .openapi(revoke, async (c) => {
+      const { tenantId, instanceUid } = c.req.valid("param");
+      const meta = { actor: c.get("actor"), requestId: c.get("requestId") };
+      return c.json(await agents.revoke(meta, tenantId, instanceUid), 200);
+    })
+    .openapi(rotate, async (c) => {
+      const { tenantId, instanceUid } = c.req.valid("param");
+      const meta = { actor: c.get("actor"), requestId: c.get("requestId") };
+      return c.json(await agents.requestKeyRotation(meta, tenantId, instanceUid), 200);
+    })
+    .openapi(remove, async (c) => {
+      const { tenantId, instanceUid } = c.req.valid("param");
+      await agents.delete({ actor: c.get("actor"), requestId: c.get("requestId") }, tenantId, instanceUid);
+      return c.body(null, 204);
+    });
+}

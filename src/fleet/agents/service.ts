@@ -1,0 +1,597 @@
+/**
+ * Agents: enrollment (phase 1 with an xse_ token), per-agent keys (xag_, phase 2), the status
+ * the OpAMP layer reports, liveness, and the admin operations (labels, revoke, rotate, delete).
+ *
+ * Rules that hold here:
+ * - An agent belongs to one tenant: (tenant_id, instance_uid) is the identity, so another
+ *   tenant's token presenting the same uid creates a separate agent and never touches this one.
+ * - Enrollment is idempotent per (tenant, uid): released supervisors keep their xag_ key in
+ *   memory only and come back with the xse_ token after every restart.
+ * - A revoked agent stays revoked: it is held without config until an admin deletes it.
+ * - A new key never invalidates the one in use until it is itself used once (rotation overlap).
+ */
+import type { Kysely, Transaction } from "kysely";
+import { issueToken, keyFingerprint, newRecordId, parseToken } from "../../credentials/index.js";
+import type { AgentKeyRow, Database, Labels } from "../../db/schema.js";
+import { NotFoundError, UnauthenticatedError, UnprocessableError, ValidationError } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import type { AuditLog } from "../audit/service.js";
+import { findEnrollmentTokenByHash } from "../enrollment/repository.js";
+import { enrollmentTokenStatus } from "../enrollment/tokens.js";
+import { checkIfMatch } from "../etag.js";
+import { publishFleetEvent } from "../events.js";
+import { labelKeyProblem, labelValueProblem, MAX_LABELS } from "../labels.js";
+import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { REPLICA_STALE_AFTER_MS } from "../replicas.js";
+import { parseSelector, SelectorSyntaxError } from "../selector.js";
+import { CAPABILITY, capabilityNames, hasCapability } from "./capabilities.js";
+import {
+  type AgentRef,
+  type AgentWithReplica,
+  deleteAgent,
+  findAgent,
+  findAgentKeyByHash,
+  insertAgentIfAbsent,
+  insertAgentKey,
+  listAgentKeys,
+  listAgents,
+  lockAgent,
+  markAgentDisconnected,
+  markAgentKeyUsed,
+  revokeAgentKeys,
+  touchAgents,
+  updateAgent,
+} from "./repository.js";
+import type { AgentReport, ConnectionAuth, ConnectionInfo, KnownFacets } from "./types.js";
+
+export type { AgentRef } from "./repository.js";
+
+/** Missed heartbeat intervals after which an agent counts as offline. */
+export const MISSED_HEARTBEATS_OFFLINE = 3;
+
+export type AgentStatus = "online" | "offline";
+
+export interface AgentKeyView {
+  id: string;
+  displayPrefix: string;
+  fingerprint: string;
+  createdAt: string;
+  firstUsedAt: string | null;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+  revokeReason: string | null;
+}
+
+export interface AgentView {
+  instanceUid: string;
+  tenantId: string;
+  status: AgentStatus;
+  /** Why the agent gets no config from us, or null when nothing stands in the way. */
+  attention: "revoked" | "needs_accepts_opamp_connection_settings" | null;
+  labels: Labels;
+  description: { identifying: Record<string, string>; nonIdentifying: Record<string, string> } | null;
+  capabilities: { bits: string; names: string[] };
+  health: unknown;
+  remoteConfigStatus: unknown;
+  connection: {
+    transport: string | null;
+    connectedAt: string | null;
+    disconnectedAt: string | null;
+    lastSeenAt: string | null;
+    heartbeatIntervalSeconds: number;
+  };
+  enrollmentTokenId: string | null;
+  enrolledAt: string;
+  keyConfirmedAt: string | null;
+  keyRotationRequestedAt: string | null;
+  revokedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AgentDetailView extends AgentView {
+  effectiveConfig: { files: Record<string, { body: string; contentType: string }> } | null;
+  keys: AgentKeyView[];
+}
+
+/** What the OpAMP layer needs after the first message of a connection. */
+export type SessionStart =
+  | {
+      outcome: "active";
+      ref: AgentRef;
+      known: KnownFacets;
+      /** Plaintext xag_ key to offer through connection settings on this connection. */
+      offerKey: string | null;
+      /** The agent cannot switch to its own key and its token does not allow config. */
+      needsConnectionSettings: boolean;
+      created: boolean;
+    }
+  | { outcome: "held"; ref: AgentRef; reason: string }
+  | { outcome: "rejected"; reason: string };
+
+function iso(d: Date | null): string | null {
+  return d ? d.toISOString() : null;
+}
+
+function keyView(k: AgentKeyRow): AgentKeyView {
+  return {
+    id: k.id,
+    displayPrefix: k.display_prefix,
+    fingerprint: keyFingerprint(k.key_hash),
+    createdAt: k.created_at.toISOString(),
+    firstUsedAt: iso(k.first_used_at),
+    lastUsedAt: iso(k.last_used_at),
+    revokedAt: iso(k.revoked_at),
+    revokeReason: k.revoke_reason,
+  };
+}
+
+export interface AgentServiceOptions {
+  replicaId: string;
+  livenessFlushMs: number;
+}
+
+export class AgentService {
+  readonly #touched = new Map<string, AgentRef>();
+  #flushTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly audit: AuditLog,
+    private readonly logger: Logger,
+    private readonly options: AgentServiceOptions,
+  ) {}
+
+  // --- OpAMP side -------------------------------------------------------------------------------
+
+  /**
+   * Resolves the bearer credential of an OpAMP connection, before any WebSocket exists.
+   * Malformed credentials fail without a database query.
+   */
+  async authenticate(bearer: string | null): Promise<ConnectionAuth> {
+    if (!bearer) throw new UnauthenticatedError("missing");
+    const parsed = parseToken(bearer, ["enrollment", "agent"]);
+    if (!parsed) throw new UnauthenticatedError("malformed");
+    if (parsed.kind === "enrollment") {
+      const token = await findEnrollmentTokenByHash(this.db, parsed.hash);
+      if (!token) throw new UnauthenticatedError("unknown");
+      const status = enrollmentTokenStatus(token);
+      if (status !== "active") throw new UnauthenticatedError(status);
+      return {
+        kind: "enrollment",
+        tenantId: token.tenant_id,
+        tokenId: token.id,
+        labels: token.labels,
+        allowConfigOnToken: token.allow_config_on_token,
+      };
+    }
+    const key = await findAgentKeyByHash(this.db, parsed.hash);
+    if (!key) throw new UnauthenticatedError("unknown");
+    if (key.revoked_at) throw new UnauthenticatedError("revoked");
+    return {
+      kind: "agent",
+      tenantId: key.tenant_id,
+      instanceUid: key.instance_uid,
+      keyId: key.id,
+      keyCreatedAt: key.created_at,
+      firstUse: key.first_used_at === null,
+    };
+  }
+
+  /**
+   * Handles the first message of a connection: enrollment (xse_) or key confirmation (xag_),
+   * plus the reported state and the connection columns, in one transaction.
+   */
+  async beginSession(
+    auth: ConnectionAuth,
+    instanceUid: string,
+    report: AgentReport,
+    conn: ConnectionInfo,
+  ): Promise<SessionStart> {
+    const ref: AgentRef = { tenantId: auth.tenantId, instanceUid };
+    if (auth.kind === "agent" && auth.instanceUid !== instanceUid) {
+      return { outcome: "rejected", reason: "this agent key belongs to another instance_uid" };
+    }
+    return this.db.transaction().execute(async (trx) => {
+      let created = false;
+      if (auth.kind === "enrollment") {
+        const existing = await lockAgent(trx, ref);
+        if (!existing) {
+          // Count distinct agents against max_uses; re-enrollment of a known uid is free.
+          const counted = await trx
+            .updateTable("agent_enrollment_tokens")
+            .set((eb) => ({ use_count: eb("use_count", "+", 1), last_used_at: new Date() }))
+            .where("id", "=", auth.tokenId)
+            .where((eb) => eb.or([eb("max_uses", "is", null), eb("use_count", "<", eb.ref("max_uses"))]))
+            .executeTakeFirst();
+          if (Number(counted.numUpdatedRows) === 0) {
+            return { outcome: "rejected", reason: "enrollment token is exhausted" } as const;
+          }
+          created = await insertAgentIfAbsent(trx, {
+            tenant_id: ref.tenantId,
+            instance_uid: instanceUid,
+            enrollment_token_id: auth.tokenId,
+            labels: JSON.stringify(auth.labels),
+          });
+        }
+      }
+      const agent = await lockAgent(trx, ref);
+      if (!agent) return { outcome: "rejected", reason: "agent is not registered" } as const;
+      if (agent.revoked_at) {
+        return {
+          outcome: "held",
+          ref,
+          reason: "this agent was revoked; an admin must delete it before it can enroll again",
+        } as const;
+      }
+
+      let offerKey: string | null = null;
+      const now = new Date();
+      if (auth.kind === "agent") {
+        await markAgentKeyUsed(trx, auth.keyId, auth.firstUse);
+        if (auth.firstUse) {
+          // The agent switched to this key: every older key (rotation overlap, previous
+          // enrollments) stops working now.
+          await revokeAgentKeys(trx, ref, "superseded by a newer key", {
+            createdBefore: auth.keyCreatedAt,
+            exceptId: auth.keyId,
+          });
+        }
+        const rotationPending =
+          agent.key_rotation_requested_at !== null && agent.key_rotation_requested_at > auth.keyCreatedAt;
+        if (
+          rotationPending &&
+          hasCapability(report.capabilities, CAPABILITY.AcceptsOpAMPConnectionSettings)
+        ) {
+          offerKey = await this.#mintKey(trx, ref);
+        }
+      } else if (hasCapability(report.capabilities, CAPABILITY.AcceptsOpAMPConnectionSettings)) {
+        // Keys offered on earlier enrollment connections and never used are lost with the
+        // supervisor's memory; a confirmed key stays valid until this new one is used.
+        await revokeAgentKeys(trx, ref, "superseded by re-enrollment", { unusedOnly: true });
+        offerKey = await this.#mintKey(trx, ref);
+      }
+
+      await updateAgent(trx, ref, {
+        ...this.#reportColumns(report),
+        replica_id: conn.replicaId,
+        connection_id: conn.connectionId,
+        transport: conn.transport,
+        connected_at: now,
+        last_seen_at: now,
+        heartbeat_interval_s: conn.heartbeatIntervalSeconds,
+        ...(auth.kind === "agent"
+          ? {
+              key_confirmed_at: agent.key_confirmed_at ?? now,
+              ...(auth.firstUse &&
+              agent.key_rotation_requested_at &&
+              agent.key_rotation_requested_at <= auth.keyCreatedAt
+                ? { key_rotation_requested_at: null }
+                : {}),
+            }
+          : {}),
+      });
+      const needsConnectionSettings =
+        auth.kind === "enrollment" &&
+        !hasCapability(report.capabilities, CAPABILITY.AcceptsOpAMPConnectionSettings) &&
+        !auth.allowConfigOnToken;
+      return {
+        outcome: "active",
+        ref,
+        created,
+        offerKey,
+        needsConnectionSettings,
+        known: {
+          description: report.description !== undefined || agent.description !== null,
+          health: report.health !== undefined || agent.health !== null,
+          effectiveConfig: report.effectiveConfig !== undefined || agent.effective_config !== null,
+          remoteConfigStatus: report.remoteConfigStatus !== undefined || agent.remote_config_status !== null,
+        },
+      } as const;
+    });
+  }
+
+  /** Mints a new key for an agent held on this replica (key rotation on a live connection). */
+  async mintRotationKey(ref: AgentRef): Promise<string> {
+    return this.db.transaction().execute((trx) => this.#mintKey(trx, ref));
+  }
+
+  async #mintKey(trx: Transaction<Database>, ref: AgentRef): Promise<string> {
+    const issued = issueToken("agent");
+    await insertAgentKey(trx, {
+      id: newRecordId("agk"),
+      tenant_id: ref.tenantId,
+      instance_uid: ref.instanceUid,
+      key_hash: issued.hash,
+      display_prefix: issued.displayPrefix,
+    });
+    return issued.plaintext;
+  }
+
+  /**
+   * Stores the facets a later message carried. A heartbeat carries none: it only counts as a
+   * sign of life, written in the next batch.
+   */
+  async recordReport(ref: AgentRef, report: AgentReport, capabilitiesChanged: boolean): Promise<void> {
+    const columns = this.#reportColumns(report);
+    const facets = Object.keys(columns).filter((k) => k !== "capabilities" && k !== "sequence_num");
+    if (facets.length === 0 && !capabilitiesChanged) {
+      this.touch(ref);
+      return;
+    }
+    await updateAgent(this.db, ref, { ...columns, last_seen_at: new Date() });
+  }
+
+  #reportColumns(report: AgentReport) {
+    return {
+      capabilities: report.capabilities.toString(),
+      sequence_num: report.sequenceNum.toString(),
+      ...(report.description ? { description: JSON.stringify(report.description) } : {}),
+      ...(report.health ? { health: JSON.stringify(report.health) } : {}),
+      ...(report.effectiveConfig ? { effective_config: JSON.stringify(report.effectiveConfig.files) } : {}),
+      ...(report.remoteConfigStatus
+        ? { remote_config_status: JSON.stringify(report.remoteConfigStatus) }
+        : {}),
+      ...(report.availableComponentsHash !== undefined
+        ? { available_components_hash: report.availableComponentsHash }
+        : {}),
+    };
+  }
+
+  /** The connection closed (or sent agent_disconnect): offline now, unless replaced already. */
+  async endSession(ref: AgentRef, connectionId: string): Promise<void> {
+    this.#touched.delete(`${ref.tenantId}/${ref.instanceUid}`);
+    await markAgentDisconnected(this.db, ref, connectionId);
+  }
+
+  /** Queues a last_seen update for the next batch. */
+  touch(ref: AgentRef): void {
+    this.#touched.set(`${ref.tenantId}/${ref.instanceUid}`, ref);
+  }
+
+  /** Starts the batched liveness writer. */
+  startLiveness(): void {
+    this.#flushTimer = setInterval(() => void this.flushLiveness(), this.options.livenessFlushMs);
+    this.#flushTimer.unref();
+  }
+
+  async stopLiveness(): Promise<void> {
+    clearInterval(this.#flushTimer);
+    await this.flushLiveness();
+  }
+
+  /** Writes every queued heartbeat in one statement. */
+  async flushLiveness(): Promise<void> {
+    if (this.#touched.size === 0) return;
+    const refs = [...this.#touched.values()];
+    this.#touched.clear();
+    try {
+      await touchAgents(this.db, this.options.replicaId, refs);
+    } catch (err) {
+      this.logger.warn({ err, count: refs.length }, "writing heartbeats failed");
+    }
+  }
+
+  // --- admin side -------------------------------------------------------------------------------
+
+  /** Online = held by a live replica and heard from within ~3 heartbeat intervals. */
+  statusOf(row: AgentWithReplica, now = Date.now()): AgentStatus {
+    if (!row.replica_id || !row.last_seen_at || !row.replica_heartbeat_at) return "offline";
+    if (now - row.replica_heartbeat_at.getTime() > REPLICA_STALE_AFTER_MS) return "offline";
+    const limit = MISSED_HEARTBEATS_OFFLINE * row.heartbeat_interval_s * 1000 + this.options.livenessFlushMs;
+    return now - row.last_seen_at.getTime() <= limit ? "online" : "offline";
+  }
+
+  #view(row: AgentWithReplica): AgentView {
+    const caps = BigInt(row.capabilities);
+    const needsSettings =
+      row.key_confirmed_at === null && !hasCapability(caps, CAPABILITY.AcceptsOpAMPConnectionSettings);
+    return {
+      instanceUid: row.instance_uid,
+      tenantId: row.tenant_id,
+      status: this.statusOf(row),
+      attention: row.revoked_at
+        ? "revoked"
+        : needsSettings && caps !== 0n
+          ? "needs_accepts_opamp_connection_settings"
+          : null,
+      labels: row.labels,
+      description: row.description as AgentView["description"],
+      capabilities: { bits: `0x${caps.toString(16)}`, names: capabilityNames(caps) },
+      health: row.health,
+      remoteConfigStatus: row.remote_config_status,
+      connection: {
+        transport: row.transport,
+        connectedAt: iso(row.connected_at),
+        disconnectedAt: iso(row.disconnected_at),
+        lastSeenAt: iso(row.last_seen_at),
+        heartbeatIntervalSeconds: row.heartbeat_interval_s,
+      },
+      enrollmentTokenId: row.enrollment_token_id,
+      enrolledAt: row.enrolled_at.toISOString(),
+      keyConfirmedAt: iso(row.key_confirmed_at),
+      keyRotationRequestedAt: iso(row.key_rotation_requested_at),
+      revokedAt: iso(row.revoked_at),
+      createdAt: row.created_at.toISOString(),
+      updatedAt: row.updated_at.toISOString(),
+    };
+  }
+
+  async list(
+    actor: Actor,
+    tenantId: string,
+    opts: { selector?: string; status?: AgentStatus; q?: string; cursor?: string; limit: number },
+  ): Promise<Page<AgentView>> {
+    authorizeTenant(actor, tenantId, "viewer");
+    let requirements: ReturnType<typeof parseSelector>["requirements"] = [];
+    if (opts.selector) {
+      try {
+        requirements = parseSelector(opts.selector).requirements;
+      } catch (err) {
+        if (err instanceof SelectorSyntaxError) {
+          throw new UnprocessableError("invalid label selector", [
+            { path: "selector", message: err.message, column: err.column },
+          ]);
+        }
+        throw err;
+      }
+    }
+    const afterUid = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    const now = Date.now();
+    const rows = await listAgents(this.db, {
+      tenantId,
+      requirements,
+      status: opts.status,
+      text: opts.q,
+      afterUid,
+      limit: opts.limit + 1,
+      onlineSince: new Date(now - MISSED_HEARTBEATS_OFFLINE * 30_000 - this.options.livenessFlushMs),
+      replicaFreshSince: new Date(now - REPLICA_STALE_AFTER_MS),
+    });
+    return toPage(
+      rows,
+      opts.limit,
+      (r) => [r.instance_uid],
+      (r) => this.#view(r),
+    );
+  }
+
+  async get(actor: Actor, tenantId: string, instanceUid: string): Promise<AgentDetailView> {
+    authorizeTenant(actor, tenantId, "viewer");
+    return this.#detail(this.db, { tenantId, instanceUid });
+  }
+
+  /** The detail view, read through `db` (pass the transaction when inside one). */
+  async #detail(db: Kysely<Database> | Transaction<Database>, ref: AgentRef): Promise<AgentDetailView> {
+    const row = await findAgent(db, ref);
+    if (!row) throw new NotFoundError("agent");
+    const keys = await listAgentKeys(db, ref);
+    return {
+      ...this.#view(row),
+      effectiveConfig: row.effective_config
+        ? { files: JSON.parse(row.effective_config) as Record<string, { body: string; contentType: string }> }
+        : null,
+      keys: keys.map(keyView),
+    };
+  }
+
+  /**
+   * Changes server-assigned labels with JSON merge-patch semantics: a key set to null is
+   * removed. Honours If-Match against the agent's current view.
+   */
+  async patchLabels(
+    meta: RequestMeta,
+    tenantId: string,
+    instanceUid: string,
+    patch: Record<string, string | null>,
+    ifMatch?: string,
+  ): Promise<AgentDetailView> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    const ref = { tenantId, instanceUid };
+    await this.db.transaction().execute(async (trx) => {
+      const row = await lockAgent(trx, ref);
+      if (!row) throw new NotFoundError("agent");
+      if (ifMatch !== undefined) checkIfMatch(ifMatch, await this.#detail(trx, ref));
+      const labels: Labels = { ...row.labels };
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === null) delete labels[k];
+        else labels[k] = v;
+      }
+      const issues = Object.entries(labels).flatMap(([k, v]) => {
+        const problem = labelKeyProblem(k) ?? labelValueProblem(v);
+        return problem ? [{ path: `labels.${k}`, message: problem }] : [];
+      });
+      if (Object.keys(labels).length > MAX_LABELS)
+        issues.push({ path: "labels", message: `at most ${MAX_LABELS} labels` });
+      if (issues.length) throw new ValidationError("invalid labels", issues);
+      await updateAgent(trx, ref, { labels: JSON.stringify(labels) });
+      await this.audit.record(trx, meta, {
+        tenantId,
+        action: "agent.labels_update",
+        targetType: "agent",
+        targetId: instanceUid,
+        details: { before: row.labels, after: labels },
+      });
+      await publishFleetEvent(trx, tenantId, "agent.labels_changed", { instanceUids: [instanceUid] });
+    });
+    return this.get(meta.actor, tenantId, instanceUid);
+  }
+
+  /**
+   * Revokes an agent: all its keys stop working and its live connection is closed on whichever
+   * replica holds it. It stays revoked (re-enrollment with the same uid is refused) until deleted.
+   */
+  async revoke(meta: RequestMeta, tenantId: string, instanceUid: string): Promise<AgentDetailView> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    const ref = { tenantId, instanceUid };
+    await this.db.transaction().execute(async (trx) => {
+      const row = await lockAgent(trx, ref);
+      if (!row) throw new NotFoundError("agent");
+      if (row.revoked_at) return;
+      await updateAgent(trx, ref, { revoked_at: new Date(), revoked_by: meta.actor.id });
+      const keys = await revokeAgentKeys(trx, ref, "agent revoked");
+      await this.audit.record(trx, meta, {
+        tenantId,
+        action: "agent.revoke",
+        targetType: "agent",
+        targetId: instanceUid,
+        details: { keysRevoked: keys },
+      });
+      await publishFleetEvent(trx, tenantId, "agent.revoked", { instanceUids: [instanceUid] });
+    });
+    return this.get(meta.actor, tenantId, instanceUid);
+  }
+
+  /**
+   * Asks for a new key: offered on the live connection by the replica holding it (or on the
+   * agent's next connection); the current key works until the new one is first used.
+   */
+  async requestKeyRotation(
+    meta: RequestMeta,
+    tenantId: string,
+    instanceUid: string,
+  ): Promise<AgentDetailView> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    const ref = { tenantId, instanceUid };
+    await this.db.transaction().execute(async (trx) => {
+      const row = await lockAgent(trx, ref);
+      if (!row) throw new NotFoundError("agent");
+      if (row.revoked_at) throw new UnprocessableError("a revoked agent cannot get a new key");
+      await updateAgent(trx, ref, { key_rotation_requested_at: new Date() });
+      await this.audit.record(trx, meta, {
+        tenantId,
+        action: "agent.rotate_key",
+        targetType: "agent",
+        targetId: instanceUid,
+      });
+      await publishFleetEvent(trx, tenantId, "agent.key_rotation_requested", { instanceUids: [instanceUid] });
+    });
+    return this.get(meta.actor, tenantId, instanceUid);
+  }
+
+  /** Deletes an agent with its keys and history; a live connection is closed. */
+  async delete(meta: RequestMeta, tenantId: string, instanceUid: string): Promise<void> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    const ref = { tenantId, instanceUid };
+    await this.db.transaction().execute(async (trx) => {
+      const row = await lockAgent(trx, ref);
+      if (!row) throw new NotFoundError("agent");
+      await deleteAgent(trx, ref);
+      await this.audit.record(trx, meta, {
+        tenantId,
+        action: "agent.delete",
+        targetType: "agent",
+        targetId: instanceUid,
+        details: { labels: row.labels },
+      });
+      await publishFleetEvent(trx, tenantId, "agent.deleted", { instanceUids: [instanceUid] });
+    });
+  }
+
+  /** Whether the agent is (still) revoked; used when a held connection asks again. */
+  async isRevoked(ref: AgentRef): Promise<boolean> {
+    const row = await findAgent(this.db, ref);
+    return row?.revoked_at != null;
+  }
+}

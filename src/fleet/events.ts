@@ -1,0 +1,172 @@
+/**
+ * Change propagation between replicas (DESIGN.md §8). A change that can affect agents commits a
+ * `fleet_events` row and NOTIFYs one coarse channel in the same transaction; every replica reads
+ * new rows on the notification or on a short poll, so a missed notification only delays.
+ *
+ * bigserial ids are taken at insert, not at commit, so a slower transaction can commit a smaller
+ * id after a larger one was read. The feed therefore re-reads a short window of recent rows and
+ * skips ids it has already dispatched.
+ */
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { DatabaseHandle } from "../db/database.js";
+import type { Database } from "../db/schema.js";
+import type { Logger } from "../logger.js";
+
+export const FLEET_EVENTS_CHANNEL = "agent_api_fleet_events";
+
+export type FleetEventKind =
+  | "agent.revoked"
+  | "agent.deleted"
+  | "agent.key_rotation_requested"
+  | "agent.labels_changed"
+  | "config.changed";
+
+export interface FleetEvent {
+  id: number;
+  tenantId: string;
+  kind: FleetEventKind;
+  payload: Record<string, unknown>;
+  createdAt: Date;
+}
+
+export type FleetEventHandler = (event: FleetEvent) => void | Promise<void>;
+
+/** Records an event inside `trx` and wakes every replica up when `trx` commits. */
+export async function publishFleetEvent(
+  trx: Transaction<Database>,
+  tenantId: string,
+  kind: FleetEventKind,
+  payload: Record<string, unknown>,
+): Promise<void> {
+  const row = await trx
+    .insertInto("fleet_events")
+    .values({ tenant_id: tenantId, kind, payload: JSON.stringify(payload) })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  // NOTIFY is transactional: delivered at commit, dropped on rollback.
+  await sql`select pg_notify(${FLEET_EVENTS_CHANNEL}, ${String(row.id)})`.execute(trx);
+}
+
+export interface FleetEventFeedOptions {
+  pollIntervalMs: number;
+  /** How far back each read looks for late commits. */
+  windowMs: number;
+  /** Events older than this are deleted. */
+  retentionMs: number;
+}
+
+/** One per replica: reads new events and hands them to the subscribers in id order. */
+export class FleetEventFeed {
+  readonly #handlers: FleetEventHandler[] = [];
+  readonly #seen = new Map<number, number>();
+  #highest = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #pruneTimer: NodeJS.Timeout | undefined;
+  #unlisten: (() => Promise<void>) | undefined;
+  #pulling: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(
+    private readonly database: DatabaseHandle,
+    private readonly logger: Logger,
+    private readonly options: FleetEventFeedOptions,
+  ) {}
+
+  private get db(): Kysely<Database> {
+    return this.database.db;
+  }
+
+  subscribe(handler: FleetEventHandler): void {
+    this.#handlers.push(handler);
+  }
+
+  /** Starts after the newest existing event: history is not replayed. */
+  async start(): Promise<void> {
+    const row = await this.db
+      .selectFrom("fleet_events")
+      .select((eb) => eb.fn.max("id").as("max"))
+      .executeTakeFirst();
+    this.#highest = Number(row?.max ?? 0);
+    this.#unlisten = await this.database.listen(FLEET_EVENTS_CHANNEL, () => this.pull());
+    this.#timer = setInterval(() => this.pull(), this.options.pollIntervalMs);
+    this.#pruneTimer = setInterval(() => this.#prune(), Math.max(60_000, this.options.retentionMs / 4));
+    this.#timer.unref();
+    this.#pruneTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    clearInterval(this.#pruneTimer);
+    await this.#unlisten?.();
+    await this.#pulling;
+  }
+
+  /** Reads and dispatches new events now; concurrent calls coalesce into one more read. */
+  pull(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    if (this.#pulling) {
+      this.#again = true;
+      return this.#pulling;
+    }
+    this.#pulling = (async () => {
+      do {
+        this.#again = false;
+        try {
+          await this.#readOnce();
+        } catch (err) {
+          this.logger.warn({ err }, "reading fleet events failed; the next poll retries");
+        }
+      } while (this.#again && !this.#stopped);
+    })().finally(() => {
+      this.#pulling = undefined;
+    });
+    return this.#pulling;
+  }
+
+  async #readOnce(): Promise<void> {
+    const since = new Date(Date.now() - this.options.windowMs);
+    const rows = await this.db
+      .selectFrom("fleet_events")
+      .selectAll()
+      .where((eb) => eb.or([eb("id", ">", this.#highest), eb("created_at", ">=", since)]))
+      .orderBy("id")
+      .limit(5000)
+      .execute();
+    const now = Date.now();
+    for (const row of rows) {
+      const id = Number(row.id);
+      if (this.#seen.has(id)) continue;
+      this.#seen.set(id, now);
+      if (id > this.#highest) this.#highest = id;
+      const event: FleetEvent = {
+        id,
+        tenantId: row.tenant_id,
+        kind: row.kind as FleetEventKind,
+        payload: row.payload,
+        createdAt: row.created_at,
+      };
+      for (const handler of this.#handlers) {
+        try {
+          await handler(event);
+        } catch (err) {
+          this.logger.error({ err, eventId: id, kind: event.kind }, "fleet event handler failed");
+        }
+      }
+    }
+    // Forget ids well outside the re-read window.
+    for (const [id, at] of this.#seen) if (now - at > this.options.windowMs * 4) this.#seen.delete(id);
+  }
+
+  async #prune(): Promise<void> {
+    try {
+      await this.db
+        .deleteFrom("fleet_events")
+        .where("created_at", "<", new Date(Date.now() - this.options.retentionMs))
+        .execute();
+    } catch (err) {
+      this.logger.warn({ err }, "pruning fleet events failed");
+    }
+  }
+}

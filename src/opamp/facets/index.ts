@@ -1,0 +1,35 @@
+/** Reads every facet of an AgentToServer into the plain report the fleet services take. */
+import type { AgentReport } from "../../fleet/agents/types.js";
+import type { AgentToServer } from "../../gen/opamp/v1/opamp_pb.js";
+import { readDescription } from "./description.js";
+import { readEffectiveConfig } from "./effective-config.js";
+import { readHealth } from "./health.js";
+import { readRemoteConfigStatus } from "./remote-config-status.js";
+
+export { needsFullState } from "./sequence.js";
+
+export function readReport(msg: AgentToServer): AgentReport {
+  const report: AgentReport = { sequenceNum: msg.sequenceNum, capabilities: msg.capabilities };
+  const description = readDescription(msg);
+  if (description) report.description = description;
+  const health = readHealth(msg);
+  if (health) report.health = health;
+  const effectiveConfig = readEffectiveConfig(msg);
+  if (effectiveConfig) report.effectiveConfig = effectiveConfig;
+  const remoteConfigStatus = readRemoteConfigStatus(msg);
+  if (remoteConfigStatus) report.remoteConfigStatus = remoteConfigStatus;
+  if (msg.availableComponents)
+    report.availableComponentsHash = Buffer.from(msg.availableComponents.hash).toString("hex");
+  return report;
+}
+
+/** Names of the facets a report carries, for metrics ("heartbeat" when none). */
+export function facetNames(report: AgentReport): string[] {
+  const names: string[] = [];
+  if (report.description) names.push("description");
+  if (report.health) names.push("health");
+  if (report.effectiveConfig) names.push("effective_config");
+  if (report.remoteConfigStatus) names.push("remote_config_status");
+  if (report.availableComponentsHash !== undefined) names.push("available_components");
+  return names;
+}

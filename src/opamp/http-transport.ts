@@ -1,0 +1,211 @@
+/**
+ * OpAMP over plain HTTP: each POST carries one AgentToServer (no header byte) and gets one
+ * ServerToAgent back, always with 200 (closing without an answer shows up as EOF errors in
+ * clients). A run of polls with the same credential forms one session; pushes wait for the
+ * next poll. Request bodies may be gzip-compressed; answers are gzipped when the client accepts it.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { promisify } from "node:util";
+import { gunzip, gzip } from "node:zlib";
+import type { AgentRef } from "../fleet/agents/service.js";
+import type { ConnectionAuth } from "../fleet/agents/types.js";
+import type { ServerToAgent } from "../gen/opamp/v1/opamp_pb.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import { decodeAgentToServerBody, encodeServerToAgentBody, instanceUidToString } from "./codec.js";
+import { badRequest } from "./errors.js";
+import type { AgentEndpoint, ConnectionRegistry } from "./registry.js";
+import { AgentSession, type SessionDeps } from "./session.js";
+
+const gunzipAsync = promisify(gunzip);
+const gzipAsync = promisify(gzip);
+
+export interface HttpTransportOptions {
+  maxMessageBytes: number;
+  heartbeatIntervalSeconds: number;
+}
+
+interface HttpSession {
+  session: AgentSession;
+  endpoint: AgentEndpoint;
+  credential: string;
+  lastPollAt: number;
+  pending: ServerToAgent[];
+  queue: Promise<unknown>;
+}
+
+function credentialOf(auth: ConnectionAuth): string {
+  return auth.kind === "agent" ? `agent:${auth.keyId}` : `enrollment:${auth.tokenId}`;
+}
+
+/** Copies every set field of `from` into `into` (a later push wins over an earlier one). */
+function mergeInto(into: ServerToAgent, from: ServerToAgent): void {
+  if (from.remoteConfig) into.remoteConfig = from.remoteConfig;
+  if (from.connectionSettings) into.connectionSettings = from.connectionSettings;
+  if (from.command) into.command = from.command;
+  if (from.agentIdentification) into.agentIdentification = from.agentIdentification;
+  into.flags |= from.flags;
+}
+
+export class HttpTransport {
+  readonly #sessions = new Map<string, HttpSession>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly sessionDeps: SessionDeps,
+    private readonly registry: ConnectionRegistry,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly options: HttpTransportOptions,
+  ) {
+    this.#sweeper = setInterval(() => void this.#sweep(), 5_000);
+    this.#sweeper.unref();
+  }
+
+  /** Serves one authenticated POST /v1/opamp. */
+  async serve(req: IncomingMessage, res: ServerResponse, auth: ConnectionAuth): Promise<void> {
+    let body: Buffer;
+    try {
+      body = await this.#readBody(req);
+    } catch (err) {
+      const tooLarge = err instanceof Error && err.message === "too large";
+      res
+        .writeHead(tooLarge ? 413 : 400, { "Content-Type": "text/plain" })
+        .end(tooLarge ? "message too large" : "bad body");
+      return;
+    }
+    const decoded = decodeAgentToServerBody(body, { maxBytes: this.options.maxMessageBytes });
+    if (!decoded.ok) {
+      this.metrics.opampRejected(decoded.reason);
+      res.writeHead(decoded.reason === "too_large" ? 413 : 400, { "Content-Type": "text/plain" });
+      res.end(`undecodable AgentToServer: ${decoded.detail}`);
+      return;
+    }
+    const msg = decoded.message;
+    const uid = instanceUidToString(msg.instanceUid);
+    let reply: ServerToAgent;
+    if (uid === null) {
+      this.metrics.opampRejected("bad_instance_uid");
+      reply = badRequest(
+        new Uint8Array(msg.instanceUid),
+        "instance_uid must be 16 bytes (UUID), or a 26-character ULID",
+      );
+    } else {
+      const entry = this.#sessionFor({ tenantId: auth.tenantId, instanceUid: uid }, auth);
+      entry.lastPollAt = Date.now();
+      const run = entry.queue.then(async () => {
+        const wasNew = entry.session.state === "new";
+        const result = await entry.session.handle(msg);
+        if (wasNew && entry.session.ref) {
+          const replaced = this.registry.claim(entry.session.ref, entry.endpoint);
+          replaced?.close(1000, "replaced by a newer connection");
+        }
+        for (const pushed of entry.pending.splice(0)) mergeInto(result.reply, pushed);
+        if (result.disconnected) this.#drop(entry, "agent_disconnect");
+        return result.reply;
+      });
+      entry.queue = run.catch(() => undefined);
+      try {
+        reply = await run;
+      } catch (err) {
+        this.logger.error({ err }, "OpAMP HTTP message handling failed");
+        res.writeHead(500).end();
+        return;
+      }
+    }
+    const payload = Buffer.from(encodeServerToAgentBody(reply));
+    const acceptsGzip = /\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""));
+    const headers: Record<string, string> = { "Content-Type": "application/x-protobuf" };
+    let out = payload;
+    if (acceptsGzip) {
+      out = await gzipAsync(payload);
+      headers["Content-Encoding"] = "gzip";
+    }
+    headers["Content-Length"] = String(out.length);
+    res.writeHead(200, headers).end(out);
+  }
+
+  #sessionFor(ref: AgentRef, auth: ConnectionAuth): HttpSession {
+    const key = `${ref.tenantId}/${ref.instanceUid}`;
+    const credential = credentialOf(auth);
+    const existing = this.#sessions.get(key);
+    if (existing && existing.credential === credential && existing.session.state !== "closed")
+      return existing;
+    if (existing) this.#drop(existing, "credential_changed");
+    const session = new AgentSession(auth, randomUUID(), "http", this.sessionDeps);
+    const entry: HttpSession = {
+      session,
+      credential,
+      lastPollAt: Date.now(),
+      pending: [],
+      queue: Promise.resolve(),
+      endpoint: {
+        session,
+        push: (msg) => {
+          entry.pending.push(msg);
+        },
+        close: () => this.#drop(entry, "closed_by_server"),
+      },
+    };
+    this.#sessions.set(key, entry);
+    this.metrics.opampConnect("http", auth.kind);
+    return entry;
+  }
+
+  #drop(entry: HttpSession, reason: string): void {
+    const ref = entry.session.ref;
+    if (ref) {
+      const key = `${ref.tenantId}/${ref.instanceUid}`;
+      if (this.#sessions.get(key) === entry) this.#sessions.delete(key);
+      this.registry.release(ref, entry.endpoint);
+    } else {
+      for (const [k, v] of this.#sessions) if (v === entry) this.#sessions.delete(k);
+    }
+    this.metrics.opampDisconnect("http", reason);
+    entry.queue = entry.queue
+      .then(() => entry.session.end(reason))
+      .catch((err: unknown) => this.logger.warn({ err }, "ending HTTP session failed"));
+  }
+
+  /** HTTP agents have no socket to lose: they are gone after ~3 missed polls. */
+  async #sweep(): Promise<void> {
+    const limit = 3 * this.options.heartbeatIntervalSeconds * 1000 + 5_000;
+    const now = Date.now();
+    for (const entry of [...this.#sessions.values()]) {
+      if (now - entry.lastPollAt > limit) this.#drop(entry, "poll_timeout");
+    }
+  }
+
+  async #readBody(req: IncomingMessage): Promise<Buffer> {
+    const max = this.options.maxMessageBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > max) throw new Error("too large");
+      chunks.push(chunk as Buffer);
+    }
+    const raw = Buffer.concat(chunks);
+    if (String(req.headers["content-encoding"] ?? "").toLowerCase() === "gzip") {
+      // The limit applies after decompression too (spec), so a gzip bomb is refused.
+      return gunzipAsync(raw, { maxOutputLength: max }).catch((err: unknown) => {
+        throw new Error(
+          (err as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" ? "too large" : "bad gzip",
+        );
+      });
+    }
+    return raw;
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#sweeper);
+    const entries = [...this.#sessions.values()];
+    for (const entry of entries) this.#drop(entry, "server_stopping");
+    await Promise.all(entries.map((e) => e.queue));
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * One agent's OpAMP session on one connection (a WebSocket, or a run of plain-HTTP polls with
+ * the same credential). Transport-independent: it turns each AgentToServer into the reply,
+ * calling the fleet services for every rule. Messages of a session are handled one at a time.
+ */
+import { createHash } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import type { AgentRef, AgentService, SessionStart } from "../fleet/agents/service.js";
+import type { AgentReport, ConnectionAuth, KnownFacets } from "../fleet/agents/types.js";
+import { type AgentToServer, type ServerToAgent, ServerToAgentSchema } from "../gen/opamp/v1/opamp_pb.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import { AgentCapability, instanceUidToString, ServerCapability, ServerToAgentFlag } from "./codec.js";
+import { badRequest } from "./errors.js";
+import { facetNames, needsFullState, readReport } from "./facets/index.js";
+
+/** What this server offers, sent in the first reply of every connection. */
+export const SERVER_CAPABILITIES =
+  ServerCapability.AcceptsStatus |
+  ServerCapability.OffersRemoteConfig |
+  ServerCapability.AcceptsEffectiveConfig |
+  ServerCapability.OffersConnectionSettings;
+
+export type Transport = "websocket" | "http";
+
+export interface SessionDeps {
+  agents: AgentService;
+  metrics: Metrics;
+  logger: Logger;
+  replicaId: string;
+  heartbeatIntervalSeconds: number;
+  /** The endpoint agents are told to use for a transport (full URL). */
+  publicUrl: (transport: Transport) => string;
+}
+
+export type SessionState = "new" | "active" | "held" | "rejected" | "closed";
+
+export interface HandleResult {
+  reply: ServerToAgent;
+  /** The agent said goodbye (agent_disconnect). */
+  disconnected: boolean;
+}
+
+export class AgentSession {
+  state: SessionState = "new";
+  ref: AgentRef | undefined;
+  instanceUid: Uint8Array | undefined;
+  #lastSeq: bigint | undefined;
+  #capabilities = 0n;
+  #known: KnownFacets = {
+    description: false,
+    health: false,
+    effectiveConfig: false,
+    remoteConfigStatus: false,
+  };
+  #firstReplySent = false;
+  #heldNoticeSent = false;
+  #rejection: string | undefined;
+
+  constructor(
+    readonly auth: ConnectionAuth,
+    readonly connectionId: string,
+    readonly transport: Transport,
+    private readonly deps: SessionDeps,
+  ) {}
+
+  /** Capabilities the agent reported last (offers are gated on the latest ones). */
+  get capabilities(): bigint {
+    return this.#capabilities;
+  }
+
+  async handle(msg: AgentToServer): Promise<HandleResult> {
+    const started = performance.now();
+    const report = readReport(msg);
+    const result = await this.#handle(msg, report);
+    if (!this.#firstReplySent && !result.reply.errorResponse) {
+      result.reply.capabilities = SERVER_CAPABILITIES;
+      this.#firstReplySent = true;
+    }
+    this.deps.metrics.opampMessage(facetNames(report), (performance.now() - started) / 1000);
+    return result;
+  }
+
+  async #handle(msg: AgentToServer, report: AgentReport): Promise<HandleResult> {
+    const uidText = instanceUidToString(msg.instanceUid);
+    // Copy: decoded bytes point into the frame buffer, which must not stay alive with us.
+    const uid = new Uint8Array(msg.instanceUid);
+    if (uidText === null) {
+      this.deps.metrics.opampRejected("bad_instance_uid");
+      return {
+        reply: badRequest(
+          uid,
+          "instance_uid must be 16 bytes (UUID), or a 26-character ULID from an old client",
+        ),
+        disconnected: false,
+      };
+    }
+    if (this.ref && this.ref.instanceUid !== uidText) {
+      this.deps.metrics.opampRejected("instance_uid_changed");
+      return { reply: badRequest(uid, "instance_uid changed within one connection"), disconnected: false };
+    }
+    const reply = create(ServerToAgentSchema, { instanceUid: uid });
+    const disconnected = msg.agentDisconnect !== undefined;
+
+    switch (this.state) {
+      case "rejected":
+        this.deps.metrics.opampRejected("rejected_session");
+        return { reply: badRequest(uid, this.#rejection ?? "rejected"), disconnected };
+      case "held":
+        return { reply: this.#heldReply(uid), disconnected };
+      case "closed":
+        return { reply, disconnected: true };
+      default:
+        break;
+    }
+
+    const capabilitiesChanged = report.capabilities !== this.#capabilities;
+    this.#capabilities = report.capabilities;
+
+    if (this.state === "new") {
+      const start = await this.deps.agents.beginSession(this.auth, uidText, report, {
+        replicaId: this.deps.replicaId,
+        connectionId: this.connectionId,
+        transport: this.transport,
+        heartbeatIntervalSeconds: this.deps.heartbeatIntervalSeconds,
+      });
+      this.instanceUid = uid;
+      const early = this.#applyStart(start, uid);
+      if (early) return { reply: early, disconnected };
+      if (start.outcome === "active" && start.offerKey) this.#addOffer(reply, start.offerKey);
+    } else if (this.ref) {
+      await this.deps.agents.recordReport(this.ref, report, capabilitiesChanged);
+      if (report.description) this.#known.description = true;
+      if (report.health) this.#known.health = true;
+      if (report.effectiveConfig) this.#known.effectiveConfig = true;
+      if (report.remoteConfigStatus) this.#known.remoteConfigStatus = true;
+    }
+
+    if (needsFullState(this.#lastSeq, report, this.#known)) {
+      reply.flags |= ServerToAgentFlag.ReportFullState;
+    }
+    this.#lastSeq = report.sequenceNum;
+
+    if (disconnected) await this.end("agent_disconnect");
+    return { reply, disconnected };
+  }
+
+  #applyStart(start: SessionStart, uid: Uint8Array): ServerToAgent | undefined {
+    if (start.outcome === "rejected") {
+      this.state = "rejected";
+      this.#rejection = start.reason;
+      this.deps.metrics.opampRejected("rejected_session");
+      this.deps.logger.info({ reason: start.reason, tenantId: this.auth.tenantId }, "OpAMP session rejected");
+      return badRequest(uid, start.reason);
+    }
+    this.ref = start.ref;
+    if (start.outcome === "held") {
+      this.state = "held";
+      this.#rejection = start.reason;
+      return this.#heldReply(uid);
+    }
+    this.state = "active";
+    this.#known = start.known;
+    if (this.auth.kind === "enrollment")
+      this.deps.metrics.enrollment(start.created ? "new" : "re-enrollment");
+    if (start.needsConnectionSettings) {
+      this.deps.logger.warn(
+        { tenantId: start.ref.tenantId, instanceUid: start.ref.instanceUid },
+        "agent cannot accept OpAMP connection settings; it stays on its enrollment token without config",
+      );
+    }
+    return undefined;
+  }
+
+  /** A held agent is told why once; later messages get plain acknowledgements (no log spam). */
+  #heldReply(uid: Uint8Array): ServerToAgent {
+    if (this.#heldNoticeSent) return create(ServerToAgentSchema, { instanceUid: uid });
+    this.#heldNoticeSent = true;
+    return badRequest(uid, this.#rejection ?? "held");
+  }
+
+  /**
+   * Adds the connection-settings offer: the agent's own key, with every header it needs (the
+   * supervisor replaces its headers with exactly these), the full endpoint and a non-zero
+   * heartbeat (0 stops WebSocket heartbeats and takes HTTP supervisors ≤ v0.158 offline).
+   */
+  #addOffer(reply: ServerToAgent, key: string): void {
+    const endpoint = this.deps.publicUrl(this.transport);
+    const headers = [{ key: "Authorization", value: `Bearer ${key}` }];
+    const heartbeat = BigInt(this.deps.heartbeatIntervalSeconds);
+    const hash = createHash("sha256")
+      .update(JSON.stringify([endpoint, headers.map((h) => [h.key, h.value]), heartbeat.toString()]))
+      .digest();
+    reply.connectionSettings = create(ServerToAgentSchema, {
+      connectionSettings: {
+        hash,
+        opamp: { destinationEndpoint: endpoint, headers: { headers }, heartbeatIntervalSeconds: heartbeat },
+      },
+    }).connectionSettings;
+  }
+
+  /**
+   * A message offering a freshly minted key on this live connection (admin key rotation), or
+   * undefined when the agent cannot take it.
+   */
+  async keyRotationOffer(): Promise<ServerToAgent | undefined> {
+    if (this.state !== "active" || !this.ref || !this.instanceUid) return undefined;
+    if ((this.#capabilities & AgentCapability.AcceptsOpAMPConnectionSettings) === 0n) return undefined;
+    const key = await this.deps.agents.mintRotationKey(this.ref);
+    const msg = create(ServerToAgentSchema, { instanceUid: this.instanceUid });
+    this.#addOffer(msg, key);
+    return msg;
+  }
+
+  /** Ends the session once: the agent is offline from now on (unless a newer connection holds it). */
+  async end(reason: string): Promise<void> {
+    const wasActive = this.state === "active" || this.state === "held";
+    this.state = "closed";
+    if (wasActive && this.ref) {
+      await this.deps.agents.endSession(this.ref, this.connectionId);
+      this.deps.logger.info(
+        { tenantId: this.ref.tenantId, instanceUid: this.ref.instanceUid, transport: this.transport, reason },
+        "agent disconnected",
+      );
+    }
+  }
+}

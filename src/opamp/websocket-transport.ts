@@ -1,0 +1,187 @@
+/**
+ * OpAMP over WebSocket: binary frames of 0x00 + protobuf, one AgentToServer at a time per
+ * connection (ws emits `message` while an earlier async handler is still running, so frames are
+ * chained on a per-connection queue), a reply to every message, and pushes on the same queue.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import type { ConnectionAuth } from "../fleet/agents/types.js";
+import type { ServerToAgent } from "../gen/opamp/v1/opamp_pb.js";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import { decodeAgentToServerFrame, encodeServerToAgentFrame } from "./codec.js";
+import { badRequest, CLOSE } from "./errors.js";
+import type { AgentEndpoint, ConnectionRegistry } from "./registry.js";
+import { AgentSession, type SessionDeps } from "./session.js";
+
+export interface WebSocketTransportOptions {
+  maxMessageBytes: number;
+  handshakeTimeoutMs: number;
+  /** Dead-peer detection: ping this often, terminate when the previous ping got no pong. */
+  pingIntervalMs: number;
+  /** Frames waiting on one connection before it is closed as abusive. */
+  maxQueuedFrames: number;
+}
+
+interface Tracked extends WebSocket {
+  isAlive?: boolean;
+}
+
+const EMPTY_UID = new Uint8Array();
+
+export class WebSocketTransport {
+  readonly #wss: WebSocketServer;
+  readonly #pingTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly sessionDeps: SessionDeps,
+    private readonly registry: ConnectionRegistry,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly options: WebSocketTransportOptions,
+  ) {
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      // ws closes with 1009 above this (spec: SHOULD close with 1009).
+      maxPayload: options.maxMessageBytes,
+      // Deflate is off: supervisors never negotiate it, and zlib per socket is a known memory trap.
+      perMessageDeflate: false,
+      // Bounds fragment floods (ws closes with 1008).
+      maxFragments: 16 * 1024,
+      clientTracking: true,
+    });
+    this.#pingTimer = setInterval(() => this.#ping(), options.pingIntervalMs);
+    this.#pingTimer.unref();
+  }
+
+  /** Completes an upgrade that was already authenticated. */
+  accept(req: IncomingMessage, socket: Duplex, head: Buffer, auth: ConnectionAuth): void {
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws as Tracked, auth));
+  }
+
+  #onConnection(ws: Tracked, auth: ConnectionAuth): void {
+    const session = new AgentSession(auth, randomUUID(), "websocket", this.sessionDeps);
+    this.metrics.opampConnect("websocket", auth.kind);
+    ws.isAlive = true;
+    let queue: Promise<void> = Promise.resolve();
+    let queued = 0;
+    let closed = false;
+
+    const send = (msg: ServerToAgent) => {
+      if (ws.readyState === ws.OPEN) ws.send(encodeServerToAgentFrame(msg), { binary: true });
+    };
+    const endpoint: AgentEndpoint = {
+      session,
+      push: (msg) => {
+        queue = queue.then(() => send(msg));
+      },
+      close: (code, reason) => ws.close(code, reason),
+    };
+    const enqueue = (task: () => Promise<void>) => {
+      queued++;
+      if (queued > this.options.maxQueuedFrames) {
+        ws.close(CLOSE.policyViolation, "too many frames in flight");
+        return;
+      }
+      queue = queue
+        .then(task)
+        .catch((err: unknown) => {
+          this.logger.error({ err, connectionId: session.connectionId }, "OpAMP message handling failed");
+          ws.close(1011, "internal error");
+        })
+        .finally(() => {
+          queued--;
+        });
+    };
+
+    const handshake = setTimeout(() => {
+      if (session.state === "new") ws.close(CLOSE.policyViolation, "no AgentToServer received in time");
+    }, this.options.handshakeTimeoutMs);
+
+    ws.on("pong", () => {
+      ws.isAlive = true;
+    });
+    ws.on("message", (data: RawData, isBinary: boolean) => {
+      if (!isBinary) {
+        // OpAMP frames are binary; opamp-go treats text frames as a protocol error too.
+        this.metrics.opampRejected("text_frame");
+        ws.close(CLOSE.unsupportedData, "OpAMP messages must be binary frames");
+        return;
+      }
+      const frame = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      enqueue(async () => {
+        if (closed) return;
+        const decoded = decodeAgentToServerFrame(frame, { maxBytes: this.options.maxMessageBytes });
+        if (!decoded.ok) {
+          if (decoded.reason === "too_large") {
+            ws.close(CLOSE.tooBig, "message too large");
+            return;
+          }
+          this.metrics.opampRejected(decoded.reason);
+          send(badRequest(EMPTY_UID, `undecodable AgentToServer: ${decoded.detail}`));
+          return;
+        }
+        const wasNew = session.state === "new";
+        const { reply } = await session.handle(decoded.message);
+        if (wasNew && session.ref && (session.state === "active" || session.state === "held")) {
+          clearTimeout(handshake);
+          const replaced = this.registry.claim(session.ref, endpoint);
+          replaced?.close(CLOSE.normal, "replaced by a newer connection");
+        }
+        send(reply);
+      });
+    });
+    ws.on("close", (code) => {
+      closed = true;
+      clearTimeout(handshake);
+      const ref = session.ref;
+      if (ref) this.registry.release(ref, endpoint);
+      queue = queue.then(() =>
+        session
+          .end(`close ${code}`)
+          .catch((err: unknown) => this.logger.warn({ err }, "marking agent offline failed")),
+      );
+      this.metrics.opampDisconnect(
+        "websocket",
+        session.state === "closed" ? "agent_disconnect" : `close_${code}`,
+      );
+    });
+    ws.on("error", (err) => {
+      this.logger.info({ err: err.message, connectionId: session.connectionId }, "OpAMP WebSocket error");
+    });
+  }
+
+  #ping(): void {
+    for (const client of this.#wss.clients as Set<Tracked>) {
+      if (client.isAlive === false) {
+        client.terminate();
+        continue;
+      }
+      client.isAlive = false;
+      client.ping();
+    }
+  }
+
+  get connectionCount(): number {
+    return this.#wss.clients.size;
+  }
+
+  /**
+   * Closes every connection with 1001 ("going away"), in paced batches so that thousands of
+   * agents do not reconnect to the surviving replicas in the same instant.
+   */
+  async stop(batchSize = 500, pauseMs = 50): Promise<void> {
+    clearInterval(this.#pingTimer);
+    const clients = [...this.#wss.clients];
+    for (let i = 0; i < clients.length; i += batchSize) {
+      for (const c of clients.slice(i, i + batchSize)) c.close(CLOSE.goingAway, "server shutting down");
+      if (i + batchSize < clients.length) await new Promise((r) => setTimeout(r, pauseMs));
+    }
+    const deadline = Date.now() + 3_000;
+    while (this.#wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    for (const c of this.#wss.clients) c.terminate();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+  }
+}

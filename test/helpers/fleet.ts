@@ -1,0 +1,50 @@
+/** Shortcuts for tests that need a tenant, a token and agents on a running test server. */
+import { type ApiClient, apiClient } from "./http.js";
+import type { TestServer } from "./server.js";
+
+export interface TenantFixture {
+  tenantId: string;
+  api: ApiClient;
+  /** A fresh enrollment token (plaintext) of the tenant. */
+  enrollmentToken(body?: Record<string, unknown>): Promise<{ id: string; token: string }>;
+  opampUrl: string;
+  opampHttpUrl: string;
+}
+
+export async function createTenant(srv: TestServer, displayName = "Fleet Test"): Promise<TenantFixture> {
+  const op = apiClient(srv.url, srv.operatorKey);
+  const tenant = await op.post("/api/v1/tenants", { displayName });
+  if (tenant.status !== 201) throw new Error(`tenant: ${tenant.status} ${JSON.stringify(tenant.body)}`);
+  const tenantId: string = tenant.body.id;
+  return {
+    tenantId,
+    api: op,
+    async enrollmentToken(body = {}) {
+      const res = await op.post(`/api/v1/tenants/${tenantId}/enrollment-tokens`, { name: "hosts", ...body });
+      if (res.status !== 201) throw new Error(`token: ${res.status} ${JSON.stringify(res.body)}`);
+      return { id: res.body.id, token: res.body.token };
+    },
+    opampUrl: `ws://127.0.0.1:${srv.port}/v1/opamp`,
+    opampHttpUrl: `http://127.0.0.1:${srv.port}/v1/opamp`,
+  };
+}
+
+/** Polls `check` until it returns a value (not undefined) or the time runs out. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 5_000,
+  what = "condition",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+}
