@@ -96,6 +96,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       windowMs: 15_000,
       retentionMs: 3_600_000,
     }),
-    close: () => database.close(),
+    // Whoever opened the database closes it: a handle passed in (a second replica in a test)
+    // belongs to the caller.
+    close: overrides.database ? async () => undefined : () => database.close(),
   };
 }

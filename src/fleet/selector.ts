@@ -83,7 +83,7 @@ export function parseSelector(input: string): Selector {
 
   const word = (what: string): Token & { kind: "word" } => {
     const t = tokens[pos];
-    if (!t || t.kind !== "word") throw new SelectorSyntaxError(`expected ${what}`, columnOf(t));
+    if (t?.kind !== "word") throw new SelectorSyntaxError(`expected ${what}`, columnOf(t));
     pos++;
     return t;
   };
@@ -97,7 +97,7 @@ export function parseSelector(input: string): Selector {
   const value = (): string => {
     const t = tokens[pos];
     // An empty value is allowed (`env=`), as in Kubernetes.
-    if (!t || t.kind !== "word") return "";
+    if (t?.kind !== "word") return "";
     pos++;
     const problem = labelValueProblem(t.text);
     if (problem) throw new SelectorSyntaxError(`invalid label ${problem}`, t.at + 1);
@@ -105,8 +105,7 @@ export function parseSelector(input: string): Selector {
   };
   const valueSet = (): string[] => {
     const open = tokens[pos];
-    if (!open || open.kind !== "op" || open.text !== "(")
-      throw new SelectorSyntaxError("expected (", columnOf(open));
+    if (open?.kind !== "op" || open.text !== "(") throw new SelectorSyntaxError("expected (", columnOf(open));
     pos++;
     const values: string[] = [];
     for (;;) {

@@ -27,10 +27,15 @@ export interface TestServerOptions {
   env?: Record<string, string>;
   /** Reuse a database (a second replica, or a restart); it is not dropped by stop(). */
   database?: TestDatabase;
+  /**
+   * Share another server's open database handle (a second replica in the same process; needed
+   * for the embedded database, which one process opens once).
+   */
+  shareDatabaseOf?: TestServer;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
-  const database = options.database ?? (await createTestDatabase());
+  const database = options.database ?? options.shareDatabaseOf?.database ?? (await createTestDatabase());
   const operatorKey = options.env?.ADMIN_TOKEN ?? issueToken("admin").plaintext;
   const env: Record<string, string> = {
     PORT: "0",
@@ -50,7 +55,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       cb();
     },
   });
-  const ctx = await createContext(config, { logger: createLogger(config.log.level, sink) });
+  const ctx = await createContext(config, {
+    logger: createLogger(config.log.level, sink),
+    ...(options.shareDatabaseOf ? { database: options.shareDatabaseOf.ctx.database } : {}),
+  });
   await ctx.services.adminKeys.ensureOperatorKey(config.auth.adminToken);
   const server = createServer(ctx);
   const { port } = await server.start();
@@ -64,7 +72,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     logs: () => lines.join(""),
     stop: async () => {
       await server.stop();
-      if (!options.database) await database.drop();
+      if (!options.database && !options.shareDatabaseOf) await database.drop();
     },
   };
 }

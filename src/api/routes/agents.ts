@@ -20,12 +20,9 @@ const Agent = z
     instanceUid: z.string(),
     tenantId: z.string(),
     status: z.enum(["online", "offline"]),
-    attention: z
-      .enum(["revoked", "needs_accepts_opamp_connection_settings"])
-      .nullable()
-      .openapi({
-        description: "Why the agent gets no config from the server, if anything stands in the way",
-      }),
+    attention: z.enum(["revoked", "needs_accepts_opamp_connection_settings"]).nullable().openapi({
+      description: "Why the agent gets no config from the server, if anything stands in the way",
+    }),
     labels: z.record(z.string(), z.string()),
     description: z
       .object({
@@ -72,14 +69,10 @@ const AgentDetail = Agent.extend({
 }).openapi("AgentDetail");
 
 const ListQuery = PageQuery.extend({
-  selector: z
-    .string()
-    .max(4096)
-    .optional()
-    .openapi({
-      description: "Kubernetes label selector over server-assigned labels",
-      example: "env=prod,region in (eu,us)",
-    }),
+  selector: z.string().max(4096).optional().openapi({
+    description: "Kubernetes label selector over server-assigned labels",
+    example: "env=prod,region in (eu,us)",
+  }),
   status: z.enum(["online", "offline"]).optional(),
   q: z.string().max(200).optional().openapi({ description: "Text in the uid, description or labels" }),
 });

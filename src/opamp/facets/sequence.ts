@@ -1,8 +1,10 @@
 /**
  * Status compression (spec "Agent Status Compression", brief §3.2): an agent may omit unchanged
  * facets. When its sequence number is not exactly the previous + 1 AND it omitted a facet the
- * server does not hold, the server must ask for the full state. A new client object starts at 0
- * with a full report, so that alone never triggers a request.
+ * server does not hold, the server must ask for the full state. Sequence 0 is a new client
+ * object's first message, which is a full report by construction (opamp-go PrepareFirstMessage):
+ * a facet missing there is one the agent does not have, so asking again would only cost a round
+ * trip.
  */
 import { CAPABILITY, hasCapability } from "../../fleet/agents/capabilities.js";
 import type { AgentReport, KnownFacets } from "../../fleet/agents/types.js";
@@ -12,6 +14,7 @@ export function needsFullState(
   report: AgentReport,
   known: KnownFacets,
 ): boolean {
+  if (report.sequenceNum === 0n) return false;
   const gap = previousSeq === undefined || report.sequenceNum !== previousSeq + 1n;
   if (!gap) return false;
   const caps = report.capabilities;
