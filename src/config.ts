@@ -43,6 +43,11 @@ const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9+/]{43}=$/, "must be 32 bytes, base64-encoded")
       .optional(),
+    LOCAL_KMS_PREVIOUS_KEYS: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]{43}=(,[A-Za-z0-9+/]{43}=)*$/, "must be comma-separated 32-byte base64 keys")
+      .optional(),
+    SECRET_MAX_BYTES: positiveInt.max(1024 * 1024).default(64 * 1024),
     LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
     HEARTBEAT_INTERVAL_SECONDS: positiveInt.max(3600).default(30),
     OPAMP_MAX_MESSAGE_BYTES: positiveInt.default(16 * 1024 * 1024),
@@ -52,6 +57,7 @@ const envSchema = z
     LIVENESS_FLUSH_MS: positiveInt.max(60_000).default(5_000),
     FLEET_EVENTS_POLL_MS: positiveInt.max(60_000).default(2_000),
     OPAMP_MAX_CONCURRENT_HANDSHAKES: positiveInt.default(1_000),
+    DELIVERY_STALL_SECONDS: positiveInt.default(300),
     REPLICA_ID: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/)
@@ -82,11 +88,14 @@ export interface Config {
     livenessFlushMs: number;
     /** Fallback poll of the fleet events table (NOTIFY is only a wake-up). */
     eventsPollMs: number;
+    /** Offered/applying deliveries with no report for this long are shown as stalled. */
+    deliveryStallMs: number;
   };
   auth: { adminToken: string | undefined; jwtSecret: string | undefined };
   kms:
-    | { provider: "local"; localKey: string | undefined; dataDir: string }
+    | { provider: "local"; localKey: string | undefined; previousKeys: string[]; dataDir: string }
     | { provider: "aws"; keyId: string; region: string | undefined; endpoint: string | undefined };
+  secrets: { maxValueBytes: number };
   log: { level: LogLevel };
   replicaId: string | undefined;
 }
@@ -124,13 +133,28 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       handshakeTimeoutMs: e.OPAMP_HANDSHAKE_TIMEOUT_MS,
       maxConcurrentHandshakes: e.OPAMP_MAX_CONCURRENT_HANDSHAKES,
     },
-    fleet: { livenessFlushMs: e.LIVENESS_FLUSH_MS, eventsPollMs: e.FLEET_EVENTS_POLL_MS },
+    fleet: {
+      livenessFlushMs: e.LIVENESS_FLUSH_MS,
+      eventsPollMs: e.FLEET_EVENTS_POLL_MS,
+      deliveryStallMs: e.DELIVERY_STALL_SECONDS * 1000,
+    },
     auth: { adminToken: e.ADMIN_TOKEN, jwtSecret: e.JWT_SECRET },
     kms:
       e.KMS_PROVIDER === "aws"
         ? { provider: "aws", keyId: e.KMS_KEY_ID ?? "", region: e.AWS_REGION, endpoint: e.KMS_ENDPOINT }
-        : { provider: "local", localKey: e.LOCAL_KMS_KEY, dataDir },
+        : {
+            provider: "local",
+            localKey: e.LOCAL_KMS_KEY,
+            previousKeys: e.LOCAL_KMS_PREVIOUS_KEYS?.split(",") ?? [],
+            dataDir,
+          },
+    secrets: { maxValueBytes: e.SECRET_MAX_BYTES },
     log: { level: e.LOG_LEVEL },
     replicaId: e.REPLICA_ID,
   };
+}
+
+/** Settings of the client commands (`agent-api apply`), which need none of the server's. */
+export function cliEnvironment(env: NodeJS.ProcessEnv): { apiToken: string | undefined } {
+  return { apiToken: env.AGENT_API_TOKEN || undefined };
 }

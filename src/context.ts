@@ -11,11 +11,20 @@ import { migrateToLatest } from "./db/migrator.js";
 import { AdminKeyService } from "./fleet/admin-keys/service.js";
 import { AgentService } from "./fleet/agents/service.js";
 import { AuditLog } from "./fleet/audit/service.js";
+import { ApplyService } from "./fleet/configs/apply.js";
+import { AssignmentService } from "./fleet/configs/assignments.js";
+import { DesiredConfigs } from "./fleet/configs/desired.js";
+import { ConfigExplainer } from "./fleet/configs/explain.js";
+import { ConfigPlanner } from "./fleet/configs/planner.js";
+import { TemplateService } from "./fleet/configs/templates.js";
+import { DeliveryService } from "./fleet/deliveries/service.js";
 import { EnrollmentTokenService } from "./fleet/enrollment/tokens.js";
 import { FleetEventFeed } from "./fleet/events.js";
 import { IdempotencyStore } from "./fleet/idempotency/store.js";
 import { ReplicaPresence } from "./fleet/replicas.js";
+import { SecretService } from "./fleet/secrets/service.js";
 import { TenantService } from "./fleet/tenants/service.js";
+import { createKms, EnvelopeCipher, type Kms } from "./kms/index.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 
@@ -26,6 +35,14 @@ export interface Services {
   enrollmentTokens: EnrollmentTokenService;
   idempotency: IdempotencyStore;
   agents: AgentService;
+  secrets: SecretService;
+  templates: TemplateService;
+  assignments: AssignmentService;
+  deliveries: DeliveryService;
+  desiredConfigs: DesiredConfigs;
+  configPlanner: ConfigPlanner;
+  explainer: ConfigExplainer;
+  apply: ApplyService;
 }
 
 /** Mutable process state shared by transports (readiness). */
@@ -51,6 +68,8 @@ export interface AppContext {
 export interface ContextOverrides {
   logger?: Logger;
   database?: DatabaseHandle;
+  /** The key management service (tests: an emulator-backed or local one); default from config. */
+  kms?: Kms;
 }
 
 /** Builds the context: opens the database, runs migrations when configured, wires services. */
@@ -71,6 +90,18 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const { db } = database;
   const audit = new AuditLog(db, metrics);
   const replicaId = config.replicaId ?? `${hostname().slice(0, 40)}-${randomBytes(4).toString("hex")}`;
+  const kms = overrides.kms ?? (await createKms(config.kms));
+  const secrets = new SecretService(
+    db,
+    new EnvelopeCipher(kms),
+    audit,
+    logger.child({ component: "secrets" }),
+    config.secrets.maxValueBytes,
+  );
+  const desiredConfigs = new DesiredConfigs(db, secrets);
+  const deliveries = new DeliveryService(db, audit, config.fleet.deliveryStallMs);
+  const templates = new TemplateService(db, audit);
+  const assignments = new AssignmentService(db, audit);
   const services: Services = {
     audit,
     tenants: new TenantService(db, audit),
@@ -80,7 +111,16 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     agents: new AgentService(db, audit, logger.child({ component: "agents" }), {
       replicaId,
       livenessFlushMs: config.fleet.livenessFlushMs,
+      redact: (tenantId, texts) => secrets.redact(tenantId, texts),
     }),
+    secrets,
+    templates,
+    assignments,
+    deliveries,
+    desiredConfigs,
+    configPlanner: new ConfigPlanner(db, desiredConfigs, logger.child({ component: "planner" })),
+    explainer: new ConfigExplainer(db, desiredConfigs, deliveries),
+    apply: new ApplyService(db, templates, assignments),
   };
   return {
     config,

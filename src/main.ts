@@ -3,17 +3,20 @@
  * Process entry. `agent-api` (or `agent-api serve`) runs the server; `agent-api migrate`
  * applies pending migrations and exits. Configuration comes from the environment only.
  */
-import { type Config, ConfigError, loadConfig } from "./config.js";
+import { runApply } from "./cli/apply.js";
+import { type Config, ConfigError, cliEnvironment, loadConfig } from "./config.js";
 import { createContext } from "./context.js";
 import { openDatabase } from "./db/database.js";
 import { migrateToLatest } from "./db/migrator.js";
 import { createLogger } from "./logger.js";
 import { createServer } from "./server.js";
 
-const USAGE = `usage: agent-api [serve | migrate]
+const USAGE = `usage: agent-api [serve | migrate | secrets rewrap | apply …]
 
-  serve     run the server (default)
-  migrate   apply pending database migrations and exit
+  serve            run the server (default)
+  migrate          apply pending database migrations and exit
+  secrets rewrap   re-wrap every secret's data key under the current KMS key and exit
+  apply            apply GitOps manifests to a running server (agent-api apply --help)
 
 Configuration is read from the environment; see README.md.`;
 
@@ -64,11 +67,38 @@ async function migrate(config: Config): Promise<void> {
   }
 }
 
+/**
+ * Moves every secret's data key to the current KMS key (after changing KMS_KEY_ID, or
+ * LOCAL_KMS_KEY with the old key in LOCAL_KMS_PREVIOUS_KEYS). Values and config hashes stay.
+ */
+async function rewrap(config: Config): Promise<void> {
+  const ctx = await createContext(config);
+  try {
+    const counts = await ctx.services.secrets.rewrapAll();
+    process.stdout.write(
+      `rewrapped ${counts.rewrapped}, already current ${counts.unchanged}, failed ${counts.failed}\n`,
+    );
+    if (counts.failed > 0) process.exitCode = 1;
+  } finally {
+    await ctx.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const command = argv[0] ?? "serve";
   if (command === "--help" || command === "-h" || command === "help") {
     process.stdout.write(`${USAGE}\n`);
     return;
+  }
+  if (command === "apply") {
+    // A client command: it talks to a server over HTTP and needs none of the server's settings.
+    const code = await runApply(
+      argv.slice(1),
+      (l: string) => process.stdout.write(`${l}\n`),
+      (l: string) => process.stderr.write(`${l}\n`),
+      { token: cliEnvironment(process.env).apiToken },
+    );
+    process.exit(code);
   }
   let config: Config;
   try {
@@ -85,10 +115,14 @@ async function main(argv: string[]): Promise<void> {
       return serve(config);
     case "migrate":
       return migrate(config);
+    case "secrets":
+      if (argv[1] !== "rewrap") break;
+      return rewrap(config);
     default:
-      process.stderr.write(`agent-api: unknown command "${command}"\n${USAGE}\n`);
-      process.exit(2);
+      break;
   }
+  process.stderr.write(`agent-api: unknown command "${argv.join(" ")}"\n${USAGE}\n`);
+  process.exit(2);
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

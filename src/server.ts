@@ -29,15 +29,22 @@ function pathOf(url: string | undefined): string {
 export function createServer(ctx: AppContext): RunningServer {
   const { config, services, metrics, logger } = ctx;
   const readiness = new Readiness(ctx.database, ctx.state);
-  const opamp = new OpampServer(services.agents, metrics, logger.child({ component: "opamp" }), {
-    replicaId: ctx.replicaId,
-    heartbeatIntervalSeconds: config.opamp.heartbeatIntervalSeconds,
-    maxMessageBytes: config.opamp.maxMessageBytes,
-    handshakeTimeoutMs: config.opamp.handshakeTimeoutMs,
-    publicUrl: config.opamp.publicUrl,
-    maxConcurrentHandshakes: config.opamp.maxConcurrentHandshakes,
-    isDraining: () => ctx.state.draining,
-  });
+  const opamp = new OpampServer(
+    services.agents,
+    services.configPlanner,
+    services.deliveries,
+    metrics,
+    logger.child({ component: "opamp" }),
+    {
+      replicaId: ctx.replicaId,
+      heartbeatIntervalSeconds: config.opamp.heartbeatIntervalSeconds,
+      maxMessageBytes: config.opamp.maxMessageBytes,
+      handshakeTimeoutMs: config.opamp.handshakeTimeoutMs,
+      publicUrl: config.opamp.publicUrl,
+      maxConcurrentHandshakes: config.opamp.maxConcurrentHandshakes,
+      isDraining: () => ctx.state.draining,
+    },
+  );
   const app = createApiApp(ctx, readiness);
   const rest = getRequestListener(app.fetch);
   const log = logger.child({ component: "server" });

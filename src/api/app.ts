@@ -15,8 +15,13 @@ import { idempotency } from "./middleware/idempotency.js";
 import { requestContext } from "./middleware/request-context.js";
 import { agentRoutes } from "./routes/agents.js";
 import { apiKeyRoutes } from "./routes/api-keys.js";
+import { applyRoutes } from "./routes/apply.js";
+import { assignmentRoutes } from "./routes/assignments.js";
 import { auditRoutes } from "./routes/audit-events.js";
+import { configTemplateRoutes } from "./routes/config-templates.js";
+import { deliveryRoutes } from "./routes/deliveries.js";
 import { enrollmentTokenRoutes } from "./routes/enrollment-tokens.js";
+import { secretRoutes } from "./routes/secrets.js";
 import { tenantRoutes } from "./routes/tenants.js";
 
 export const API_VERSION = "0.1.0";
@@ -59,6 +64,11 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
   api.route("/", enrollmentTokenRoutes(services.enrollmentTokens));
   api.route("/", auditRoutes(services.audit));
   api.route("/", agentRoutes(services.agents));
+  api.route("/", configTemplateRoutes(services.templates));
+  api.route("/", assignmentRoutes(services.assignments, services.explainer));
+  api.route("/", deliveryRoutes(services.deliveries, services.explainer));
+  api.route("/", applyRoutes(services.apply));
+  api.route("/", secretRoutes(services.secrets));
   app.route("/api/v1", api);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {

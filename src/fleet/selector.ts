@@ -114,7 +114,7 @@ export function parseSelector(input: string): Selector {
         pos++;
         break;
       }
-      if (values.length > 0 || (t?.kind === "op" && t.text === ",")) {
+      if (values.length > 0) {
         if (!(t?.kind === "op" && t.text === ","))
           throw new SelectorSyntaxError("expected , or )", columnOf(t));
         pos++;

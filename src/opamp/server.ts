@@ -10,12 +10,14 @@ import { parseBearer } from "../credentials/index.js";
 import { RateLimitedError, UnauthenticatedError, UnavailableError } from "../errors.js";
 import type { AgentService } from "../fleet/agents/service.js";
 import type { ConnectionAuth } from "../fleet/agents/types.js";
+import type { AgentSessionFacts, ConfigPlanner } from "../fleet/configs/planner.js";
+import type { DeliveryService } from "../fleet/deliveries/service.js";
 import type { FleetEvent } from "../fleet/events.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { CLOSE, upgradeRejection } from "./errors.js";
 import { HttpTransport } from "./http-transport.js";
-import { ConnectionRegistry } from "./registry.js";
+import { type AgentEndpoint, ConnectionRegistry } from "./registry.js";
 import type { SessionDeps, Transport } from "./session.js";
 import { WebSocketTransport } from "./websocket-transport.js";
 
@@ -51,9 +53,14 @@ export class OpampServer {
   readonly #http: HttpTransport;
   #publicBase: string;
   #handshakes = 0;
+  /** Config retries after a KMS outage, per agent, with exponential backoff. */
+  readonly #retries = new Map<string, { timer: NodeJS.Timeout; attempt: number }>();
+  #stopped = false;
 
   constructor(
     private readonly agents: AgentService,
+    private readonly configs: ConfigPlanner,
+    deliveries: DeliveryService,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: OpampServerOptions,
@@ -61,11 +68,14 @@ export class OpampServer {
     this.#publicBase = options.publicUrl ?? "ws://localhost:8082/v1/opamp";
     const deps: SessionDeps = {
       agents,
+      configs,
+      deliveries,
       metrics,
       logger,
       replicaId: options.replicaId,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds,
       publicUrl: (transport) => endpointFor(this.#publicBase, transport),
+      retryConfigLater: (tenantId, instanceUid, seconds) => this.#retryLater(tenantId, instanceUid, seconds),
     };
     this.#ws = new WebSocketTransport(deps, this.registry, metrics, logger, {
       maxMessageBytes: options.maxMessageBytes,
@@ -155,6 +165,11 @@ export class OpampServer {
   /** Applies a fleet event to the agents this replica holds. */
   async onFleetEvent(event: FleetEvent): Promise<void> {
     const uids = Array.isArray(event.payload.instanceUids) ? (event.payload.instanceUids as string[]) : [];
+    if (event.kind === "config.changed" || event.kind === "agent.labels_changed") {
+      if (event.kind === "config.changed") this.configs.invalidate(event.tenantId);
+      await this.#pushConfigs(event.tenantId, uids.length > 0 ? uids : undefined);
+      return;
+    }
     for (const instanceUid of uids) {
       const endpoint = this.registry.get({ tenantId: event.tenantId, instanceUid });
       if (!endpoint) continue;
@@ -176,12 +191,74 @@ export class OpampServer {
     }
   }
 
+  /**
+   * Recomputes the desired config of the tenant's agents held here (all of them, or `only`) and
+   * pushes what changed, in one planning pass.
+   */
+  async #pushConfigs(tenantId: string, only?: readonly string[]): Promise<void> {
+    const endpoints = only
+      ? only.flatMap((instanceUid) => this.registry.get({ tenantId, instanceUid }) ?? [])
+      : this.registry.all().filter((e) => e.session.ref?.tenantId === tenantId);
+    const byUid = new Map<string, AgentEndpoint>();
+    const facts: AgentSessionFacts[] = [];
+    for (const e of endpoints) {
+      const f = e.session.configFacts();
+      if (!f) continue;
+      byUid.set(f.instanceUid, e);
+      facts.push(f);
+    }
+    if (facts.length === 0) return;
+    const { offers, retryAfter } = await this.configs.plan(tenantId, facts);
+    for (const [uid, offer] of offers) {
+      const endpoint = byUid.get(uid);
+      if (endpoint) endpoint.push(endpoint.session.remoteConfigMessage(offer));
+      this.#clearRetry(tenantId, uid);
+    }
+    for (const [uid, seconds] of retryAfter) this.#retryLater(tenantId, uid, seconds);
+  }
+
+  /**
+   * A delivery failed closed because a secret could not be decrypted now: try again after the
+   * KMS's hint, doubling up to 5 minutes while it keeps failing.
+   */
+  #retryLater(tenantId: string, instanceUid: string, seconds: number): void {
+    if (this.#stopped) return;
+    const key = `${tenantId}/${instanceUid}`;
+    const previous = this.#retries.get(key);
+    if (previous) clearTimeout(previous.timer);
+    const attempt = (previous?.attempt ?? 0) + 1;
+    const delayMs = Math.min(300_000, Math.max(1, seconds) * 1000 * 2 ** Math.min(attempt - 1, 8));
+    const timer = setTimeout(() => {
+      const entry = this.#retries.get(key);
+      this.#pushConfigs(tenantId, [instanceUid])
+        .then(() => {
+          // Still failing: #pushConfigs re-armed it with a higher attempt; otherwise done.
+          if (this.#retries.get(key) === entry) this.#retries.delete(key);
+        })
+        .catch((err: unknown) => this.logger.warn({ err }, "config retry failed"));
+    }, delayMs);
+    timer.unref();
+    this.#retries.set(key, { timer, attempt });
+  }
+
+  #clearRetry(tenantId: string, instanceUid: string): void {
+    const key = `${tenantId}/${instanceUid}`;
+    const entry = this.#retries.get(key);
+    if (entry) {
+      clearTimeout(entry.timer);
+      this.#retries.delete(key);
+    }
+  }
+
   get connectedAgents(): number {
     return this.registry.size;
   }
 
   /** Closes every connection (1001, paced) and ends every session. */
   async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const { timer } of this.#retries.values()) clearTimeout(timer);
+    this.#retries.clear();
     await this.#ws.stop();
     await this.#http.stop();
   }

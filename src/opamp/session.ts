@@ -6,7 +6,9 @@
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import type { AgentRef, AgentService, SessionStart } from "../fleet/agents/service.js";
-import type { AgentReport, ConnectionAuth, KnownFacets } from "../fleet/agents/types.js";
+import type { AgentReport, ConnectionAuth, KnownFacets, RemoteConfigState } from "../fleet/agents/types.js";
+import type { AgentSessionFacts, ConfigPlanner, RemoteConfigOffer } from "../fleet/configs/planner.js";
+import type { DeliveryService } from "../fleet/deliveries/service.js";
 import { type AgentToServer, type ServerToAgent, ServerToAgentSchema } from "../gen/opamp/v1/opamp_pb.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
@@ -25,12 +27,16 @@ export type Transport = "websocket" | "http";
 
 export interface SessionDeps {
   agents: AgentService;
+  configs: ConfigPlanner;
+  deliveries: DeliveryService;
   metrics: Metrics;
   logger: Logger;
   replicaId: string;
   heartbeatIntervalSeconds: number;
   /** The endpoint agents are told to use for a transport (full URL). */
   publicUrl: (transport: Transport) => string;
+  /** Plan this agent's config again later (a secret could not be decrypted now). */
+  retryConfigLater: (tenantId: string, instanceUid: string, seconds: number) => void;
 }
 
 export type SessionState = "new" | "active" | "held" | "rejected" | "closed";
@@ -56,6 +62,10 @@ export class AgentSession {
   #firstReplySent = false;
   #heldNoticeSent = false;
   #rejection: string | undefined;
+  #keyOffered = false;
+  /** What the agent last said about its remote config, on this connection. */
+  #reported: { hash: string; status: RemoteConfigState } | undefined;
+  #lastOfferedHash: string | undefined;
 
   constructor(
     readonly auth: ConnectionAuth,
@@ -127,9 +137,21 @@ export class AgentSession {
       this.instanceUid = uid;
       const early = this.#applyStart(start, uid);
       if (early) return { reply: early, disconnected };
-      if (start.outcome === "active" && start.offerKey) this.#addOffer(reply, start.offerKey);
+      if (start.outcome === "active" && start.offerKey) {
+        this.#addOffer(reply, start.offerKey);
+        this.#keyOffered = true;
+      }
+      await this.#noteRemoteConfigStatus(report);
+      if (!disconnected) await this.#attachConfig(reply);
     } else if (this.ref) {
       await this.deps.agents.recordReport(this.ref, report, capabilitiesChanged);
+      const reportedHash = report.remoteConfigStatus?.lastRemoteConfigHash;
+      await this.#noteRemoteConfigStatus(report);
+      // The agent runs something other than what we last offered (a rollback, a lost offer):
+      // decide again; a failed desired hash is not re-pushed.
+      if (!disconnected && reportedHash !== undefined && reportedHash !== this.#lastOfferedHash) {
+        await this.#attachConfig(reply);
+      }
       if (report.description) this.#known.description = true;
       if (report.health) this.#known.health = true;
       if (report.effectiveConfig) this.#known.effectiveConfig = true;
@@ -197,6 +219,68 @@ export class AgentSession {
         opamp: { destinationEndpoint: endpoint, headers: { headers }, heartbeatIntervalSeconds: heartbeat },
       },
     }).connectionSettings;
+  }
+
+  async #noteRemoteConfigStatus(report: AgentReport): Promise<void> {
+    const status = report.remoteConfigStatus;
+    if (!status || !this.ref) return;
+    this.#reported = status.lastRemoteConfigHash
+      ? { hash: status.lastRemoteConfigHash, status: status.status }
+      : undefined;
+    await this.deps.deliveries.recordStatus(this.ref.tenantId, this.ref.instanceUid, status);
+  }
+
+  /** Whether config may be delivered on this connection at all. */
+  #mayReceiveConfig(): boolean {
+    if (this.state !== "active") return false;
+    if (this.auth.kind === "agent") return true;
+    // On the enrollment token only when allowed, and not while the agent is switching to its key.
+    return this.auth.allowConfigOnToken && !this.#keyOffered;
+  }
+
+  /** Facts the config planner needs, or undefined when config cannot go to this session. */
+  configFacts(): AgentSessionFacts | undefined {
+    if (!this.ref || !this.#mayReceiveConfig()) return undefined;
+    return {
+      instanceUid: this.ref.instanceUid,
+      capabilities: this.#capabilities,
+      mayReceiveConfig: true,
+      reported: this.#reported,
+    };
+  }
+
+  /** A ServerToAgent carrying `offer` as the remote config (single "" entry, text/yaml). */
+  remoteConfigMessage(offer: RemoteConfigOffer): ServerToAgent {
+    const msg = create(ServerToAgentSchema, { instanceUid: this.instanceUid ?? new Uint8Array() });
+    this.#setRemoteConfig(msg, offer);
+    return msg;
+  }
+
+  #setRemoteConfig(msg: ServerToAgent, offer: RemoteConfigOffer): void {
+    msg.remoteConfig = create(ServerToAgentSchema, {
+      remoteConfig: {
+        config: { configMap: { "": { body: Buffer.from(offer.yaml, "utf8"), contentType: "text/yaml" } } },
+        configHash: Buffer.from(offer.hash, "hex"),
+      },
+    }).remoteConfig;
+    this.#lastOfferedHash = offer.hash;
+  }
+
+  async #attachConfig(reply: ServerToAgent): Promise<void> {
+    const facts = this.configFacts();
+    if (!facts || !this.ref) return;
+    try {
+      const { offers, retryAfter } = await this.deps.configs.plan(this.ref.tenantId, [facts]);
+      const offer = offers.get(facts.instanceUid);
+      if (offer) this.#setRemoteConfig(reply, offer);
+      const retry = retryAfter.get(facts.instanceUid);
+      if (retry !== undefined) this.deps.retryConfigLater(this.ref.tenantId, facts.instanceUid, retry);
+    } catch (err) {
+      this.deps.logger.error(
+        { err, tenantId: this.ref.tenantId, instanceUid: this.ref.instanceUid },
+        "planning the agent's config failed",
+      );
+    }
   }
 
   /**

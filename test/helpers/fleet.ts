@@ -48,3 +48,20 @@ export async function eventually<T>(
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
 }
+
+/**
+ * The first remote config an agent received after it had received `since` messages. Take
+ * `since = agent.received.length` BEFORE the call that causes the push: the push can arrive
+ * before that call's HTTP answer does.
+ */
+export async function configPushedAfter<M extends { remoteConfig?: unknown }>(
+  agent: { received: M[] },
+  since: number,
+  timeoutMs = 3_000,
+): Promise<M> {
+  return eventually(
+    async () => agent.received.slice(since).find((m) => m.remoteConfig !== undefined),
+    timeoutMs,
+    "a remote config push",
+  );
+}

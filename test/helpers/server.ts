@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { type Config, loadConfig } from "../../src/config.js";
 import { type AppContext, createContext } from "../../src/context.js";
 import { issueToken } from "../../src/credentials/index.js";
+import type { Kms } from "../../src/kms/index.js";
 import { createLogger } from "../../src/logger.js";
 import { createServer, type RunningServer } from "../../src/server.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
@@ -32,6 +33,8 @@ export interface TestServerOptions {
    * for the embedded database, which one process opens once).
    */
   shareDatabaseOf?: TestServer;
+  /** The KMS the server uses (default: the local provider under the test's DATA_DIR). */
+  kms?: Kms;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -58,6 +61,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const ctx = await createContext(config, {
     logger: createLogger(config.log.level, sink),
     ...(options.shareDatabaseOf ? { database: options.shareDatabaseOf.ctx.database } : {}),
+    ...(options.kms ? { kms: options.kms } : {}),
   });
   await ctx.services.adminKeys.ensureOperatorKey(config.auth.adminToken);
   const server = createServer(ctx);

@@ -7,7 +7,7 @@ import { IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const AgentParams = TenantIdParam.extend({
+export const AgentParams = TenantIdParam.extend({
   instanceUid: z
     .string()
     .toLowerCase()

@@ -13,7 +13,13 @@
 import type { Kysely, Transaction } from "kysely";
 import { issueToken, keyFingerprint, newRecordId, parseToken } from "../../credentials/index.js";
 import type { AgentKeyRow, Database, Labels } from "../../db/schema.js";
-import { NotFoundError, UnauthenticatedError, UnprocessableError, ValidationError } from "../../errors.js";
+import {
+  NotFoundError,
+  PreconditionFailedError,
+  UnauthenticatedError,
+  UnprocessableError,
+  ValidationError,
+} from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
@@ -130,6 +136,8 @@ function keyView(k: AgentKeyRow): AgentKeyView {
 export interface AgentServiceOptions {
   replicaId: string;
   livenessFlushMs: number;
+  /** Replaces the tenant's secret values in agent-reported texts (effective config). */
+  redact: (tenantId: string, texts: string[]) => Promise<string[]>;
 }
 
 export class AgentService {
@@ -186,10 +194,12 @@ export class AgentService {
   async beginSession(
     auth: ConnectionAuth,
     instanceUid: string,
-    report: AgentReport,
+    reported: AgentReport,
     conn: ConnectionInfo,
   ): Promise<SessionStart> {
     const ref: AgentRef = { tenantId: auth.tenantId, instanceUid };
+    // Redacted before the transaction: decrypting must not hold the embedded database's one connection.
+    const report = await this.#redacted(auth.tenantId, reported);
     if (auth.kind === "agent" && auth.instanceUid !== instanceUid) {
       return { outcome: "rejected", reason: "this agent key belongs to another instance_uid" };
     }
@@ -313,7 +323,8 @@ export class AgentService {
    * Stores the facets a later message carried. A heartbeat carries none: it only counts as a
    * sign of life, written in the next batch.
    */
-  async recordReport(ref: AgentRef, report: AgentReport, capabilitiesChanged: boolean): Promise<void> {
+  async recordReport(ref: AgentRef, reported: AgentReport, capabilitiesChanged: boolean): Promise<void> {
+    const report = await this.#redacted(ref.tenantId, reported);
     const columns = this.#reportColumns(report);
     const facets = Object.keys(columns).filter((k) => k !== "capabilities" && k !== "sequence_num");
     if (facets.length === 0 && !capabilitiesChanged) {
@@ -321,6 +332,21 @@ export class AgentService {
       return;
     }
     await updateAgent(this.db, ref, { ...columns, last_seen_at: new Date() });
+  }
+
+  /** Effective config files with the tenant's secret values replaced, before anything stores them. */
+  async #redacted(tenantId: string, report: AgentReport): Promise<AgentReport> {
+    if (!report.effectiveConfig) return report;
+    const entries = Object.entries(report.effectiveConfig.files);
+    const bodies = await this.options.redact(
+      tenantId,
+      entries.map(([, f]) => f.body),
+    );
+    const files: Record<string, { body: string; contentType: string }> = {};
+    entries.forEach(([name, f], i) => {
+      files[name] = { body: bodies[i] ?? "", contentType: f.contentType };
+    });
+    return { ...report, effectiveConfig: { files } };
   }
 
   #reportColumns(report: AgentReport) {
@@ -470,10 +496,21 @@ export class AgentService {
     return {
       ...this.#view(row),
       effectiveConfig: row.effective_config
-        ? { files: JSON.parse(row.effective_config) as Record<string, { body: string; contentType: string }> }
+        ? await this.#redactStored(ref.tenantId, row.effective_config)
         : null,
       keys: keys.map(keyView),
     };
+  }
+
+  /** Stored effective config, redacted again (a secret created after it was stored). */
+  async #redactStored(tenantId: string, stored: string) {
+    const files = JSON.parse(stored) as Record<string, { body: string; contentType: string }>;
+    const redacted = await this.#redacted(tenantId, {
+      sequenceNum: 0n,
+      capabilities: 0n,
+      effectiveConfig: { files },
+    });
+    return { files: redacted.effectiveConfig?.files ?? {} };
   }
 
   /**
@@ -489,10 +526,14 @@ export class AgentService {
   ): Promise<AgentDetailView> {
     authorizeTenant(meta.actor, tenantId, "editor");
     const ref = { tenantId, instanceUid };
+    // If-Match is checked against the view a GET shows (read before the transaction, because it
+    // decrypts secrets to redact); the locked row must still be that version.
+    const seen = ifMatch !== undefined ? await this.#detail(this.db, ref) : undefined;
+    if (seen && ifMatch !== undefined) checkIfMatch(ifMatch, seen);
     await this.db.transaction().execute(async (trx) => {
       const row = await lockAgent(trx, ref);
       if (!row) throw new NotFoundError("agent");
-      if (ifMatch !== undefined) checkIfMatch(ifMatch, await this.#detail(trx, ref));
+      if (seen && row.updated_at.toISOString() !== seen.updatedAt) throw new PreconditionFailedError();
       const labels: Labels = { ...row.labels };
       for (const [k, v] of Object.entries(patch)) {
         if (v === null) delete labels[k];

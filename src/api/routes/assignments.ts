@@ -1,0 +1,146 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { AssignmentService } from "../../fleet/configs/assignments.js";
+import type { ConfigExplainer } from "../../fleet/configs/explain.js";
+import { etagOf } from "../../fleet/etag.js";
+import { commonErrorResponses, preconditionResponse, unprocessableResponse } from "../errors.js";
+import { newRouter } from "../router.js";
+import { IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { ObjectName } from "./config-templates.js";
+
+const Params = TenantIdParam.extend({
+  name: ObjectName.openapi({ param: { name: "name", in: "path" }, example: "prod-base" }),
+});
+
+export const AssignmentBody = z.strictObject({
+  selector: z.string().max(4096).openapi({ example: "env=prod,region in (eu,us)" }),
+  template: ObjectName,
+  revision: z.union([z.literal("latest"), z.number().int().positive()]).default("latest"),
+  priority: z.number().int().min(-1_000_000).max(1_000_000).default(0),
+  description: z.string().max(1000).optional(),
+  matchReportedAttributes: z.boolean().optional().openapi({
+    description:
+      "Also match agent-reported attributes (off by default: an agent must not be able to claim another fleet's config)",
+  }),
+});
+
+const Rollup = z.object({
+  applied: z.number().int(),
+  failed: z.number().int(),
+  pending: z.number().int(),
+  offered: z.number().int(),
+  applying: z.number().int(),
+  stalled: z.number().int(),
+  superseded: z.number().int(),
+});
+
+const Assignment = z
+  .object({
+    name: z.string(),
+    description: z.string().nullable(),
+    selector: z.string(),
+    matchReportedAttributes: z.boolean(),
+    template: z.string(),
+    revision: z.union([z.literal("latest"), z.number().int()]),
+    priority: z.number().int(),
+    source: z.string().nullable(),
+    createdAt: z.string(),
+    createdBy: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Assignment");
+const AssignmentDetail = Assignment.extend({
+  status: z.object({
+    matchedAgents: z.number().int(),
+    winningAgents: z.number().int(),
+    conflictingAgents: z.number().int(),
+    conflicts: z.array(z.object({ instanceUid: z.string(), tiedWith: z.array(z.string()) })),
+    deliveries: Rollup,
+  }),
+}).openapi("AssignmentDetail");
+
+const tags = ["Assignments"];
+const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
+
+const put = createRoute({
+  method: "put",
+  path: "/tenants/{tenantId}/assignments/{name}",
+  tags,
+  summary: "Create or replace an assignment (editor)",
+  request: { params: Params, headers: IfMatchHeader, body: { required: true, ...json(AssignmentBody) } },
+  responses: {
+    201: { description: "Created", ...json(Assignment) },
+    200: { description: "Replaced (or unchanged)", ...json(Assignment) },
+    ...commonErrorResponses,
+    ...preconditionResponse,
+    ...unprocessableResponse,
+  },
+});
+const list = createRoute({
+  method: "get",
+  path: "/tenants/{tenantId}/assignments",
+  tags,
+  summary: "List assignments",
+  request: { params: TenantIdParam, query: PageQuery },
+  responses: {
+    200: { description: "A page of assignments", ...json(pageOf(Assignment, "AssignmentPage")) },
+    ...commonErrorResponses,
+  },
+});
+const get = createRoute({
+  method: "get",
+  path: "/tenants/{tenantId}/assignments/{name}",
+  tags,
+  summary: "Get an assignment with the agents it matches, wins and ties on, and its delivery roll-up",
+  request: { params: Params },
+  responses: { 200: { description: "The assignment", ...json(AssignmentDetail) }, ...commonErrorResponses },
+});
+const remove = createRoute({
+  method: "delete",
+  path: "/tenants/{tenantId}/assignments/{name}",
+  tags,
+  summary: "Delete an assignment (editor)",
+  request: { params: Params, headers: IfMatchHeader },
+  responses: { 204: { description: "Deleted" }, ...commonErrorResponses, ...preconditionResponse },
+});
+
+export function assignmentRoutes(assignments: AssignmentService, explainer: ConfigExplainer) {
+  return newRouter()
+    .openapi(put, async (c) => {
+      const { tenantId, name } = c.req.valid("param");
+      const meta = { actor: c.get("actor"), requestId: c.get("requestId") };
+      const b = c.req.valid("json");
+      const { view, created } = await assignments.put(
+        meta,
+        tenantId,
+        name,
+        {
+          selector: b.selector,
+          template: b.template,
+          revision: b.revision,
+          priority: b.priority,
+          description: b.description,
+          matchReportedAttributes: b.matchReportedAttributes,
+        },
+        c.req.valid("header")["if-match"],
+      );
+      c.header("ETag", etagOf(view));
+      return created ? c.json(view, 201) : c.json(view, 200);
+    })
+    .openapi(list, async (c) => {
+      const { tenantId } = c.req.valid("param");
+      return c.json(await assignments.list(c.get("actor"), tenantId, c.req.valid("query")), 200);
+    })
+    .openapi(get, async (c) => {
+      const { tenantId, name } = c.req.valid("param");
+      const view = await assignments.get(c.get("actor"), tenantId, name);
+      c.header("ETag", etagOf(view));
+      const status = await explainer.assignmentStatus(c.get("actor"), tenantId, name);
+      return c.json({ ...view, status }, 200);
+    })
+    .openapi(remove, async (c) => {
+      const { tenantId, name } = c.req.valid("param");
+      const meta = { actor: c.get("actor"), requestId: c.get("requestId") };
+      await assignments.delete(meta, tenantId, name, c.req.valid("header")["if-match"]);
+      return c.body(null, 204);
+    });
+}

@@ -1,0 +1,237 @@
+/**
+ * Assignments bind a label selector to a template, pinned to a revision or tracking the latest,
+ * with a priority. Validated before anything is stored: selector syntax (422 with the column),
+ * template and revision existence (422).
+ */
+import type { Kysely, Transaction } from "kysely";
+import { newRecordId } from "../../credentials/index.js";
+import type { Database } from "../../db/schema.js";
+import { NotFoundError, UnprocessableError } from "../../errors.js";
+import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import type { AuditLog } from "../audit/service.js";
+import { checkIfMatch } from "../etag.js";
+import { publishFleetEvent } from "../events.js";
+import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { formatSelector, parseSelector, type Selector, SelectorSyntaxError } from "../selector.js";
+import {
+  type AssignmentWithTemplate,
+  deleteAssignment,
+  findAssignment,
+  findRevision,
+  findTemplate,
+  insertAssignment,
+  listAssignments,
+  lockAssignment,
+  updateAssignment,
+} from "./repository.js";
+
+export const ASSIGNMENT_NAME = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
+
+export interface AssignmentInput {
+  selector: string;
+  template: string;
+  /** A revision number, or "latest" to track the newest revision. */
+  revision: number | "latest";
+  priority: number;
+  description?: string | null;
+  matchReportedAttributes?: boolean;
+  source?: string | null;
+}
+
+export interface AssignmentView {
+  name: string;
+  description: string | null;
+  selector: string;
+  matchReportedAttributes: boolean;
+  template: string;
+  revision: number | "latest";
+  priority: number;
+  source: string | null;
+  createdAt: string;
+  createdBy: string;
+  updatedAt: string;
+}
+
+export function assignmentView(a: AssignmentWithTemplate): AssignmentView {
+  return {
+    name: a.name,
+    description: a.description,
+    selector: a.selector,
+    matchReportedAttributes: a.match_reported_attributes,
+    template: a.template_name,
+    revision: a.revision_version ?? "latest",
+    priority: a.priority,
+    source: a.source,
+    createdAt: a.created_at.toISOString(),
+    createdBy: a.created_by,
+    updatedAt: a.updated_at.toISOString(),
+  };
+}
+
+/** Parses a selector for an assignment; 422 naming the column on a syntax error. */
+export function parseAssignmentSelector(text: string, path = "selector"): Selector {
+  try {
+    return parseSelector(text);
+  } catch (err) {
+    if (err instanceof SelectorSyntaxError) {
+      throw new UnprocessableError("invalid label selector", [
+        { path, message: err.message, column: err.column },
+      ]);
+    }
+    throw err;
+  }
+}
+
+/** The canonical text of a selector (throws 422 on a syntax error). */
+export function formatSelectorText(text: string): string {
+  return formatSelector(parseAssignmentSelector(text));
+}
+
+export class AssignmentService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** PUT: creates or replaces an assignment. Editor. */
+  async put(
+    meta: RequestMeta,
+    tenantId: string,
+    name: string,
+    input: AssignmentInput,
+    ifMatch?: string,
+  ): Promise<{ view: AssignmentView; created: boolean }> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    const selector = parseAssignmentSelector(input.selector);
+    return this.db.transaction().execute(async (trx) => {
+      if (ifMatch !== undefined) {
+        const current = await findAssignment(trx, tenantId, name);
+        if (!current) throw new NotFoundError("assignment");
+        checkIfMatch(ifMatch, assignmentView(current));
+      }
+      return this.putInTransaction(trx, meta, tenantId, name, {
+        ...input,
+        selector: formatSelector(selector),
+      });
+    });
+  }
+
+  /** The upsert inside a caller's transaction (also used by GitOps apply). */
+  async putInTransaction(
+    trx: Transaction<Database>,
+    meta: RequestMeta,
+    tenantId: string,
+    name: string,
+    input: AssignmentInput,
+  ): Promise<{ view: AssignmentView; created: boolean; changed: boolean }> {
+    const template = await findTemplate(trx, tenantId, input.template);
+    if (!template) {
+      throw new UnprocessableError("the assignment names a template that does not exist", [
+        { path: "template", message: `no template "${input.template}"` },
+      ]);
+    }
+    if (input.revision !== "latest" && !(await findRevision(trx, template.id, input.revision))) {
+      throw new UnprocessableError("the assignment names a revision that does not exist", [
+        { path: "revision", message: `template "${input.template}" has no revision ${input.revision}` },
+      ]);
+    }
+    const values = {
+      selector: input.selector,
+      template_id: template.id,
+      revision_version: input.revision === "latest" ? null : input.revision,
+      priority: input.priority,
+      description: input.description ?? null,
+      match_reported_attributes: input.matchReportedAttributes ?? false,
+      ...(input.source !== undefined ? { source: input.source } : {}),
+    };
+    const existing = await lockAssignment(trx, tenantId, name);
+    let created = false;
+    let changed = true;
+    if (!existing) {
+      await insertAssignment(trx, {
+        id: newRecordId("asg"),
+        tenant_id: tenantId,
+        name,
+        created_by: meta.actor.id,
+        ...values,
+        source: input.source ?? null,
+      });
+      created = true;
+    } else {
+      changed =
+        existing.selector !== values.selector ||
+        existing.template_id !== values.template_id ||
+        existing.revision_version !== values.revision_version ||
+        existing.priority !== values.priority ||
+        existing.description !== values.description ||
+        existing.match_reported_attributes !== values.match_reported_attributes ||
+        (input.source !== undefined && existing.source !== input.source);
+      if (changed) await updateAssignment(trx, existing.id, values);
+    }
+    const row = await findAssignment(trx, tenantId, name);
+    if (!row) throw new NotFoundError("assignment");
+    if (changed) {
+      await this.audit.record(trx, meta, {
+        tenantId,
+        action: created ? "assignment.create" : "assignment.update",
+        targetType: "assignment",
+        targetId: name,
+        details: {
+          selector: row.selector,
+          template: row.template_name,
+          revision: row.revision_version ?? "latest",
+          priority: row.priority,
+        },
+      });
+      await publishFleetEvent(trx, tenantId, "config.changed", { reason: "assignment", assignment: name });
+    }
+    return { view: assignmentView(row), created, changed };
+  }
+
+  async list(
+    actor: Actor,
+    tenantId: string,
+    opts: { cursor?: string; limit: number },
+  ): Promise<Page<AssignmentView>> {
+    authorizeTenant(actor, tenantId, "viewer");
+    const after = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    const rows = await listAssignments(this.db, tenantId, after, opts.limit + 1);
+    return toPage(rows, opts.limit, (r) => [r.name], assignmentView);
+  }
+
+  async get(actor: Actor, tenantId: string, name: string): Promise<AssignmentView> {
+    authorizeTenant(actor, tenantId, "viewer");
+    const row = await findAssignment(this.db, tenantId, name);
+    if (!row) throw new NotFoundError("assignment");
+    return assignmentView(row);
+  }
+
+  async delete(meta: RequestMeta, tenantId: string, name: string, ifMatch?: string): Promise<void> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    await this.db.transaction().execute(async (trx) => {
+      const row = await findAssignment(trx, tenantId, name);
+      if (!row) throw new NotFoundError("assignment");
+      if (ifMatch !== undefined) checkIfMatch(ifMatch, assignmentView(row));
+      await this.deleteInTransaction(trx, meta, row);
+    });
+  }
+
+  async deleteInTransaction(
+    trx: Transaction<Database>,
+    meta: RequestMeta,
+    row: AssignmentWithTemplate,
+  ): Promise<void> {
+    await deleteAssignment(trx, row.id);
+    await this.audit.record(trx, meta, {
+      tenantId: row.tenant_id,
+      action: "assignment.delete",
+      targetType: "assignment",
+      targetId: row.name,
+      details: { selector: row.selector, template: row.template_name },
+    });
+    await publishFleetEvent(trx, row.tenant_id, "config.changed", {
+      reason: "assignment",
+      assignment: row.name,
+    });
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The desired config of agents: which assignment wins (resolve.ts), which revision it means,
+ * and the rendered YAML with its canonical hash. Each tenant's assignments and the revisions
+ * they point at are loaded once into a snapshot and kept until a `config.changed` event (or a
+ * short TTL) invalidates it, so a fan-out to thousands of agents costs one load, not one per agent.
+ */
+import { createHash } from "node:crypto";
+import { type Kysely, type SqlBool, sql } from "kysely";
+import type { Database, Labels } from "../../db/schema.js";
+import {
+  configHashHex,
+  type RenderContext,
+  renderConfig,
+  type SecretResolver,
+  TemplateCache,
+} from "../../render/index.js";
+import { parseSelector } from "../selector.js";
+import type { AssignmentWithTemplate, RevisionRow } from "./repository.js";
+import { listAssignments } from "./repository.js";
+import { type AssignmentCandidate, type Resolution, resolveAssignment } from "./resolve.js";
+
+/** The one config file we send: the supervisor merges the "" entry last (highest precedence). */
+export const CONFIG_FILE_NAME = "";
+export const CONFIG_CONTENT_TYPE = "text/yaml";
+
+export interface SnapshotAssignment extends AssignmentCandidate {
+  row: AssignmentWithTemplate;
+  /** The revision this assignment means now (pinned, or the template's latest). */
+  revision: RevisionRow | undefined;
+}
+
+export interface TenantSnapshot {
+  tenantId: string;
+  tenantName: string;
+  assignments: SnapshotAssignment[];
+  loadedAt: number;
+}
+
+/** An agent as the renderer needs it. */
+export interface AgentForConfig {
+  instanceUid: string;
+  labels: Labels;
+  /** Agent-reported description attributes (identifying and non-identifying, merged). */
+  attributes: Record<string, string>;
+}
+
+export type DesiredConfig =
+  | { kind: "none"; resolution: Resolution<SnapshotAssignment> }
+  | { kind: "conflict"; resolution: Resolution<SnapshotAssignment>; assignments: string[] }
+  | {
+      kind: "config";
+      resolution: Resolution<SnapshotAssignment>;
+      assignment: SnapshotAssignment;
+      revision: RevisionRow;
+      yaml: string;
+      hash: string;
+      secretValues: string[];
+    }
+  | {
+      kind: "render_failed";
+      resolution: Resolution<SnapshotAssignment>;
+      assignment: SnapshotAssignment;
+      revision: RevisionRow | undefined;
+      reason: string;
+      message: string;
+      /** Stable key of this failure for the deliveries table (one row per failing input). */
+      hash: string;
+      retryAfterSeconds?: number;
+    };
+
+const SNAPSHOT_TTL_MS = 60_000;
+
+/** Attributes from a stored description ({identifying, nonIdentifying}), merged. */
+export function attributesOf(description: unknown): Record<string, string> {
+  const d = description as {
+    identifying?: Record<string, string>;
+    nonIdentifying?: Record<string, string>;
+  } | null;
+  return { ...(d?.nonIdentifying ?? {}), ...(d?.identifying ?? {}) };
+}
+
+export class DesiredConfigs {
+  readonly #snapshots = new Map<string, Promise<TenantSnapshot>>();
+  readonly #templates = new TemplateCache(1000);
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly secrets: SecretResolver,
+  ) {}
+
+  /** Forgets a tenant's snapshot; the next computation reloads it. */
+  invalidate(tenantId: string): void {
+    this.#snapshots.delete(tenantId);
+  }
+
+  async snapshot(tenantId: string): Promise<TenantSnapshot> {
+    const cached = this.#snapshots.get(tenantId);
+    if (cached) {
+      const s = await cached.catch(() => undefined);
+      if (s && Date.now() - s.loadedAt < SNAPSHOT_TTL_MS) return s;
+      if (this.#snapshots.get(tenantId) === cached) this.#snapshots.delete(tenantId);
+    }
+    const loading = this.#load(tenantId);
+    this.#snapshots.set(tenantId, loading);
+    loading.catch(() => {
+      if (this.#snapshots.get(tenantId) === loading) this.#snapshots.delete(tenantId);
+    });
+    return loading;
+  }
+
+  async #load(tenantId: string): Promise<TenantSnapshot> {
+    const tenant = await this.db
+      .selectFrom("tenants")
+      .select("display_name")
+      .where("id", "=", tenantId)
+      .executeTakeFirst();
+    const rows = await listAssignments(this.db, tenantId);
+    const wanted = await this.db
+      .selectFrom("agent_config_assignments as a")
+      .innerJoin("agent_config_templates as t", "t.id", "a.template_id")
+      .innerJoin("agent_config_template_revisions as r", (j) =>
+        j
+          .onRef("r.template_id", "=", "t.id")
+          .on(sql<SqlBool>`r.version = coalesce(a.revision_version, t.latest_version)`),
+      )
+      .selectAll("r")
+      .select("a.id as assignment_id")
+      .where("a.tenant_id", "=", tenantId)
+      .execute();
+    const revisionFor = new Map(wanted.map((r) => [r.assignment_id, r as RevisionRow]));
+    return {
+      tenantId,
+      tenantName: tenant?.display_name ?? tenantId,
+      loadedAt: Date.now(),
+      assignments: rows.map((row) => ({
+        id: row.id,
+        name: row.name,
+        priority: row.priority,
+        selector: parseSelector(row.selector),
+        matchReportedAttributes: row.match_reported_attributes,
+        row,
+        revision: revisionFor.get(row.id),
+      })),
+    };
+  }
+
+  /** Resolves and renders the desired config of each agent (secrets resolved through KMS). */
+  async compute(
+    tenantId: string,
+    agents: readonly AgentForConfig[],
+    secrets = this.secrets,
+  ): Promise<Map<string, DesiredConfig>> {
+    const snapshot = await this.snapshot(tenantId);
+    const out = new Map<string, DesiredConfig>();
+    for (const agent of agents) out.set(agent.instanceUid, await this.#computeOne(snapshot, agent, secrets));
+    return out;
+  }
+
+  async #computeOne(
+    snapshot: TenantSnapshot,
+    agent: AgentForConfig,
+    secrets: SecretResolver,
+  ): Promise<DesiredConfig> {
+    const resolution = resolveAssignment(snapshot.assignments, agent.labels, agent.attributes);
+    if (resolution.conflict.length > 0) {
+      return { kind: "conflict", resolution, assignments: resolution.conflict.map((a) => a.name) };
+    }
+    const assignment = resolution.winner;
+    if (!assignment) return { kind: "none", resolution };
+    const revision = assignment.revision;
+    const failed = (reason: string, message: string, retryAfterSeconds?: number): DesiredConfig => ({
+      kind: "render_failed",
+      resolution,
+      assignment,
+      revision,
+      reason,
+      message,
+      hash: createHash("sha256")
+        .update(`render-failure\n${revision?.id ?? "none"}\n${assignment.id}\n${reason}\n${message}`)
+        .digest("hex"),
+      ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+    });
+    if (!revision)
+      return failed("missing_revision", `assignment "${assignment.name}" points at a missing revision`);
+    const ctx: RenderContext = {
+      agent: { instanceUid: agent.instanceUid, labels: agent.labels, attributes: agent.attributes },
+      tenant: { id: snapshot.tenantId, name: snapshot.tenantName },
+    };
+    const template = this.#templates.get(revision.id, revision.content);
+    const result = await renderConfig(template, ctx, {
+      resolve: (_tenant, name) => secrets.resolve(snapshot.tenantId, name),
+    });
+    if (!result.ok) {
+      const where =
+        result.line !== undefined
+          ? ` (line ${result.line}${result.column !== undefined ? `, column ${result.column}` : ""})`
+          : "";
+      return failed(result.reason, `${result.message}${where}`, result.retryAfterSeconds);
+    }
+    const hash = configHashHex([
+      { name: CONFIG_FILE_NAME, contentType: CONFIG_CONTENT_TYPE, body: result.yaml },
+    ]);
+    return {
+      kind: "config",
+      resolution,
+      assignment,
+      revision,
+      yaml: result.yaml,
+      hash,
+      secretValues: result.secretValues,
+    };
+  }
+}

@@ -1,0 +1,250 @@
+import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import type { AgentConfigDeliveriesTable, Database, DeliveryStatus } from "../../db/schema.js";
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export type DeliveryRow = Selectable<AgentConfigDeliveriesTable>;
+
+export interface DeliveryPlanRow {
+  id: string;
+  tenant_id: string;
+  instance_uid: string;
+  config_hash: string;
+  template_id: string | null;
+  revision_id: string | null;
+  assignment_id: string | null;
+  status: "pending" | "offered" | "failed" | "applied" | "applying";
+  error_message: string | null;
+}
+
+/**
+ * Records many plans in one statement: a new (agent, hash) row, or an update of the existing
+ * one. An offer counts an attempt; a failed row is only reopened by an explicit retry (which
+ * sets it back to pending), never by a plain re-plan.
+ */
+export async function upsertDeliveries(db: Db, rows: readonly DeliveryPlanRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const now = new Date();
+  await db
+    .insertInto("agent_config_deliveries")
+    .values(
+      rows.map((r) => ({
+        ...r,
+        attempts: r.status === "offered" ? 1 : 0,
+        offered_at: r.status === "offered" ? now : null,
+        failed_at: r.status === "failed" ? now : null,
+        applied_at: r.status === "applied" ? now : null,
+        applying_at: r.status === "applying" ? now : null,
+        updated_at: now,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.columns(["tenant_id", "instance_uid", "config_hash"]).doUpdateSet((eb) => ({
+        status: sql<DeliveryStatus>`case
+          when agent_config_deliveries.status = 'failed' and excluded.status in ('offered', 'pending') then 'failed'
+          when excluded.status = 'pending' and agent_config_deliveries.status in ('offered','applying','applied') then agent_config_deliveries.status
+          else excluded.status end`,
+        attempts: sql<number>`agent_config_deliveries.attempts + case when excluded.status = 'offered'
+          and agent_config_deliveries.status <> 'failed' then 1 else 0 end`,
+        offered_at: sql<Date>`case when excluded.status = 'offered' and agent_config_deliveries.status <> 'failed'
+          then excluded.offered_at else agent_config_deliveries.offered_at end`,
+        failed_at: sql<Date>`coalesce(excluded.failed_at, agent_config_deliveries.failed_at)`,
+        applied_at: sql<Date>`coalesce(excluded.applied_at, agent_config_deliveries.applied_at)`,
+        applying_at: sql<Date>`coalesce(excluded.applying_at, agent_config_deliveries.applying_at)`,
+        error_message: sql<string>`coalesce(excluded.error_message, agent_config_deliveries.error_message)`,
+        template_id: eb.ref("excluded.template_id"),
+        revision_id: eb.ref("excluded.revision_id"),
+        assignment_id: eb.ref("excluded.assignment_id"),
+        superseded_at: null,
+        updated_at: now,
+      })),
+    )
+    .execute();
+}
+
+/**
+ * Marks every other unfinished or applied row of each agent superseded by its current desired
+ * hash. Failed rows stay failed: they are what stops a failed hash being pushed again.
+ */
+export async function supersedeOthers(
+  db: Db,
+  tenantId: string,
+  current: readonly { instanceUid: string; hash: string }[],
+): Promise<void> {
+  if (current.length === 0) return;
+  const uids = current.map((c) => c.instanceUid);
+  const hashes = current.map((c) => c.hash);
+  await sql`
+    update agent_config_deliveries d set status = 'superseded', superseded_at = now(), updated_at = now()
+    from (select unnest(${uids}::uuid[]) as instance_uid, unnest(${hashes}::text[]) as keep) c
+    where d.tenant_id = ${tenantId} and d.instance_uid = c.instance_uid and d.config_hash <> c.keep
+      and d.status in ('pending', 'offered', 'applying', 'applied')`.execute(db);
+}
+
+export async function findDeliveries(
+  db: Db,
+  tenantId: string,
+  instanceUid: string,
+  hashes: readonly string[],
+): Promise<DeliveryRow[]> {
+  if (hashes.length === 0) return [];
+  return db
+    .selectFrom("agent_config_deliveries")
+    .selectAll()
+    .where("tenant_id", "=", tenantId)
+    .where("instance_uid", "=", instanceUid)
+    .where("config_hash", "in", hashes)
+    .execute();
+}
+
+/** Current rows (by hash) for many agents of one tenant. */
+export async function findDeliveriesForAgents(
+  db: Db,
+  tenantId: string,
+  pairs: readonly { instanceUid: string; hash: string }[],
+): Promise<DeliveryRow[]> {
+  if (pairs.length === 0) return [];
+  const uids = pairs.map((p) => p.instanceUid);
+  const hashes = pairs.map((p) => p.hash);
+  const result = await sql<DeliveryRow>`
+    select d.* from agent_config_deliveries d
+    join (select unnest(${uids}::uuid[]) as instance_uid, unnest(${hashes}::text[]) as config_hash) p
+      on d.instance_uid = p.instance_uid and d.config_hash = p.config_hash
+    where d.tenant_id = ${tenantId}`.execute(db);
+  return result.rows;
+}
+
+/** The agent's most recently updated delivery. */
+export async function latestDelivery(
+  db: Db,
+  tenantId: string,
+  instanceUid: string,
+): Promise<DeliveryRow | undefined> {
+  return db
+    .selectFrom("agent_config_deliveries")
+    .selectAll()
+    .where("tenant_id", "=", tenantId)
+    .where("instance_uid", "=", instanceUid)
+    .orderBy("updated_at", "desc")
+    .orderBy("id", "desc")
+    .limit(1)
+    .executeTakeFirst();
+}
+
+export async function updateDeliveryStatus(
+  db: Db,
+  id: string,
+  patch: {
+    status: DeliveryStatus;
+    error_message?: string | null;
+    rolled_back_from?: string | null;
+  },
+): Promise<void> {
+  const now = new Date();
+  await db
+    .updateTable("agent_config_deliveries")
+    .set({
+      ...patch,
+      updated_at: now,
+      ...(patch.status === "applied" ? { applied_at: now } : {}),
+      ...(patch.status === "applying" ? { applying_at: now } : {}),
+      ...(patch.status === "failed" ? { failed_at: now } : {}),
+      ...(patch.status === "superseded" ? { superseded_at: now } : {}),
+    })
+    .where("id", "=", id)
+    .execute();
+}
+
+export interface DeliveryFilter {
+  tenantId: string;
+  instanceUid?: string;
+  status?: DeliveryStatus | "stalled";
+  templateId?: string;
+  assignmentId?: string;
+  revisionId?: string;
+  stalledBefore: Date;
+  before?: { updatedAt: string; id: string };
+  limit: number;
+}
+
+export type DeliveryListRow = DeliveryRow & {
+  template_name: string | null;
+  assignment_name: string | null;
+  revision_version: number | null;
+};
+
+/** Newest first (by last change), keyset-paged. */
+export async function listDeliveries(db: Db, f: DeliveryFilter): Promise<DeliveryListRow[]> {
+  let q = db
+    .selectFrom("agent_config_deliveries as d")
+    .leftJoin("agent_config_templates as t", "t.id", "d.template_id")
+    .leftJoin("agent_config_assignments as a", "a.id", "d.assignment_id")
+    .leftJoin("agent_config_template_revisions as r", "r.id", "d.revision_id")
+    .selectAll("d")
+    .select(["t.name as template_name", "a.name as assignment_name", "r.version as revision_version"])
+    .where("d.tenant_id", "=", f.tenantId);
+  if (f.instanceUid) q = q.where("d.instance_uid", "=", f.instanceUid);
+  if (f.status === "stalled") {
+    q = q.where("d.status", "in", ["offered", "applying"]).where("d.updated_at", "<", f.stalledBefore);
+  } else if (f.status) {
+    q = q.where("d.status", "=", f.status);
+  }
+  if (f.templateId) q = q.where("d.template_id", "=", f.templateId);
+  if (f.assignmentId) q = q.where("d.assignment_id", "=", f.assignmentId);
+  if (f.revisionId) q = q.where("d.revision_id", "=", f.revisionId);
+  if (f.before) {
+    const b = f.before;
+    q = q.where((eb) =>
+      eb.or([
+        eb("d.updated_at", "<", new Date(b.updatedAt)),
+        eb.and([eb("d.updated_at", "=", new Date(b.updatedAt)), eb("d.id", "<", b.id)]),
+      ]),
+    );
+  }
+  return q.orderBy("d.updated_at", "desc").orderBy("d.id", "desc").limit(f.limit).execute() as Promise<
+    DeliveryListRow[]
+  >;
+}
+
+export interface RollupRow {
+  key: string | null;
+  status: DeliveryStatus;
+  stalled: boolean;
+  n: number;
+}
+
+/** Counts of deliveries by status, grouped by revision or assignment. */
+export async function rollup(
+  db: Db,
+  tenantId: string,
+  by: "revision_id" | "assignment_id",
+  stalledBefore: Date,
+  only?: string,
+): Promise<RollupRow[]> {
+  const column = sql.ref(`d.${by}`);
+  const result = await sql<RollupRow>`
+    select ${column} as key, d.status,
+      (d.status in ('offered','applying') and d.updated_at < ${stalledBefore}) as stalled,
+      count(*)::int as n
+    from agent_config_deliveries d
+    where d.tenant_id = ${tenantId} ${only ? sql`and ${column} = ${only}` : sql``}
+    group by 1, 2, 3`.execute(db);
+  return result.rows;
+}
+
+/** Reopens failed rows (admin retry): they become pending and may be pushed again. */
+export async function reopenFailed(
+  trx: Transaction<Database>,
+  tenantId: string,
+  filter: { instanceUid?: string; revisionId?: string },
+): Promise<string[]> {
+  let q = trx
+    .updateTable("agent_config_deliveries")
+    .set({ status: "pending", error_message: null, updated_at: new Date() })
+    .where("tenant_id", "=", tenantId)
+    .where("status", "=", "failed");
+  if (filter.instanceUid) q = q.where("instance_uid", "=", filter.instanceUid);
+  if (filter.revisionId) q = q.where("revision_id", "=", filter.revisionId);
+  const rows = await q.returning("instance_uid").execute();
+  return [...new Set(rows.map((r) => r.instance_uid))];
+}

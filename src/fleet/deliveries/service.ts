@@ -1,0 +1,299 @@
+/**
+ * Delivery tracking (DESIGN.md §7): one row per (agent, desired config hash), moving
+ * pending → offered → applying → applied | failed (with the agent's error), or superseded when a
+ * newer desired config replaces it. A supervisor's automatic rollback (FAILED for B, then APPLIED
+ * for the older A) is recorded on A as `rolledBackFrom: B`. Offered/applying rows with no report
+ * for DELIVERY_STALL_SECONDS are shown as stalled.
+ */
+import type { Kysely } from "kysely";
+import type { Database, DeliveryStatus } from "../../db/schema.js";
+import { NotFoundError } from "../../errors.js";
+import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import type { RemoteConfigStatusReport } from "../agents/types.js";
+import type { AuditLog } from "../audit/service.js";
+import { publishFleetEvent } from "../events.js";
+import { decodeCursor, type Page, toPage } from "../pagination.js";
+import {
+  type DeliveryListRow,
+  findDeliveries,
+  latestDelivery,
+  listDeliveries,
+  reopenFailed,
+  rollup,
+  updateDeliveryStatus,
+} from "./repository.js";
+
+export interface DeliveryView {
+  id: string;
+  instanceUid: string;
+  configHash: string;
+  status: DeliveryStatus;
+  stalled: boolean;
+  errorMessage: string | null;
+  rolledBackFrom: string | null;
+  attempts: number;
+  template: string | null;
+  assignment: string | null;
+  revision: { template: string | null; version: number | null } | null;
+  createdAt: string;
+  updatedAt: string;
+  offeredAt: string | null;
+  applyingAt: string | null;
+  appliedAt: string | null;
+  failedAt: string | null;
+  supersededAt: string | null;
+}
+
+export interface RollupView {
+  applied: number;
+  failed: number;
+  pending: number;
+  offered: number;
+  applying: number;
+  stalled: number;
+  superseded: number;
+}
+
+export function emptyRollup(): RollupView {
+  return { applied: 0, failed: 0, pending: 0, offered: 0, applying: 0, stalled: 0, superseded: 0 };
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export class DeliveryService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly audit: AuditLog,
+    private readonly stallAfterMs: number,
+  ) {}
+
+  #stalledBefore(): Date {
+    return new Date(Date.now() - this.stallAfterMs);
+  }
+
+  #view(r: DeliveryListRow): DeliveryView {
+    return {
+      id: r.id,
+      instanceUid: r.instance_uid,
+      configHash: r.config_hash,
+      status: r.status,
+      stalled: (r.status === "offered" || r.status === "applying") && r.updated_at < this.#stalledBefore(),
+      errorMessage: r.error_message,
+      rolledBackFrom: r.rolled_back_from,
+      attempts: r.attempts,
+      template: r.template_name,
+      assignment: r.assignment_name,
+      revision: r.revision_id ? { template: r.template_name, version: r.revision_version } : null,
+      createdAt: r.created_at.toISOString(),
+      updatedAt: r.updated_at.toISOString(),
+      offeredAt: iso(r.offered_at),
+      applyingAt: iso(r.applying_at),
+      appliedAt: iso(r.applied_at),
+      failedAt: iso(r.failed_at),
+      supersededAt: iso(r.superseded_at),
+    };
+  }
+
+  /**
+   * Applies an agent's remote-config status report to its delivery rows. Idempotent: a status
+   * the row already has writes nothing (full-state reports repeat it).
+   */
+  async recordStatus(tenantId: string, instanceUid: string, report: RemoteConfigStatusReport): Promise<void> {
+    if (!report.lastRemoteConfigHash || report.status === "UNSET") return;
+    const [row] = await findDeliveries(this.db, tenantId, instanceUid, [report.lastRemoteConfigHash]);
+    if (!row) return; // a config we never offered (e.g. the agent's local one)
+    switch (report.status) {
+      case "APPLYING":
+        if (row.status === "offered" || row.status === "pending") {
+          await updateDeliveryStatus(this.db, row.id, { status: "applying" });
+        }
+        return;
+      case "FAILED":
+        if (row.status !== "failed" || row.error_message !== report.errorMessage) {
+          await updateDeliveryStatus(this.db, row.id, {
+            status: "failed",
+            error_message: report.errorMessage || "failed",
+          });
+        }
+        return;
+      case "APPLIED": {
+        if (row.status === "applied") return;
+        // FAILED for a newer hash followed by APPLIED for this one: the supervisor rolled back.
+        const latest = await latestDelivery(this.db, tenantId, instanceUid);
+        const rolledBackFrom =
+          latest && latest.id !== row.id && latest.status === "failed"
+            ? latest.config_hash
+            : row.rolled_back_from;
+        await updateDeliveryStatus(this.db, row.id, {
+          status: "applied",
+          error_message: null,
+          rolled_back_from: rolledBackFrom,
+        });
+        return;
+      }
+    }
+  }
+
+  async list(
+    actor: Actor,
+    tenantId: string,
+    opts: {
+      cursor?: string;
+      limit: number;
+      status?: DeliveryStatus | "stalled";
+      instanceUid?: string;
+      template?: string;
+      assignment?: string;
+    },
+  ): Promise<Page<DeliveryView>> {
+    authorizeTenant(actor, tenantId, "viewer");
+    const before = opts.cursor ? decodeCursor(opts.cursor, 2) : undefined;
+    const ids = await this.#resolveNames(tenantId, opts.template, opts.assignment);
+    if (ids === null) return { items: [], nextCursor: null };
+    const rows = await listDeliveries(this.db, {
+      tenantId,
+      instanceUid: opts.instanceUid,
+      status: opts.status,
+      templateId: ids.templateId,
+      assignmentId: ids.assignmentId,
+      stalledBefore: this.#stalledBefore(),
+      before: before ? { updatedAt: String(before[0]), id: String(before[1]) } : undefined,
+      limit: opts.limit + 1,
+    });
+    return toPage(
+      rows,
+      opts.limit,
+      (r) => [r.updated_at.toISOString(), r.id],
+      (r) => this.#view(r),
+    );
+  }
+
+  /** Template/assignment names → ids; null when a named one does not exist (empty result). */
+  async #resolveNames(
+    tenantId: string,
+    template?: string,
+    assignment?: string,
+  ): Promise<{ templateId?: string; assignmentId?: string } | null> {
+    const out: { templateId?: string; assignmentId?: string } = {};
+    if (template) {
+      const t = await this.db
+        .selectFrom("agent_config_templates")
+        .select("id")
+        .where("tenant_id", "=", tenantId)
+        .where("name", "=", template)
+        .executeTakeFirst();
+      if (!t) return null;
+      out.templateId = t.id;
+    }
+    if (assignment) {
+      const a = await this.db
+        .selectFrom("agent_config_assignments")
+        .select("id")
+        .where("tenant_id", "=", tenantId)
+        .where("name", "=", assignment)
+        .executeTakeFirst();
+      if (!a) return null;
+      out.assignmentId = a.id;
+    }
+    return out;
+  }
+
+  /** Roll-ups (applied / failed / pending …) per revision or per assignment, from the same rows. */
+  async rollups(
+    actor: Actor,
+    tenantId: string,
+    by: "revision" | "assignment",
+  ): Promise<Array<{ key: string; template?: string; version?: number; counts: RollupView }>> {
+    authorizeTenant(actor, tenantId, "viewer");
+    const rows = await rollup(
+      this.db,
+      tenantId,
+      by === "revision" ? "revision_id" : "assignment_id",
+      this.#stalledBefore(),
+    );
+    const byKey = new Map<string, RollupView>();
+    for (const r of rows) {
+      if (!r.key) continue;
+      const counts = byKey.get(r.key) ?? emptyRollup();
+      if (r.stalled) counts.stalled += r.n;
+      counts[r.status] += r.n;
+      byKey.set(r.key, counts);
+    }
+    if (by === "assignment") {
+      const names = await this.db
+        .selectFrom("agent_config_assignments")
+        .select(["id", "name"])
+        .where("tenant_id", "=", tenantId)
+        .execute();
+      return names
+        .filter((n) => byKey.has(n.id))
+        .map((n) => ({ key: n.name, counts: byKey.get(n.id) ?? emptyRollup() }));
+    }
+    const revisions = await this.db
+      .selectFrom("agent_config_template_revisions as r")
+      .innerJoin("agent_config_templates as t", "t.id", "r.template_id")
+      .select(["r.id", "r.version", "t.name"])
+      .where("r.tenant_id", "=", tenantId)
+      .execute();
+    return revisions
+      .filter((r) => byKey.has(r.id))
+      .map((r) => ({
+        key: `${r.name}@${r.version}`,
+        template: r.name,
+        version: r.version,
+        counts: byKey.get(r.id) ?? emptyRollup(),
+      }));
+  }
+
+  /** Counts for one assignment (for its GET view). */
+  async rollupForAssignment(tenantId: string, assignmentId: string): Promise<RollupView> {
+    const rows = await rollup(this.db, tenantId, "assignment_id", this.#stalledBefore(), assignmentId);
+    const counts = emptyRollup();
+    for (const r of rows) {
+      if (r.stalled) counts.stalled += r.n;
+      counts[r.status] += r.n;
+    }
+    return counts;
+  }
+
+  /**
+   * Admin retry: failed deliveries (of one agent, or of one revision, or all of the tenant) may
+   * be pushed again; the agents holding them get the config within seconds.
+   */
+  async retry(
+    meta: RequestMeta,
+    tenantId: string,
+    filter: { instanceUid?: string; template?: string; version?: number },
+  ): Promise<{ agents: number }> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    let revisionId: string | undefined;
+    if (filter.template) {
+      const r = await this.db
+        .selectFrom("agent_config_template_revisions as r")
+        .innerJoin("agent_config_templates as t", "t.id", "r.template_id")
+        .select("r.id")
+        .where("t.tenant_id", "=", tenantId)
+        .where("t.name", "=", filter.template)
+        .where("r.version", "=", filter.version ?? -1)
+        .executeTakeFirst();
+      if (!r) throw new NotFoundError("revision");
+      revisionId = r.id;
+    }
+    return this.db.transaction().execute(async (trx) => {
+      const uids = await reopenFailed(trx, tenantId, { instanceUid: filter.instanceUid, revisionId });
+      await this.audit.record(trx, meta, {
+        tenantId,
+        action: "delivery.retry",
+        targetType: filter.instanceUid ? "agent" : "tenant",
+        targetId: filter.instanceUid ?? tenantId,
+        details: {
+          agents: uids.length,
+          ...(filter.template ? { template: filter.template, version: filter.version } : {}),
+        },
+      });
+      if (uids.length > 0)
+        await publishFleetEvent(trx, tenantId, "config.changed", { reason: "retry", instanceUids: uids });
+      return { agents: uids.length };
+    });
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Tenant secrets: write-only values, envelope-encrypted with the KMS (DESIGN.md §9). The value
+ * never comes back in any answer, log, error or audit row; it is decrypted only to render a
+ * config at delivery time (`resolve`) and to redact it from what agents report (`redact`).
+ */
+import type { Kysely } from "kysely";
+import { newRecordId } from "../../credentials/index.js";
+import type { Database } from "../../db/schema.js";
+import {
+  ConflictError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnavailableError,
+  ValidationError,
+} from "../../errors.js";
+import { type EnvelopeCipher, IntegrityError, KmsUnavailableError } from "../../kms/index.js";
+import type { Logger } from "../../logger.js";
+import { SecretNotFoundError, type SecretResolver, SecretUnavailableError } from "../../render/index.js";
+import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import type { AuditLog } from "../audit/service.js";
+import { publishFleetEvent } from "../events.js";
+import { decodeCursor, type Page, toPage } from "../pagination.js";
+import {
+  deleteSecret,
+  findLatestSecret,
+  insertSecret,
+  latestRevisionContents,
+  listAllSecretVersions,
+  listLatestSecrets,
+  lockSecretVersions,
+  type SecretRow,
+  updateEnvelope,
+} from "./repository.js";
+
+export const SECRET_NAME = /^[a-z0-9_.-]{1,128}$/;
+export const REDACTED = "[REDACTED]";
+
+export interface SecretView {
+  name: string;
+  version: number;
+  updatedAt: string;
+  updatedBy: string;
+  kmsKeyId: string;
+}
+
+export interface SecretDetailView extends SecretView {
+  /** Templates whose latest (or assigned) revision references the secret. */
+  referencedBy: Array<{ template: string; version: number; inUse: boolean }>;
+}
+
+function view(r: SecretRow): SecretView {
+  return {
+    name: r.name,
+    version: r.version,
+    updatedAt: r.created_at.toISOString(),
+    updatedBy: r.created_by,
+    kmsKeyId: r.kms_key_id,
+  };
+}
+
+/** Does template `content` reference secret `name` through the `secret` helper? */
+export function referencesSecret(content: string, name: string): boolean {
+  const quoted = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`\\bsecret\\s+(["'])${quoted}\\1`).test(content);
+}
+
+export function assertSecretName(name: string): void {
+  if (!SECRET_NAME.test(name)) {
+    throw new ValidationError("invalid secret name", [
+      { path: "name", message: "1-128 characters of [a-z0-9_.-]" },
+    ]);
+  }
+}
+
+export class SecretService implements SecretResolver {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly cipher: EnvelopeCipher,
+    private readonly audit: AuditLog,
+    private readonly logger: Logger,
+    private readonly maxValueBytes: number,
+  ) {}
+
+  /** Creates the secret or a new version of it. Editor. KMS down → 503 with Retry-After. */
+  async put(
+    meta: RequestMeta,
+    tenantId: string,
+    name: string,
+    value: string,
+  ): Promise<{ view: SecretView; created: boolean }> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    assertSecretName(name);
+    if (Buffer.byteLength(value, "utf8") > this.maxValueBytes)
+      throw new PayloadTooLargeError(this.maxValueBytes);
+    let envelope: Awaited<ReturnType<EnvelopeCipher["seal"]>>;
+    try {
+      envelope = await this.cipher.seal({ tenantId, secretName: name }, value);
+    } catch (err) {
+      if (err instanceof KmsUnavailableError) {
+        throw new UnavailableError(
+          "the key management service is unavailable; try again",
+          err.retryAfterSeconds,
+        );
+      }
+      throw err;
+    }
+    return this.db.transaction().execute(async (trx) => {
+      const versions = await lockSecretVersions(trx, tenantId, name);
+      const version = (versions[0]?.version ?? 0) + 1;
+      const row = await insertSecret(trx, {
+        id: newRecordId("sec"),
+        tenant_id: tenantId,
+        name,
+        version,
+        envelope: JSON.stringify(envelope),
+        kms_key_id: envelope.keyId,
+        created_by: meta.actor.id,
+      });
+      await this.audit.record(trx, meta, {
+        tenantId,
+        action: version === 1 ? "secret.create" : "secret.update",
+        targetType: "secret",
+        targetId: name,
+        details: { version, kmsKeyId: envelope.keyId },
+      });
+      await publishFleetEvent(trx, tenantId, "config.changed", { reason: "secret", secret: name });
+      return { view: view(row), created: version === 1 };
+    });
+  }
+
+  async list(
+    actor: Actor,
+    tenantId: string,
+    opts: { cursor?: string; limit: number },
+  ): Promise<Page<SecretView>> {
+    authorizeTenant(actor, tenantId, "viewer");
+    const after = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    const rows = await listLatestSecrets(this.db, tenantId, after, opts.limit + 1);
+    return toPage(rows, opts.limit, (r) => [r.name], view);
+  }
+
+  async get(actor: Actor, tenantId: string, name: string): Promise<SecretDetailView> {
+    authorizeTenant(actor, tenantId, "viewer");
+    assertSecretName(name);
+    const row = await findLatestSecret(this.db, tenantId, name);
+    if (!row) throw new NotFoundError("secret");
+    return { ...view(row), referencedBy: await this.#referencedBy(tenantId, name) };
+  }
+
+  async #referencedBy(tenantId: string, name: string): Promise<SecretDetailView["referencedBy"]> {
+    const revisions = await latestRevisionContents(this.db, tenantId);
+    return revisions
+      .filter((r) => referencesSecret(r.content, name))
+      .map((r) => ({ template: r.template, version: r.version, inUse: r.in_use }))
+      .sort((a, b) => a.template.localeCompare(b.template) || a.version - b.version);
+  }
+
+  /** Deletes every version; 409 while an assigned revision references it, unless forced. */
+  async delete(meta: RequestMeta, tenantId: string, name: string, force: boolean): Promise<void> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    assertSecretName(name);
+    const users = (await this.#referencedBy(tenantId, name)).filter((r) => r.inUse);
+    if (users.length > 0 && !force) {
+      throw new ConflictError(
+        `secret "${name}" is used by assigned revisions: ${users.map((u) => `${u.template}@${u.version}`).join(", ")} (delete with force=true to break them)`,
+        { usedBy: users },
+      );
+    }
+    await this.db.transaction().execute(async (trx) => {
+      const versions = await lockSecretVersions(trx, tenantId, name);
+      if (versions.length === 0) throw new NotFoundError("secret");
+      await deleteSecret(trx, tenantId, name);
+      await this.audit.record(trx, meta, {
+        tenantId,
+        action: "secret.delete",
+        targetType: "secret",
+        targetId: name,
+        details: { versions: versions.length, forced: force && users.length > 0 },
+      });
+      await publishFleetEvent(trx, tenantId, "config.changed", { reason: "secret", secret: name });
+    });
+  }
+
+  /** SecretResolver for rendering: the newest version's plaintext. */
+  async resolve(tenantId: string, name: string): Promise<string> {
+    const row = await findLatestSecret(this.db, tenantId, name);
+    if (!row) throw new SecretNotFoundError(name);
+    try {
+      return await this.cipher.open({ tenantId, secretName: name }, row.envelope);
+    } catch (err) {
+      if (err instanceof KmsUnavailableError) {
+        throw new SecretUnavailableError(
+          name,
+          `secret "${name}" cannot be decrypted now: ${err.message}`,
+          err.retryAfterSeconds,
+        );
+      }
+      if (err instanceof IntegrityError) {
+        this.logger.error({ tenantId, secret: name }, "stored secret does not verify");
+        throw new SecretUnavailableError(name, `secret "${name}" does not verify: ${err.message}`);
+      }
+      throw new SecretUnavailableError(
+        name,
+        `secret "${name}" cannot be decrypted: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /**
+   * Replaces every occurrence of the tenant's secret values in `texts` with [REDACTED]. Used on
+   * agent-reported effective configs before they are stored or shown. A secret that cannot be
+   * decrypted is skipped (logged); the text is still stored, so this never blocks status.
+   */
+  async redact(tenantId: string, texts: string[]): Promise<string[]> {
+    const rows = await listLatestSecrets(this.db, tenantId);
+    if (rows.length === 0) return texts;
+    const values: string[] = [];
+    for (const row of rows) {
+      try {
+        const v = await this.cipher.open({ tenantId, secretName: row.name }, row.envelope);
+        // Very short values would redact ordinary words; they cannot be told apart from config.
+        if (v.length >= 4) values.push(v);
+      } catch (err) {
+        this.logger.warn(
+          { tenantId, secret: row.name, err: (err as Error).message },
+          "cannot decrypt a secret to redact it",
+        );
+      }
+    }
+    values.sort((a, b) => b.length - a.length);
+    return texts.map((t) => values.reduce((acc, v) => acc.split(v).join(REDACTED), t));
+  }
+
+  /**
+   * Re-wraps every stored data key under the KMS's current key (`agent-api secrets rewrap`).
+   * Values, ciphertexts and config hashes do not change.
+   */
+  async rewrapAll(): Promise<{ rewrapped: number; unchanged: number; failed: number }> {
+    let after: string | undefined;
+    const counts = { rewrapped: 0, unchanged: 0, failed: 0 };
+    for (;;) {
+      const rows = await listAllSecretVersions(this.db, after, 200);
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        try {
+          const next = await this.cipher.rewrap(
+            { tenantId: row.tenant_id, secretName: row.name },
+            row.envelope,
+          );
+          if (!next) {
+            counts.unchanged++;
+            continue;
+          }
+          await updateEnvelope(this.db, row.id, JSON.stringify(next), next.keyId);
+          counts.rewrapped++;
+        } catch (err) {
+          counts.failed++;
+          this.logger.error({ secretId: row.id, err: (err as Error).message }, "rewrap failed");
+        }
+      }
+      after = rows.at(-1)?.id;
+    }
+    return counts;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * A KMS whose availability a test controls: it forwards to a real KMS (the local provider or the
+ * emulator-backed AWS one) while up, and answers like a throttled / unreachable KMS while down.
+ */
+import { type Kms, KmsUnavailableError } from "../../src/kms/index.js";
+
+export class SwitchableKms implements Kms {
+  down = false;
+  calls = 0;
+
+  constructor(private readonly inner: Kms) {}
+
+  get provider() {
+    return this.inner.provider;
+  }
+
+  get currentKeyId() {
+    return this.inner.currentKeyId;
+  }
+
+  isCurrentKey(keyId: string): boolean {
+    return this.inner.isCurrentKey(keyId);
+  }
+
+  #check(): void {
+    this.calls++;
+    if (this.down) throw new KmsUnavailableError("KMS unreachable (test)", 1);
+  }
+
+  async generateDataKey(context: Parameters<Kms["generateDataKey"]>[0]) {
+    this.#check();
+    return this.inner.generateDataKey(context);
+  }
+
+  async decrypt(...args: Parameters<Kms["decrypt"]>) {
+    this.#check();
+    return this.inner.decrypt(...args);
+  }
+
+  async wrap(...args: Parameters<Kms["wrap"]>) {
+    this.#check();
+    return this.inner.wrap(...args);
+  }
+}

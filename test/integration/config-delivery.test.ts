@@ -1,0 +1,251 @@
+/**
+ * The config promise end to end, with the supervisor-like test agent: assign a template, the
+ * agent gets it and reports APPLIED, a new revision is pushed within a second and tracked, a
+ * FAILED report is shown and not pushed again, a retry pushes again.
+ */
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { configPushedAfter, createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
+import { type ApplyConfig, TestAgent } from "../helpers/opamp-agent.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+
+let srv: TestServer;
+let fleet: TenantFixture;
+const agents: TestAgent[] = [];
+
+const TEMPLATE_V1 = `receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 0.0.0.0:4317
+exporters:
+  debug:
+    verbosity: {{default (label "verbosity") "basic"}}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [debug]
+`;
+
+async function enrolledAgent(labels: Record<string, string>, applyConfig?: ApplyConfig): Promise<TestAgent> {
+  const { token } = await fleet.enrollmentToken({ labels });
+  const a = new TestAgent({ url: fleet.opampUrl, token, ...(applyConfig ? { applyConfig } : {}) });
+  agents.push(a);
+  await a.start();
+  await a.waitForConnection(2);
+  await a.settle();
+  return a;
+}
+
+const t = (suffix: string) => `/api/v1/tenants/${fleet.tenantId}${suffix}`;
+
+function yamlOf(msg: { remoteConfig?: { config?: { configMap: Record<string, { body: Uint8Array }> } } }) {
+  const body = msg.remoteConfig?.config?.configMap[""]?.body;
+  return body ? parse(Buffer.from(body).toString("utf8")) : undefined;
+}
+
+beforeAll(async () => {
+  srv = await startTestServer({ env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "500" } });
+  fleet = await createTenant(srv, "Config Delivery");
+});
+afterEach(async () => {
+  for (const a of agents.splice(0)) await a.stop().catch(() => undefined);
+});
+afterAll(() => srv?.stop());
+
+describe("config delivery", () => {
+  it("delivers the rendered config of an assignment, tracks it to applied, and pushes a new revision within 1 s", async () => {
+    expect((await fleet.api.put(t("/config-templates/base"), { content: TEMPLATE_V1 })).status).toBe(201);
+    const a = await enrolledAgent({ env: "prod", verbosity: "detailed" });
+    // No assignment yet: nothing is sent (never an empty config map).
+    expect(a.received.some((m) => m.remoteConfig)).toBe(false);
+
+    const put = await fleet.api.put(t("/assignments/prod"), {
+      selector: "env=prod",
+      template: "base",
+      revision: "latest",
+      priority: 10,
+    });
+    expect(put.status).toBe(201);
+    const pushed = await a.waitFor((m) => m.remoteConfig !== undefined, 3_000);
+    const config = yamlOf(pushed);
+    expect(config.exporters.debug.verbosity).toBe("detailed");
+    expect(Object.keys(pushed.remoteConfig?.config?.configMap ?? {})).toEqual([""]);
+    expect(pushed.remoteConfig?.config?.configMap[""]?.contentType).toBe("text/yaml");
+    const hash = Buffer.from(pushed.remoteConfig?.configHash ?? []).toString("hex");
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+
+    const applied = await eventually(async () => {
+      const r = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+      return r.body.items[0]?.status === "applied" ? r : undefined;
+    });
+    expect(applied.body.items[0]).toMatchObject({
+      configHash: hash,
+      status: "applied",
+      template: "base",
+      assignment: "prod",
+      revision: { template: "base", version: 1 },
+    });
+    const all = await fleet.api.get(t("/deliveries?status=applied"));
+    expect(all.body.items.map((d: { instanceUid: string }) => d.instanceUid)).toContain(a.instanceUidString);
+
+    // A new revision reaches the connected agent within a second of the commit.
+    const since = a.received.length;
+    const started = Date.now();
+    const v2 = await fleet.api.put(t("/config-templates/base"), {
+      content: TEMPLATE_V1.replace("4317", "14317"),
+      message: "new port",
+    });
+    expect(v2.status).toBe(201);
+    expect(v2.body.revision.version).toBe(2);
+    const second = await configPushedAfter(a, since);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(yamlOf(second).receivers.otlp.protocols.grpc.endpoint).toBe("0.0.0.0:14317");
+    const history = await eventually(async () => {
+      const r = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+      return r.body.items[0]?.status === "applied" && r.body.items[0]?.revision?.version === 2
+        ? r
+        : undefined;
+    });
+    expect(history.body.items.map((d: { status: string }) => d.status)).toEqual(["applied", "superseded"]);
+    const rollup = await fleet.api.get(t("/deliveries/rollup?by=revision"));
+    const v2counts = rollup.body.items.find((i: { key: string }) => i.key === "base@2");
+    expect(v2counts.counts.applied).toBeGreaterThanOrEqual(1);
+  });
+
+  it("does not resend a config the agent already runs (same hash after a restart)", async () => {
+    const a = await enrolledAgent({ env: "prod" });
+    await a.waitFor((m) => m.remoteConfig !== undefined, 3_000);
+    await a.settle();
+    const offersBefore = a.received.filter((m) => m.remoteConfig).length;
+    await a.restart();
+    await a.waitForConnection(4);
+    await a.settle();
+    await a.heartbeat();
+    expect(a.received.filter((m) => m.remoteConfig).length).toBe(offersBefore);
+  });
+
+  it("shows a FAILED report with the agent's error and does not push that hash again until a retry", async () => {
+    const failing: ApplyConfig = () => ({ ok: false, error: "cannot start pipeline: port 4317 in use" });
+    const a = await enrolledAgent({ env: "prod" }, failing);
+    const offered = await a.waitFor((m) => m.remoteConfig !== undefined, 3_000);
+    const hash = Buffer.from(offered.remoteConfig?.configHash ?? []).toString("hex");
+    const failed = await eventually(async () => {
+      const r = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+      return r.body.items[0]?.status === "failed" ? r : undefined;
+    });
+    expect(failed.body.items[0]).toMatchObject({
+      configHash: hash,
+      errorMessage: "cannot start pipeline: port 4317 in use",
+    });
+
+    // Reconnecting with the failed status does not bring the same config back.
+    await a.restart();
+    await a.waitForConnection(4);
+    await a.settle();
+    await a.heartbeat();
+    expect(a.received.filter((m) => m.remoteConfig).length).toBe(1);
+
+    // An admin retry pushes it again.
+    const beforeRetry = a.received.length;
+    const retry = await fleet.api.post(t(`/agents/${a.instanceUidString}/deliveries/retry`));
+    expect(retry.status).toBe(200);
+    expect(retry.body.agents).toBe(1);
+    await configPushedAfter(a, beforeRetry);
+  });
+
+  it("records the supervisor's automatic rollback: FAILED for the new hash, then APPLIED for the old one", async () => {
+    await fleet.api.put(t("/config-templates/rollback"), { content: "receivers: {}\nexporters: {}\n" });
+    await fleet.api.put(t("/assignments/rollback"), {
+      selector: "team=rb",
+      template: "rollback",
+      priority: 5,
+    });
+    const a = await enrolledAgent({ team: "rb" });
+    const first = await a.waitFor((m) => m.remoteConfig !== undefined, 3_000);
+    const oldHash = Buffer.from(first.remoteConfig?.configHash ?? []);
+    await eventually(async () => {
+      const r = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+      return r.body.items[0]?.status === "applied" ? r : undefined;
+    });
+    const beforeV2 = a.received.length;
+    await fleet.api.put(t("/config-templates/rollback"), {
+      content: "receivers: {}\nexporters: {}\nprocessors: {}\n",
+    });
+    const second = await configPushedAfter(a, beforeV2);
+    const newHash = Buffer.from(second.remoteConfig?.configHash ?? []);
+    await a.settle();
+    // What a supervisor with automatic_config_rollback reports: FAILED(new), then APPLIED(old).
+    await a.send({
+      remoteConfigStatus: { lastRemoteConfigHash: newHash, status: 3, errorMessage: "collector crashed" },
+    });
+    await a.send({ remoteConfigStatus: { lastRemoteConfigHash: oldHash, status: 1 } });
+    const rows = await eventually(async () => {
+      const r = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+      const old = r.body.items.find((d: { configHash: string }) => d.configHash === oldHash.toString("hex"));
+      return old?.rolledBackFrom ? r : undefined;
+    });
+    const byHash = Object.fromEntries(rows.body.items.map((d: { configHash: string }) => [d.configHash, d]));
+    expect(byHash[newHash.toString("hex")]).toMatchObject({
+      status: "failed",
+      errorMessage: "collector crashed",
+    });
+    expect(byHash[oldHash.toString("hex")]).toMatchObject({
+      status: "applied",
+      rolledBackFrom: newHash.toString("hex"),
+    });
+    // The failed config is not pushed again.
+    await a.heartbeat();
+    expect(a.received.filter((m) => m.remoteConfig).length).toBe(2);
+  });
+
+  it("fails a delivery whose template does not render for the agent, with the reason, and sends nothing", async () => {
+    await fleet.api.put(t("/config-templates/needs-label"), {
+      content: "exporters:\n  otlphttp:\n    endpoint: {{agent.labels.endpoint}}\n",
+    });
+    await fleet.api.put(t("/assignments/needs-label"), {
+      selector: "team=nl",
+      template: "needs-label",
+      priority: 5,
+    });
+    const a = await enrolledAgent({ team: "nl" });
+    const failed = await eventually(async () => {
+      const r = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+      return r.body.items[0]?.status === "failed" ? r : undefined;
+    });
+    expect(failed.body.items[0].errorMessage).toMatch(/render failed: .*endpoint/);
+    expect(a.received.some((m) => m.remoteConfig)).toBe(false);
+    // Giving the agent the label fixes it: the change reaches it.
+    const patched = await fleet.api.patch(t(`/agents/${a.instanceUidString}`), {
+      labels: { endpoint: "otlp.example.com" },
+    });
+    expect(patched.status).toBe(200);
+    const pushed = await a.waitFor((m) => m.remoteConfig !== undefined, 3_000);
+    expect(yamlOf(pushed).exporters.otlphttp.endpoint).toBe("otlp.example.com");
+  });
+
+  it("sends nothing on a tie and reports the conflict on the agent and on the assignments", async () => {
+    await fleet.api.put(t("/config-templates/tie"), { content: "receivers: {}\n" });
+    await fleet.api.put(t("/assignments/tie-a"), { selector: "team=tie", template: "tie", priority: 7 });
+    await fleet.api.put(t("/assignments/tie-b"), { selector: "team=tie", template: "tie", priority: 7 });
+    const a = await enrolledAgent({ team: "tie" });
+    await a.heartbeat();
+    expect(a.received.some((m) => m.remoteConfig)).toBe(false);
+    const explain = await fleet.api.get(t(`/agents/${a.instanceUidString}/config`));
+    expect(explain.body).toMatchObject({ outcome: "conflict", conflict: ["tie-a", "tie-b"] });
+    const asg = await fleet.api.get(t("/assignments/tie-a"));
+    expect(asg.body.status).toMatchObject({
+      conflictingAgents: 1,
+      conflicts: [{ instanceUid: a.instanceUidString, tiedWith: ["tie-b"] }],
+    });
+    // Raising one priority resolves it and the agent gets its config.
+    await fleet.api.put(t("/assignments/tie-b"), { selector: "team=tie", template: "tie", priority: 8 });
+    await a.waitFor((m) => m.remoteConfig !== undefined, 3_000);
+    expect((await fleet.api.get(t(`/agents/${a.instanceUidString}/config`))).body).toMatchObject({
+      outcome: "config",
+      assignment: "tie-b",
+    });
+  });
+});
