@@ -229,6 +229,9 @@ CREATE TABLE fleet_events (
   tenant_id   text NOT NULL,
   kind        text NOT NULL,
   payload     jsonb NOT NULL DEFAULT '{}'::jsonb,
+  -- Work done once for the whole fleet (planning offline agents' deliveries) is claimed by
+  -- the first replica that sets this; every replica still handles its own connected agents.
+  claimed_by  text,
   created_at  timestamptz NOT NULL DEFAULT now()
 );
 

@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { createApiApp } from "./api/app.js";
 import type { AppContext } from "./context.js";
+import { OfflineDeliveryPlanner } from "./fleet/configs/offline.js";
 import { OPAMP_PATH, OpampServer } from "./opamp/server.js";
 import { Readiness } from "./readiness.js";
 
@@ -77,7 +78,14 @@ export function createServer(ctx: AppContext): RunningServer {
       socket.destroy();
     });
   });
+  const offline = new OfflineDeliveryPlanner(
+    services.configPlanner,
+    ctx.fleetEvents,
+    ctx.replicaId,
+    logger.child({ component: "offline-planner" }),
+  );
   ctx.fleetEvents.subscribe((event) => opamp.onFleetEvent(event));
+  ctx.fleetEvents.subscribe((event) => offline.onFleetEvent(event));
 
   let stopping: Promise<void> | undefined;
   let started = false;
@@ -124,6 +132,7 @@ export function createServer(ctx: AppContext): RunningServer {
         clearTimeout(timer);
         if (started) {
           await ctx.fleetEvents.stop();
+          await offline.drain();
           await services.agents.stopLiveness();
           await ctx.replica.stop();
         }

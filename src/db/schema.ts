@@ -199,6 +199,7 @@ export interface FleetEventsTable {
   tenant_id: string;
   kind: string;
   payload: DefaultedJson<Record<string, unknown>>;
+  claimed_by: string | null;
   created_at: DefaultedTimestamp;
 }
 

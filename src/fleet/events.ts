@@ -95,6 +95,20 @@ export class FleetEventFeed {
     this.#pruneTimer.unref();
   }
 
+  /**
+   * Claims `event` for fleet-wide work on behalf of `replicaId`; true for exactly one replica.
+   */
+  async claim(event: FleetEvent, replicaId: string): Promise<boolean> {
+    const row = await this.db
+      .updateTable("fleet_events")
+      .set({ claimed_by: replicaId })
+      .where("id", "=", event.id)
+      .where("claimed_by", "is", null)
+      .returning("id")
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);

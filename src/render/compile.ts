@@ -35,6 +35,18 @@ export const MAX_TEMPLATE_BYTES = 256 * 1024;
 /** Deepest nesting of blocks and subexpressions accepted. */
 const MAX_NESTING = 64;
 
+/** Thrown by the probe that forces Handlebars' lazy compilation (see compileProgram). */
+const COMPILED = Symbol("compiled");
+/** Runtime options that stop a compiled template the moment it first reads them. */
+const STOP_AT_FIRST_READ: RuntimeOptions = new Proxy(
+  {},
+  {
+    get: () => {
+      throw COMPILED;
+    },
+  },
+);
+
 /** Name of the internal helper every interpolation is wrapped in; templates may not call it. */
 export const ESCAPE_HELPER = "__yaml_escape";
 
@@ -58,8 +70,8 @@ const RESERVED_NAMES: ReadonlySet<string> = new Set([
   "blockHelperMissing",
   ESCAPE_HELPER,
 ]);
-/** Secret names: what a tenant can create (letters, digits, `_ . -`, up to 128 characters). */
-const SECRET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** Secret names a tenant can create (the same rule as fleet/secrets' SECRET_NAME). */
+const SECRET_NAME = /^[a-z0-9_.-]{1,128}$/;
 
 /** One interpolation: its YAML context and 1-based template position. */
 export interface Site extends SiteContext {
@@ -183,7 +195,7 @@ interface Walk {
 /** How to compile: strict for real renders; lenient with position markers for validation. */
 export interface CompileMode {
   strict: boolean;
-  /** Insert output→template position markers into literal text (see markers.ts). */
+  /** Rewrites literal text, e.g. to insert output→template position marks (validateTemplate). */
   markers?: (node: { value: string; original: string; start: Position }) => string;
 }
 
@@ -261,11 +273,12 @@ export function compileProgram(source: string, mode: CompileMode): CompiledProgr
   };
   let template: HandlebarsTemplateDelegate;
   try {
-    // compile() is lazy; precompile() surfaces compiler errors here rather than at the first render.
-    handlebars.precompile(ast, options);
     template = handlebars.compile(ast, options);
+    // compile() is lazy: it compiles on the first call. Call it once with options that stop it as
+    // soon as the compiled template reads them, so compiler errors surface here, before any render.
+    template(null, STOP_AT_FIRST_READ);
   } catch (err) {
-    throw new TemplateCompileError([handlebarsIssue(err)]);
+    if (err !== COMPILED) throw new TemplateCompileError([handlebarsIssue(err)]);
   }
   return {
     run: (context, helpers) =>
@@ -494,7 +507,7 @@ function checkHelperCall(walk: Walk, node: CallNode, name: string, depth: number
     // A literal name keeps the set of secrets a template can reach fixed and reviewable: an agent
     // can never steer which secret it receives through the values it reports.
     if (arg?.type !== "StringLiteral" || typeof arg.value !== "string" || !SECRET_NAME.test(arg.value)) {
-      issue(walk, node, 'secret takes a literal secret name: {{secret "name"}} (letters, digits, _ . -)');
+      issue(walk, node, 'secret takes a literal secret name: {{secret "name"}} (1-128 of a-z 0-9 _ . -)');
     } else {
       walk.secretNames.add(arg.value);
     }

@@ -10,6 +10,7 @@ import type { Kms } from "../../src/kms/index.js";
 import { createLogger } from "../../src/logger.js";
 import { createServer, type RunningServer } from "../../src/server.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
+import { serverKms } from "./test-kms.js";
 
 export interface TestServer {
   url: string;
@@ -51,6 +52,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...options.env,
   };
   const config: Config = loadConfig(env);
+  const kms = options.kms ?? (await serverKms());
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -61,7 +63,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const ctx = await createContext(config, {
     logger: createLogger(config.log.level, sink),
     ...(options.shareDatabaseOf ? { database: options.shareDatabaseOf.ctx.database } : {}),
-    ...(options.kms ? { kms: options.kms } : {}),
+    ...(kms ? { kms } : {}),
   });
   await ctx.services.adminKeys.ensureOperatorKey(config.auth.adminToken);
   const server = createServer(ctx);

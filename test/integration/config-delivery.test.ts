@@ -248,4 +248,37 @@ describe("config delivery", () => {
       assignment: "tie-b",
     });
   });
+
+  it("records pending deliveries for offline agents and delivers them when they connect", async () => {
+    await fleet.api.put(t("/config-templates/later"), { content: "receivers: {}\n" });
+    const a = await enrolledAgent({ team: "offline" });
+    await a.stop();
+    await eventually(async () =>
+      (await fleet.api.get(t(`/agents/${a.instanceUidString}`))).body.status === "offline" ? true : undefined,
+    );
+    await fleet.api.put(t("/assignments/later"), {
+      selector: "team=offline",
+      template: "later",
+      priority: 1,
+    });
+    const pending = await eventually(async () => {
+      const r = await fleet.api.get(t("/deliveries?status=pending&assignment=later"));
+      return r.body.items.length > 0 ? r : undefined;
+    });
+    expect(pending.body.items[0]).toMatchObject({
+      instanceUid: a.instanceUidString,
+      status: "pending",
+      template: "later",
+    });
+    const rollup = await fleet.api.get(t("/deliveries/rollup?by=assignment"));
+    expect(rollup.body.items.find((i: { key: string }) => i.key === "later").counts.pending).toBe(1);
+    // Back online: the config goes out and the row moves on.
+    await a.restart();
+    await a.waitFor((m) => m.remoteConfig !== undefined, 5_000);
+    const applied = await eventually(async () => {
+      const r = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+      return r.body.items[0]?.status === "applied" ? r : undefined;
+    });
+    expect(applied.body.items[0].assignment).toBe("later");
+  });
 });

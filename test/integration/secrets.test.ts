@@ -7,15 +7,15 @@ import { randomBytes } from "node:crypto";
 import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { LocalKms } from "../../src/kms/index.js";
 import { configPushedAfter, createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import { TestAgent } from "../helpers/opamp-agent.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { SwitchableKms } from "../helpers/switchable-kms.js";
+import { explicitKms } from "../helpers/test-kms.js";
 
 let srv: TestServer;
 let fleet: TenantFixture;
-const kms = new SwitchableKms(new LocalKms(randomBytes(32)));
+let kms: SwitchableKms;
 const agents: TestAgent[] = [];
 const t = (suffix: string) => `/api/v1/tenants/${fleet.tenantId}${suffix}`;
 
@@ -64,6 +64,7 @@ function exporterAuth(msg: {
 }
 
 beforeAll(async () => {
+  kms = new SwitchableKms(await explicitKms());
   srv = await startTestServer({
     kms,
     env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "500", SECRET_MAX_BYTES: "1024" },

@@ -10,7 +10,7 @@
  * - The config is sent only when its hash differs from what the agent runs; a hash the agent
  *   reported FAILED is not pushed again until the content changes or an admin retries.
  */
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { newRecordId } from "../../credentials/index.js";
 import type { Database } from "../../db/schema.js";
 import type { Logger } from "../../logger.js";
@@ -52,12 +52,95 @@ export interface PlanResult {
 
 const CHUNK = 1000;
 
+/** An agent counts as offline here on the same rule as AgentService.statusOf. */
+const OFFLINE_AFTER_HEARTBEATS = 3;
+
 export class ConfigPlanner {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly desired: DesiredConfigs,
     private readonly logger: Logger,
   ) {}
+
+  /**
+   * Records what offline agents will get when they connect: `pending` rows for the new desired
+   * config (an agent already running it stays applied; a failed one stays failed), failed rows
+   * for configs that do not render. Nothing is sent; the session start does that. Run by one
+   * replica per change (see FleetEventFeed.claim). Returns the number of agents planned.
+   */
+  async planOffline(tenantId: string, opts: OfflinePlanOptions): Promise<number> {
+    let after: string | undefined;
+    let planned = 0;
+    for (;;) {
+      let q = this.db
+        .selectFrom("agents")
+        .leftJoin("replicas", "replicas.id", "agents.replica_id")
+        .select([
+          "agents.instance_uid",
+          "agents.labels",
+          "agents.description",
+          "agents.remote_config_status",
+          "agents.capabilities",
+        ])
+        .where("agents.tenant_id", "=", tenantId)
+        .where("agents.revoked_at", "is", null)
+        .where((eb) =>
+          eb.or([
+            eb("agents.replica_id", "is", null),
+            eb("replicas.heartbeat_at", "is", null),
+            eb("replicas.heartbeat_at", "<", new Date(Date.now() - opts.replicaStaleAfterMs)),
+            eb(
+              "agents.last_seen_at",
+              "<",
+              sql<Date>`now() - make_interval(secs => agents.heartbeat_interval_s * ${OFFLINE_AFTER_HEARTBEATS})`,
+            ),
+          ]),
+        );
+      if (opts.instanceUids) q = q.where("agents.instance_uid", "in", [...opts.instanceUids]);
+      if (after) q = q.where("agents.instance_uid", ">", after);
+      const rows = await q.orderBy("agents.instance_uid").limit(CHUNK).execute();
+      if (rows.length === 0) break;
+      after = rows.at(-1)?.instance_uid;
+      const eligible = rows.filter((r) =>
+        hasCapability(BigInt(r.capabilities), CAPABILITY.AcceptsRemoteConfig),
+      );
+      const desired = await this.desired.compute(
+        tenantId,
+        eligible.map((r) => ({
+          instanceUid: r.instance_uid,
+          labels: r.labels,
+          attributes: attributesOf(r.description),
+        })),
+      );
+      const plans: DeliveryPlanRow[] = [];
+      for (const r of eligible) {
+        const d = desired.get(r.instance_uid);
+        if (!d || (d.kind !== "config" && d.kind !== "render_failed")) continue;
+        // A KMS outage is not the template's fault: the agent is planned when it connects.
+        if (d.kind === "render_failed" && d.reason === "secret_unavailable") continue;
+        const reported = storedStatus(r.remote_config_status as RemoteConfigStatusReport | null);
+        const status: DeliveryPlanRow["status"] =
+          d.kind === "render_failed"
+            ? "failed"
+            : reported?.hash === d.hash && reported.status === "APPLIED"
+              ? "applied"
+              : "pending";
+        plans.push(
+          planRow(
+            tenantId,
+            r.instance_uid,
+            d,
+            status,
+            d.kind === "render_failed" ? `render failed: ${d.message}` : null,
+          ),
+        );
+      }
+      await upsertDeliveries(this.db, plans);
+      planned += plans.length;
+      if (rows.length < CHUNK) break;
+    }
+    return planned;
+  }
 
   /** Forget cached assignments of a tenant (a config change happened). */
   invalidate(tenantId: string): void {
@@ -134,6 +217,12 @@ export class ConfigPlanner {
       this.logger.debug({ tenantId, planned: plans.length, offered: offers.size }, "deliveries planned");
     }
   }
+}
+
+export interface OfflinePlanOptions {
+  /** Only these agents (a label change); all of the tenant's otherwise. */
+  instanceUids?: readonly string[];
+  replicaStaleAfterMs: number;
 }
 
 function storedStatus(s: RemoteConfigStatusReport | null | undefined) {
