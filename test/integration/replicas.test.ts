@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testDatabaseKind } from "../helpers/database.js";
-import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
+import { configPushedAfter, createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import { apiClient } from "../helpers/http.js";
 import { TestAgent } from "../helpers/opamp-agent.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -50,6 +50,31 @@ describe("cross-replica propagation", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it("pushes a new revision committed through replica B to an agent on replica A within 2 s", async () => {
+    await fleet.api.put(`/api/v1/tenants/${fleet.tenantId}/config-templates/xr`, {
+      content: "receivers: {}\n",
+    });
+    await fleet.api.put(`/api/v1/tenants/${fleet.tenantId}/assignments/xr`, {
+      selector: "",
+      template: "xr",
+      priority: 1,
+    });
+    const agent = await enrolledOn(a);
+    await agent.waitFor((m) => m.remoteConfig !== undefined, 3_000);
+    const viaB = apiClient(b.url, a.operatorKey);
+    const since = agent.received.length;
+    const started = Date.now();
+    const put = await viaB.put(`/api/v1/tenants/${fleet.tenantId}/config-templates/xr`, {
+      content: "receivers: {}\nexporters: {}\n",
+    });
+    expect(put.status).toBe(201);
+    const pushed = await configPushedAfter(agent, since, 3_000);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Buffer.from(pushed.remoteConfig?.config?.configMap[""]?.body ?? []).toString()).toContain(
+      "exporters",
+    );
+    await agent.stop();
+  });
   it("still delivers the change by polling when the notification is lost", async () => {
     const agent = await enrolledOn(a);
     const viaB = apiClient(b.url, a.operatorKey);
