@@ -55,3 +55,21 @@ export const FutureDateSchema = z.iso.datetime({ offset: true }).transform((s) =
 export const IfMatchHeader = z.object({
   "if-match": z.string().optional().openapi({ description: "ETag from a previous read; 412 when stale" }),
 });
+
+/** `{ content: { "application/json": { schema } } }`, for route request and response bodies. */
+export function json<T extends z.ZodType>(schema: T) {
+  return { content: { "application/json": { schema } } };
+}
+
+/** Delivery counts by state (roll-ups per revision or assignment). */
+export const DeliveryCounts = z
+  .object({
+    applied: z.number().int(),
+    failed: z.number().int(),
+    pending: z.number().int(),
+    offered: z.number().int(),
+    applying: z.number().int(),
+    stalled: z.number().int(),
+    superseded: z.number().int(),
+  })
+  .openapi("DeliveryCounts");

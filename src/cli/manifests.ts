@@ -6,19 +6,10 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
+import type { Bundle } from "../fleet/configs/apply.js";
 
-export interface ManifestBundle {
-  templates: Array<{ name: string; content: string; description?: string }>;
-  assignments: Array<{
-    name: string;
-    selector: string;
-    template: string;
-    revision: number | "latest";
-    priority: number;
-    description?: string;
-    matchReportedAttributes?: boolean;
-  }>;
-}
+/** What the manifests describe: a bundle without its source marker (given on the command line). */
+export type ManifestBundle = Omit<Bundle, "source">;
 
 export class ManifestError extends Error {
   override readonly name = "ManifestError";

@@ -190,6 +190,7 @@ interface Walk {
   readonly pathAt: Map<string, string>;
   readonly paths: VariablePath[];
   readonly secretNames: Set<string>;
+  tooDeep: boolean;
 }
 
 /** How to compile: strict for real renders; lenient with position markers for validation. */
@@ -238,6 +239,7 @@ export function compileProgram(source: string, mode: CompileMode): CompiledProgr
     pathAt: new Map(),
     paths: [],
     secretNames: new Set(),
+    tooDeep: false,
   };
   walkProgram(walk, ast, 0);
   if (walk.issues.length > 0) throw new TemplateCompileError(walk.issues);
@@ -405,11 +407,16 @@ function issue(walk: Walk, node: AstNode, message: string): void {
   walk.issues.push({ message, ...positionOf(node) });
 }
 
+/** Reports (once) nesting beyond MAX_NESTING, which Handlebars' recursive compiler would choke on. */
+function tooDeep(walk: Walk, node: AstNode, depth: number): boolean {
+  if (depth <= MAX_NESTING) return false;
+  if (!walk.tooDeep) issue(walk, node, `blocks and subexpressions are nested more than ${MAX_NESTING} deep`);
+  walk.tooDeep = true;
+  return true;
+}
+
 function walkProgram(walk: Walk, program: ProgramNode, depth: number): void {
-  if (depth > MAX_NESTING) {
-    issue(walk, program, `blocks are nested more than ${MAX_NESTING} deep`);
-    return;
-  }
+  if (tooDeep(walk, program, depth)) return;
   program.body.forEach((node, index) => {
     switch (node.type) {
       case "ContentStatement":
@@ -546,10 +553,7 @@ function checkBlock(walk: Walk, node: BlockNode, depth: number): void {
 }
 
 function checkExpr(walk: Walk, expr: ExprNode, depth: number): void {
-  if (depth > MAX_NESTING) {
-    issue(walk, expr, `expressions are nested more than ${MAX_NESTING} deep`);
-    return;
-  }
+  if (tooDeep(walk, expr, depth)) return;
   if (expr.type === "PathExpression") {
     if (expr.loc) {
       const { line, column } = expr.loc.start;

@@ -4,7 +4,7 @@ import type { ConfigExplainer } from "../../fleet/configs/explain.js";
 import { etagOf } from "../../fleet/etag.js";
 import { commonErrorResponses, preconditionResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { DeliveryCounts, IfMatchHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 import { ObjectName } from "./config-templates.js";
 
 const Params = TenantIdParam.extend({
@@ -21,16 +21,6 @@ export const AssignmentBody = z.strictObject({
     description:
       "Also match agent-reported attributes (off by default: an agent must not be able to claim another fleet's config)",
   }),
-});
-
-const Rollup = z.object({
-  applied: z.number().int(),
-  failed: z.number().int(),
-  pending: z.number().int(),
-  offered: z.number().int(),
-  applying: z.number().int(),
-  stalled: z.number().int(),
-  superseded: z.number().int(),
 });
 
 const Assignment = z
@@ -54,12 +44,11 @@ const AssignmentDetail = Assignment.extend({
     winningAgents: z.number().int(),
     conflictingAgents: z.number().int(),
     conflicts: z.array(z.object({ instanceUid: z.string(), tiedWith: z.array(z.string()) })),
-    deliveries: Rollup,
+    deliveries: DeliveryCounts,
   }),
 }).openapi("AssignmentDetail");
 
 const tags = ["Assignments"];
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
 const put = createRoute({
   method: "put",

@@ -8,7 +8,7 @@ import {
   unprocessableResponse,
 } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IfMatchHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 
 export const ObjectName = z
   .string()
@@ -70,7 +70,6 @@ const PutTemplate = z.strictObject({
 const PostRevision = z.strictObject({ content: Content, message: z.string().max(1000).optional() });
 
 const tags = ["Config templates"];
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
 const put = createRoute({
   method: "put",

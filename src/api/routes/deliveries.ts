@@ -3,7 +3,7 @@ import type { ConfigExplainer } from "../../fleet/configs/explain.js";
 import type { DeliveryService } from "../../fleet/deliveries/service.js";
 import { commonErrorResponses } from "../errors.js";
 import { newRouter } from "../router.js";
-import { PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { DeliveryCounts, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 import { AgentParams } from "./agents.js";
 import { ObjectName } from "./config-templates.js";
 
@@ -32,16 +32,6 @@ const Delivery = z
   })
   .openapi("Delivery");
 const DeliveryPage = pageOf(Delivery, "DeliveryPage");
-
-const Counts = z.object({
-  applied: z.number().int(),
-  failed: z.number().int(),
-  pending: z.number().int(),
-  offered: z.number().int(),
-  applying: z.number().int(),
-  stalled: z.number().int(),
-  superseded: z.number().int(),
-});
 
 const Explanation = z
   .object({
@@ -84,7 +74,6 @@ const Filters = PageQuery.extend({
 });
 
 const tags = ["Deliveries"];
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
 const list = createRoute({
   method: "get",
@@ -113,7 +102,7 @@ const rollups = createRoute({
               key: z.string(),
               template: z.string().optional(),
               version: z.number().int().optional(),
-              counts: Counts,
+              counts: DeliveryCounts,
             }),
           ),
         }),

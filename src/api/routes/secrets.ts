@@ -3,7 +3,7 @@ import { etagOf } from "../../fleet/etag.js";
 import type { SecretService } from "../../fleet/secrets/service.js";
 import { commonErrorResponses, conflictResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 
 const Params = TenantIdParam.extend({
   name: z
@@ -33,7 +33,6 @@ const unavailable = {
 };
 
 const tags = ["Secrets"];
-const json = <T extends z.ZodType>(schema: T) => ({ content: { "application/json": { schema } } });
 
 const put = createRoute({
   method: "put",

@@ -5,17 +5,17 @@ type Db = Kysely<Database> | Transaction<Database>;
 
 export type DeliveryRow = Selectable<AgentConfigDeliveriesTable>;
 
-export interface DeliveryPlanRow {
-  id: string;
-  tenant_id: string;
-  instance_uid: string;
-  config_hash: string;
-  template_id: string | null;
-  revision_id: string | null;
-  assignment_id: string | null;
-  status: "pending" | "offered" | "failed" | "applied" | "applying";
-  error_message: string | null;
-}
+export type DeliveryPlanRow = Pick<
+  DeliveryRow,
+  | "id"
+  | "tenant_id"
+  | "instance_uid"
+  | "config_hash"
+  | "template_id"
+  | "revision_id"
+  | "assignment_id"
+  | "error_message"
+> & { status: "pending" | "offered" | "failed" | "applied" | "applying" };
 
 /**
  * Records many plans in one statement: a new (agent, hash) row, or an update of the existing
