@@ -57,6 +57,19 @@ describe("operations endpoints", () => {
       "/api/v1/tenants/{tenantId}/enrollment-tokens",
       "/api/v1/tenants/{tenantId}/enrollment-tokens/{tokenId}",
       "/api/v1/tenants/{tenantId}/audit-events",
+      "/api/v1/tenants/{tenantId}/agents",
+      "/api/v1/tenants/{tenantId}/agents/{instanceUid}",
+      "/api/v1/tenants/{tenantId}/agents/{instanceUid}/revoke",
+      "/api/v1/tenants/{tenantId}/agents/{instanceUid}/rotate-key",
+      "/api/v1/tenants/{tenantId}/agents/{instanceUid}/config",
+      "/api/v1/tenants/{tenantId}/agents/{instanceUid}/deliveries",
+      "/api/v1/tenants/{tenantId}/config-templates/{name}",
+      "/api/v1/tenants/{tenantId}/config-templates/{name}/revisions/{version}",
+      "/api/v1/tenants/{tenantId}/assignments/{name}",
+      "/api/v1/tenants/{tenantId}/secrets/{name}",
+      "/api/v1/tenants/{tenantId}/deliveries",
+      "/api/v1/tenants/{tenantId}/deliveries/rollup",
+      "/api/v1/tenants/{tenantId}/apply",
     ]) {
       expect(paths).toContain(p);
     }
