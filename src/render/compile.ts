@@ -230,6 +230,11 @@ export function compileProgram(source: string, mode: CompileMode): CompiledProgr
       { message: `template is ${bytes} bytes; the limit is ${MAX_TEMPLATE_BYTES} bytes` },
     ]);
   }
+  const tooDeepAt = excessiveNesting(source);
+  if (tooDeepAt !== null) {
+    const { line, column } = advance({ line: 1, column: 0 }, source.slice(0, tooDeepAt));
+    throw new TemplateCompileError([{ message: NESTING_MESSAGE, line, column: column + 1 }]);
+  }
   const ast = parse(source);
   const walk: Walk = {
     issues: [],
@@ -296,6 +301,59 @@ export function compileProgram(source: string, mode: CompileMode): CompiledProgr
     paths: walk.paths,
     secretNames: [...walk.secretNames].sort(),
   };
+}
+
+const NESTING_MESSAGE = `blocks and subexpressions are nested more than ${MAX_NESTING} deep`;
+
+/**
+ * Offset where the source nests blocks (`{{#…}}`, each `{{else …}}` of a chain) and
+ * subexpressions (`(…)` inside a tag) more than MAX_NESTING deep, or null. A lexical
+ * over-approximation run before Handlebars' parser, whose time grows much faster than linearly
+ * with nesting (thousands of levels fit in 256 KiB and would take minutes).
+ */
+function excessiveNesting(source: string): number | null {
+  const chains: number[] = [];
+  let depth = 0;
+  let at = source.indexOf("{{");
+  while (at !== -1) {
+    if (source.startsWith("{{!", at)) {
+      const close = source.startsWith("{{!--", at) ? "--}}" : "}}";
+      const end = source.indexOf(close, at + 3);
+      if (end === -1) return null;
+      at = source.indexOf("{{", end + close.length);
+      continue;
+    }
+    let i = at + 2;
+    while (source.charAt(i) === "{" || source.charAt(i) === "~") i++;
+    const c = source.charAt(i);
+    if (c === "#" || (c === "^" && !/^\^\s*~?\}\}/.test(source.slice(i, i + 6)))) {
+      chains.push(0);
+      depth++;
+    } else if (c === "/") {
+      depth -= 1 + (chains.pop() ?? 0);
+      depth = Math.max(0, depth);
+    } else if (/^else\s+[^\s~}]/.test(source.slice(i, i + 64)) && chains.length > 0) {
+      chains[chains.length - 1] = (chains.at(-1) ?? 0) + 1;
+      depth++;
+    }
+    if (depth > MAX_NESTING) return at;
+    let parens = 0;
+    for (; i < source.length && !source.startsWith("}}", i); i++) {
+      const ch = source.charAt(i);
+      if (ch === '"' || ch === "'") {
+        const end = source.indexOf(ch, i + 1);
+        if (end === -1) return null;
+        i = end;
+      } else if (ch === "(") {
+        parens++;
+        if (depth + parens > MAX_NESTING) return i;
+      } else if (ch === ")") {
+        parens = Math.max(0, parens - 1);
+      }
+    }
+    at = source.indexOf("{{", i + 2);
+  }
+  return null;
 }
 
 function parse(source: string): ProgramNode {
@@ -410,7 +468,7 @@ function issue(walk: Walk, node: AstNode, message: string): void {
 /** Reports (once) nesting beyond MAX_NESTING, which Handlebars' recursive compiler would choke on. */
 function tooDeep(walk: Walk, node: AstNode, depth: number): boolean {
   if (depth <= MAX_NESTING) return false;
-  if (!walk.tooDeep) issue(walk, node, `blocks and subexpressions are nested more than ${MAX_NESTING} deep`);
+  if (!walk.tooDeep) issue(walk, node, NESTING_MESSAGE);
   walk.tooDeep = true;
   return true;
 }

@@ -102,6 +102,13 @@ export function escapeBlock(text: string, indent: string, autoIndent: boolean): 
       "the value contains a carriage return or control character, which a YAML block scalar cannot carry; use a double-quoted scalar",
     );
   }
+  if (/^[ \n]*$/.test(text) && text.includes(" ")) {
+    // A scalar made only of such a value is whitespace-only, which YAML readers disagree on
+    // (the yaml package reads "     " under `|2` as an empty line, the spec as a space).
+    throw new YamlEscapeError(
+      "a value of only spaces and line breaks cannot be written reliably in a YAML block scalar; use a double-quoted scalar",
+    );
+  }
   if (autoIndent && /^[ \n]*/.exec(text)?.[0].includes(" ")) {
     throw new YamlEscapeError(
       "the value starts with spaces, which would change the indentation of the block scalar; add an indentation indicator (e.g. |2) or a fixed first line",

@@ -308,10 +308,35 @@ describe("allow-listed helpers only", () => {
     expect(compileIssues(source).issues[0]?.message).toMatch(/limit is 262144 bytes/);
   });
 
-  it("rejects absurd nesting instead of overflowing the stack", () => {
-    const depth = 200;
-    const source = `${"{{#if a}}".repeat(depth)}x: 1${"{{/if}}".repeat(depth)}\n`;
-    expect(compileIssues(source).issues[0]?.message).toMatch(/nested more than 64 deep/);
+  it.each([
+    ["blocks", (n: number) => `${"{{#if a}}".repeat(n)}x: 1${"{{/if}}".repeat(n)}\n`],
+    ["else-if chains", (n: number) => `{{#if a}}x: 1${"{{else if b}}y: 2".repeat(n)}{{/if}}\n`],
+    ["subexpressions", (n: number) => `a: {{default ${"(default ".repeat(n)}1${' "y")'.repeat(n)} 3}}\n`],
+  ])("rejects %s nested more than 64 deep, quickly, whatever the depth", (_what, nest) => {
+    expect(() => compileTemplate(nest(60))).not.toThrow();
+    for (const depth of [65, 200, 15_000]) {
+      const started = performance.now();
+      const err = compileIssues(nest(depth));
+      expect(err.issues).toEqual([
+        expect.objectContaining({
+          message: "blocks and subexpressions are nested more than 64 deep",
+          line: 1,
+        }),
+      ]);
+      expect(performance.now() - started).toBeLessThan(1000);
+    }
+  });
+
+  it("stops a template that loops more than 10,000 times", async () => {
+    const labels = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, "v"]));
+    const loop = "{{#each @root.agent.labels}}";
+    const source = `lines: |\n${loop.repeat(3)}  x\n${"{{/each}}".repeat(3)}`;
+    expect(await render(source, context(labels))).toMatchObject({
+      ok: false,
+      reason: "render_error",
+      message: expect.stringMatching(/more than 10000 #each iterations/),
+    });
+    expect(await render(source, context({ a: "1", b: "2" }))).toMatchObject({ ok: true });
   });
 
   it("escapes triple-stash interpolations like any other: there is no raw output", async () => {
@@ -704,6 +729,38 @@ describe("YAML-safe interpolation", () => {
     ],
     ["a tag before a value", 'k: !!str {{label "v"}}\n', "4317", { k: "4317" }],
     ["a quoted key", '"{{label "v"}}": 1\n', 'a"b', { 'a"b': 1 }],
+    ["an apostrophe in plain text opens no quote", 'k: it\'s {{label "v"}}\n', "x", { k: "it's x" }],
+    ["a # without a space before it opens no comment", 'k: a#{{label "v"}}\n', "x", { k: "a#x" }],
+    [
+      "a double-quoted scalar over two lines",
+      'k: "one\n  {{label "v"}} two"\n',
+      'a"\nb: c',
+      { k: 'one a"\nb: c two' },
+    ],
+    [
+      "a flow mapping over several lines",
+      'k: {\n  a: {{label "v"}},\n  b: 2\n}\n',
+      "x, c: 3",
+      { k: { a: "x, c: 3", b: 2 } },
+    ],
+    [
+      "a block scalar ends at a less-indented key",
+      'a:\n  s: |\n    text\n  k: {{label "v"}}\n',
+      "x\ny: 1",
+      { a: { s: "text\n", k: "x\ny: 1" } },
+    ],
+    [
+      "a block scalar in a sequence item",
+      'l:\n  - s: |\n      {{label "v"}}\n    k: 1\n',
+      "a\nk: 2",
+      { l: [{ s: "a\nk: 2\n", k: 1 }] },
+    ],
+    [
+      "a folded block scalar folds but keeps the structure",
+      'k: >-\n  {{label "v"}}\nz: 1\n',
+      "a\nz: 2",
+      { k: "a z: 2", z: 1 },
+    ],
   ];
 
   it.each(cases)("%s", async (_what, source, value, expected) => {
