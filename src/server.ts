@@ -84,6 +84,11 @@ export function createServer(ctx: AppContext): RunningServer {
     ctx.replicaId,
     logger.child({ component: "offline-planner" }),
   );
+  // Secret changes on any replica: redaction must use the new values at once.
+  ctx.fleetEvents.subscribe((event) => {
+    if (event.kind === "config.changed" && event.payload.reason === "secret")
+      services.secrets.invalidate(event.tenantId);
+  });
   ctx.fleetEvents.subscribe((event) => opamp.onFleetEvent(event));
   ctx.fleetEvents.subscribe((event) => offline.onFleetEvent(event));
 

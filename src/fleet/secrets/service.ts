@@ -72,7 +72,13 @@ export function assertSecretName(name: string): void {
   }
 }
 
+/** How long a tenant's decrypted secret values are kept for redaction. */
+const REDACTION_CACHE_MS = 10_000;
+
 export class SecretService implements SecretResolver {
+  /** Per tenant: the values to redact, newest secret versions, longest first. */
+  readonly #redactionValues = new Map<string, { values: string[]; expires: number }>();
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly cipher: EnvelopeCipher,
@@ -124,6 +130,7 @@ export class SecretService implements SecretResolver {
         details: { version, kmsKeyId: envelope.keyId },
       });
       await publishFleetEvent(trx, tenantId, "config.changed", { reason: "secret", secret: name });
+      this.invalidate(tenantId);
       return { view: view(row), created: version === 1 };
     });
   }
@@ -212,8 +219,20 @@ export class SecretService implements SecretResolver {
    * decrypted is skipped (logged); the text is still stored, so this never blocks status.
    */
   async redact(tenantId: string, texts: string[]): Promise<string[]> {
+    const values = await this.#valuesToRedact(tenantId);
+    if (values.length === 0) return texts;
+    return texts.map((t) => values.reduce((acc, v) => acc.split(v).join(REDACTED), t));
+  }
+
+  /** Forgets cached values of a tenant (a secret changed, here or on another replica). */
+  invalidate(tenantId: string): void {
+    this.#redactionValues.delete(tenantId);
+  }
+
+  async #valuesToRedact(tenantId: string): Promise<string[]> {
+    const cached = this.#redactionValues.get(tenantId);
+    if (cached && cached.expires > Date.now()) return cached.values;
     const rows = await listLatestSecrets(this.db, tenantId);
-    if (rows.length === 0) return texts;
     const values: string[] = [];
     for (const row of rows) {
       try {
@@ -228,7 +247,10 @@ export class SecretService implements SecretResolver {
       }
     }
     values.sort((a, b) => b.length - a.length);
-    return texts.map((t) => values.reduce((acc, v) => acc.split(v).join(REDACTED), t));
+    // Bounded: one entry per tenant seen recently.
+    if (this.#redactionValues.size > 10_000) this.#redactionValues.clear();
+    this.#redactionValues.set(tenantId, { values, expires: Date.now() + REDACTION_CACHE_MS });
+    return values;
   }
 
   /**
