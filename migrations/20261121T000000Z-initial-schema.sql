@@ -192,7 +192,9 @@ CREATE TABLE agent_config_deliveries (
   FOREIGN KEY (tenant_id, instance_uid) REFERENCES agents (tenant_id, instance_uid) ON DELETE CASCADE
 );
 CREATE INDEX agent_config_deliveries_agent_idx ON agent_config_deliveries (tenant_id, instance_uid, updated_at DESC);
-CREATE INDEX agent_config_deliveries_status_idx ON agent_config_deliveries (tenant_id, status, updated_at DESC);
+CREATE INDEX agent_config_deliveries_status_idx ON agent_config_deliveries (tenant_id, status, updated_at DESC, id DESC);
+-- The tenant-wide list, newest first (keyset pages on (updated_at, id)).
+CREATE INDEX agent_config_deliveries_recent_idx ON agent_config_deliveries (tenant_id, updated_at DESC, id DESC);
 CREATE INDEX agent_config_deliveries_revision_idx ON agent_config_deliveries (revision_id);
 CREATE INDEX agent_config_deliveries_assignment_idx ON agent_config_deliveries (assignment_id);
 

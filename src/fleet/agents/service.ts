@@ -142,6 +142,7 @@ export interface AgentServiceOptions {
 
 export class AgentService {
   readonly #touched = new Map<string, AgentRef>();
+  readonly #tokenUses = new Map<string, number>();
   #flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -172,6 +173,7 @@ export class AgentService {
         tokenId: token.id,
         labels: token.labels,
         allowConfigOnToken: token.allow_config_on_token,
+        maxUses: token.max_uses,
       };
     }
     const key = await findAgentKeyByHash(this.db, parsed.hash);
@@ -208,15 +210,21 @@ export class AgentService {
       if (auth.kind === "enrollment") {
         const existing = await lockAgent(trx, ref);
         if (!existing) {
-          // Count distinct agents against max_uses; re-enrollment of a known uid is free.
-          const counted = await trx
-            .updateTable("agent_enrollment_tokens")
-            .set((eb) => ({ use_count: eb("use_count", "+", 1), last_used_at: new Date() }))
-            .where("id", "=", auth.tokenId)
-            .where((eb) => eb.or([eb("max_uses", "is", null), eb("use_count", "<", eb.ref("max_uses"))]))
-            .executeTakeFirst();
-          if (Number(counted.numUpdatedRows) === 0) {
-            return { outcome: "rejected", reason: "enrollment token is exhausted" } as const;
+          // Count distinct agents against max_uses; re-enrollment of a known uid is free. Every
+          // enrollment through one token would otherwise queue on that token's row lock, so the
+          // counter is kept exactly only where it limits something (max_uses set).
+          if (auth.maxUses !== null) {
+            const counted = await trx
+              .updateTable("agent_enrollment_tokens")
+              .set((eb) => ({ use_count: eb("use_count", "+", 1), last_used_at: new Date() }))
+              .where("id", "=", auth.tokenId)
+              .where("use_count", "<", auth.maxUses)
+              .executeTakeFirst();
+            if (Number(counted.numUpdatedRows) === 0) {
+              return { outcome: "rejected", reason: "enrollment token is exhausted" } as const;
+            }
+          } else {
+            this.#countUnlimitedUse(auth.tokenId);
           }
           created = await insertAgentIfAbsent(trx, {
             tenant_id: ref.tenantId,
@@ -389,6 +397,9 @@ export class AgentService {
 
   /** Writes every queued heartbeat in one statement. */
   async flushLiveness(): Promise<void> {
+    await this.#flushTokenUses().catch((err: unknown) =>
+      this.logger.warn({ err }, "counting token uses failed"),
+    );
     if (this.#touched.size === 0) return;
     const refs = [...this.#touched.values()];
     this.#touched.clear();
@@ -396,6 +407,27 @@ export class AgentService {
       await touchAgents(this.db, this.options.replicaId, refs);
     } catch (err) {
       this.logger.warn({ err, count: refs.length }, "writing heartbeats failed");
+    }
+  }
+
+  /**
+   * Uses of tokens without max_uses are counted in memory and written with the heartbeat batch:
+   * one statement per token per flush instead of a row lock per enrollment.
+   */
+  #countUnlimitedUse(tokenId: string): void {
+    this.#tokenUses.set(tokenId, (this.#tokenUses.get(tokenId) ?? 0) + 1);
+  }
+
+  async #flushTokenUses(): Promise<void> {
+    if (this.#tokenUses.size === 0) return;
+    const uses = [...this.#tokenUses];
+    this.#tokenUses.clear();
+    for (const [id, n] of uses) {
+      await this.db
+        .updateTable("agent_enrollment_tokens")
+        .set((eb) => ({ use_count: eb("use_count", "+", n), last_used_at: new Date() }))
+        .where("id", "=", id)
+        .execute();
     }
   }
 

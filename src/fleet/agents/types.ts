@@ -54,6 +54,8 @@ export type ConnectionAuth =
       tokenId: string;
       labels: Record<string, string>;
       allowConfigOnToken: boolean;
+      /** The token's distinct-agent limit, or null. */
+      maxUses: number | null;
     }
   | {
       kind: "agent";
