@@ -2,6 +2,7 @@
  * renderConfig(): a compiled template + one agent + the tenant's secrets → OpenTelemetry Collector
  * YAML, or a failure with its reason. validateTemplate(): the check a revision must pass at creation.
  */
+import { createHash } from "node:crypto";
 import {
   advance,
   type CompiledProgram,
@@ -111,7 +112,7 @@ export async function renderConfig(
     if (secretProblem) return secretProblem;
     const known = [...resolved.values()];
     if (!outcome.ok) return redacted(outcome.failure, known);
-    const problem = checkYamlMapping(outcome.text, "rendered config");
+    const problem = checkOutput(outcome.text);
     if (problem) return redacted(problem, known);
     return {
       ok: true,
@@ -120,6 +121,28 @@ export async function renderConfig(
       secretValues: secretNames.map((name) => resolved.get(name) ?? ""),
     };
   }
+}
+
+/**
+ * Outputs already checked, by SHA-256: agents with the same labels get the same config, and a
+ * fan-out to thousands of them should parse it once, not once per agent (parsing is most of the
+ * cost of a render). Bounded; oldest entries go first.
+ */
+const checkedOutputs = new Set<string>();
+const MAX_CHECKED_OUTPUTS = 5000;
+
+function checkOutput(text: string): RenderFailureResult | null {
+  const key = createHash("sha256").update(text).digest("base64");
+  if (checkedOutputs.has(key)) return null;
+  const problem = checkYamlMapping(text, "rendered config");
+  if (!problem) {
+    if (checkedOutputs.size >= MAX_CHECKED_OUTPUTS) {
+      const oldest = checkedOutputs.values().next().value;
+      if (oldest !== undefined) checkedOutputs.delete(oldest);
+    }
+    checkedOutputs.add(key);
+  }
+  return problem;
 }
 
 /**
