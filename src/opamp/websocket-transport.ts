@@ -110,7 +110,12 @@ export class WebSocketTransport {
         ws.close(CLOSE.unsupportedData, "OpAMP messages must be binary frames");
         return;
       }
-      const frame = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      // ws hands binary frames over as a Buffer already (nodebuffer binaryType): no copy.
+      const frame = Buffer.isBuffer(data)
+        ? data
+        : Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.from(data);
       enqueue(async () => {
         if (closed) return;
         const decoded = decodeAgentToServerFrame(frame, { maxBytes: this.options.maxMessageBytes });

@@ -111,9 +111,10 @@ function writeValue(value: unknown, site: Site, state: HelperState): string {
     return writeText(json, site);
   }
   let text = toText(value, site);
-  if (state.sample && text === "" && site.kind === "plain") {
+  if (state.sample && text === "" && (site.kind === "plain" || site.kind === "embedded")) {
     // The sample agent has no labels: distinct placeholders keep `{{label "a"}}: 1` and
-    // `{{label "b"}}: 2` from colliding as duplicate "" keys during validation.
+    // `{{label "b"}}: 2` from colliding as duplicate "" keys during validation, and keep
+    // `host:{{label "port"}}` from ending in a bare colon that a real agent's value would fill.
     state.sampleCounter++;
     text = `sample-${state.sampleCounter}`;
   }

@@ -892,3 +892,11 @@ service:
     expect(Object.keys(config.exporters)).toEqual(["otlphttp"]);
   });
 });
+
+describe("validateTemplate with labels the sample agent lacks", () => {
+  it("accepts a label completing an unquoted scalar (host:port)", () => {
+    expect(validateTemplate('exporters:\n  otlp:\n    endpoint: 127.0.0.1:{{label "otlp_port"}}\n')).toEqual(
+      [],
+    );
+  });
+});
