@@ -57,6 +57,7 @@ const envSchema = z
     LIVENESS_FLUSH_MS: positiveInt.max(60_000).default(5_000),
     FLEET_EVENTS_POLL_MS: positiveInt.max(60_000).default(2_000),
     OPAMP_MAX_CONCURRENT_HANDSHAKES: positiveInt.default(1_000),
+    OPAMP_OFFER_CA_FILE: z.string().min(1).optional(),
     DELIVERY_STALL_SECONDS: positiveInt.default(300),
     REPLICA_ID: z
       .string()
@@ -82,6 +83,11 @@ export interface Config {
     maxMessageBytes: number;
     handshakeTimeoutMs: number;
     maxConcurrentHandshakes: number;
+    /**
+     * PEM CA bundle sent as `certificate.ca_cert` with the key offer, so that supervisors keep
+     * verifying the server certificate after switching to their own key.
+     */
+    offerCaFile: string | undefined;
   };
   fleet: {
     /** How often batched heartbeats (last_seen) are written. */
@@ -132,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       maxMessageBytes: e.OPAMP_MAX_MESSAGE_BYTES,
       handshakeTimeoutMs: e.OPAMP_HANDSHAKE_TIMEOUT_MS,
       maxConcurrentHandshakes: e.OPAMP_MAX_CONCURRENT_HANDSHAKES,
+      offerCaFile: e.OPAMP_OFFER_CA_FILE ? resolve(e.OPAMP_OFFER_CA_FILE) : undefined,
     },
     fleet: {
       livenessFlushMs: e.LIVENESS_FLUSH_MS,

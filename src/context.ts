@@ -4,8 +4,9 @@
  * get exactly what production gets.
  */
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import type { Config } from "./config.js";
+import { type Config, ConfigError } from "./config.js";
 import { type DatabaseHandle, openDatabase } from "./db/database.js";
 import { migrateToLatest } from "./db/migrator.js";
 import { AdminKeyService } from "./fleet/admin-keys/service.js";
@@ -61,6 +62,8 @@ export interface AppContext {
   replicaId: string;
   replica: ReplicaPresence;
   fleetEvents: FleetEventFeed;
+  /** The CA bundle offered to agents with their keys (OPAMP_OFFER_CA_FILE), read at start. */
+  offerCaCert: Uint8Array | undefined;
   /** Releases what createContext acquired (the database). */
   close(): Promise<void>;
 }
@@ -75,6 +78,8 @@ export interface ContextOverrides {
 /** Builds the context: opens the database, runs migrations when configured, wires services. */
 export async function createContext(config: Config, overrides: ContextOverrides = {}): Promise<AppContext> {
   const logger = overrides.logger ?? createLogger(config.log.level);
+  // Read before anything is opened: a bad file stops start-up with nothing to clean up.
+  const offerCaCert = config.opamp.offerCaFile ? await readOfferCa(config.opamp.offerCaFile) : undefined;
   const database =
     overrides.database ?? (await openDatabase(config.database, logger.child({ component: "db" })));
   try {
@@ -130,6 +135,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     services,
     state: { draining: false },
     replicaId,
+    offerCaCert,
     replica: new ReplicaPresence(db, replicaId, logger.child({ component: "replica" })),
     fleetEvents: new FleetEventFeed(database, logger.child({ component: "fleet-events" }), {
       pollIntervalMs: config.fleet.eventsPollMs,
@@ -140,4 +146,13 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     // belongs to the caller.
     close: overrides.database ? async () => undefined : () => database.close(),
   };
+}
+
+/** Reads the PEM CA bundle to offer; a file without a certificate stops start-up. */
+async function readOfferCa(path: string): Promise<Uint8Array> {
+  const pem = await readFile(path);
+  if (!pem.toString("utf8").includes("-----BEGIN CERTIFICATE-----")) {
+    throw new ConfigError(`invalid configuration:\n  OPAMP_OFFER_CA_FILE: ${path} holds no PEM certificate`);
+  }
+  return pem;
 }

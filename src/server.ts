@@ -43,6 +43,7 @@ export function createServer(ctx: AppContext): RunningServer {
       handshakeTimeoutMs: config.opamp.handshakeTimeoutMs,
       publicUrl: config.opamp.publicUrl,
       maxConcurrentHandshakes: config.opamp.maxConcurrentHandshakes,
+      offerCaCert: ctx.offerCaCert,
       isDraining: () => ctx.state.draining,
     },
   );

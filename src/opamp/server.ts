@@ -32,6 +32,8 @@ export interface OpampServerOptions {
   publicUrl: string | undefined;
   /** Upgrades authenticating at once before further ones get 503 + Retry-After. */
   maxConcurrentHandshakes: number;
+  /** PEM CA bundle to offer with agent keys (OPAMP_OFFER_CA_FILE), if any. */
+  offerCaCert: Uint8Array | undefined;
   isDraining: () => boolean;
 }
 
@@ -76,6 +78,7 @@ export class OpampServer {
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds,
       publicUrl: (transport) => endpointFor(this.#publicBase, transport),
       retryConfigLater: (tenantId, instanceUid, seconds) => this.#retryLater(tenantId, instanceUid, seconds),
+      offerCaCert: options.offerCaCert,
     };
     this.#ws = new WebSocketTransport(deps, this.registry, metrics, logger, {
       maxMessageBytes: options.maxMessageBytes,

@@ -35,6 +35,8 @@ export interface SessionDeps {
   heartbeatIntervalSeconds: number;
   /** The endpoint agents are told to use for a transport (full URL). */
   publicUrl: (transport: Transport) => string;
+  /** PEM CA bundle offered with the key (keeps supervisors verifying TLS after the switch). */
+  offerCaCert: Uint8Array | undefined;
   /** Plan this agent's config again later (a secret could not be decrypted now). */
   retryConfigLater: (tenantId: string, instanceUid: string, seconds: number) => void;
 }
@@ -210,13 +212,22 @@ export class AgentSession {
     const endpoint = this.deps.publicUrl(this.transport);
     const headers = [{ key: "Authorization", value: `Bearer ${key}` }];
     const heartbeat = BigInt(this.deps.heartbeatIntervalSeconds);
+    const ca = this.deps.offerCaCert;
     const hash = createHash("sha256")
       .update(JSON.stringify([endpoint, headers.map((h) => [h.key, h.value]), heartbeat.toString()]))
+      .update(ca ?? new Uint8Array())
       .digest();
     reply.connectionSettings = create(ServerToAgentSchema, {
       connectionSettings: {
         hash,
-        opamp: { destinationEndpoint: endpoint, headers: { headers }, heartbeatIntervalSeconds: heartbeat },
+        opamp: {
+          destinationEndpoint: endpoint,
+          headers: { headers },
+          heartbeatIntervalSeconds: heartbeat,
+          // Only the CA: the supervisor then sets just its CA pool (no client certificate), and keeps
+          // verifying the server; without it, it switches to InsecureSkipVerify (brief §4.5.6).
+          ...(ca ? { certificate: { caCert: ca } } : {}),
+        },
       },
     }).connectionSettings;
   }
