@@ -96,7 +96,16 @@ export interface CompiledProgram {
   /** Every variable path, with its 1-based position. */
   readonly paths: readonly VariablePath[];
   readonly secretNames: readonly string[];
+  /**
+   * True when every agent's output has the same YAML structure: no block helpers (the text is the
+   * same for everyone) and no interpolation in a key position. Each interpolation is escaped into
+   * a well-formed scalar for its context, so then one valid output proves all of them valid.
+   */
+  readonly fixedStructure: boolean;
 }
+
+/** Block syntax (`{{#…}}`, `{{^…}}`, `{{else}}`), or an interpolation followed by `:` (a key). */
+const VARYING_STRUCTURE = /\{\{~?\s*[#^]|\{\{~?\s*else\b|\}\}\}?\s*:(\s|$)/m;
 
 /** The isolated environment: its own helper registry, without `log` and `lookup`. */
 export const handlebars = Handlebars.create();
@@ -297,6 +306,7 @@ export function compileProgram(source: string, mode: CompileMode): CompiledProgr
         allowCallsToHelperMissing: false,
       }),
     sites,
+    fixedStructure: !VARYING_STRUCTURE.test(source),
     pathAt: walk.pathAt,
     paths: walk.paths,
     secretNames: [...walk.secretNames].sort(),

@@ -112,8 +112,9 @@ export async function renderConfig(
     if (secretProblem) return secretProblem;
     const known = [...resolved.values()];
     if (!outcome.ok) return redacted(outcome.failure, known);
-    const problem = checkOutput(outcome.text);
+    const problem = structurallyChecked.has(program) ? null : checkOutput(outcome.text);
     if (problem) return redacted(problem, known);
+    if (program.fixedStructure) structurallyChecked.add(program);
     return {
       ok: true,
       yaml: outcome.text,
@@ -129,6 +130,8 @@ export async function renderConfig(
  * cost of a render). Bounded; oldest entries go first.
  */
 const checkedOutputs = new Set<string>();
+/** Fixed-structure programs whose output was checked once: every later output is valid too. */
+const structurallyChecked = new WeakSet<CompiledProgram>();
 const MAX_CHECKED_OUTPUTS = 5000;
 
 function checkOutput(text: string): RenderFailureResult | null {

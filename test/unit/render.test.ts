@@ -900,3 +900,39 @@ describe("validateTemplate with labels the sample agent lacks", () => {
     );
   });
 });
+
+describe("fixed-structure templates", () => {
+  it("stay valid YAML with the same keys for every agent, hostile values included", async () => {
+    const tpl = compileTemplate(
+      'receivers:\n  otlp: {}\nprocessors:\n  resource:\n    attributes:\n      - key: host\n        value: {{attr "host.name"}}\n      - key: note\n        value: "{{attr "note" "none"}}"\n',
+    );
+    const hostile = [
+      "plain",
+      "a: b",
+      "x\ny: 1",
+      "# c",
+      '"q"',
+      "{a: 1}",
+      "- item",
+      "",
+      "  lead",
+      "tab\there",
+      "k:\n  v",
+    ];
+    for (const [i, value] of hostile.entries()) {
+      const result = await renderConfig(
+        tpl,
+        {
+          agent: { instanceUid: `u${i}`, labels: {}, attributes: { "host.name": value, note: value } },
+          tenant: { id: "t", name: "t" },
+        },
+        { resolve: async () => "" },
+      );
+      if (!result.ok) throw new Error(result.message);
+      const parsed = parse(result.yaml);
+      expect(Object.keys(parsed)).toEqual(["receivers", "processors"]);
+      expect(parsed.processors.resource.attributes[0].value).toBe(value === "" ? "" : value);
+      expect(parsed.processors.resource.attributes[1].value).toBe(value);
+    }
+  });
+});
