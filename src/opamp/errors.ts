@@ -52,6 +52,21 @@ export function errorReply(
   });
 }
 
+/** Unavailable with a retry hint (RetryInfo); opamp-go logs it, the connection stays. */
+export function unavailable(instanceUid: Uint8Array, message: string, retryAfterSeconds = 5): ServerToAgent {
+  return create(ServerToAgentSchema, {
+    instanceUid,
+    errorResponse: {
+      type: ServerErrorResponseType.ServerErrorResponseType_Unavailable,
+      errorMessage: message,
+      Details: {
+        case: "retryInfo",
+        value: { retryAfterNanoseconds: BigInt(retryAfterSeconds) * 1_000_000_000n },
+      },
+    },
+  });
+}
+
 export function badRequest(instanceUid: Uint8Array, message: string): ServerToAgent {
   return errorReply(instanceUid, ServerErrorResponseType.ServerErrorResponseType_BadRequest, message);
 }

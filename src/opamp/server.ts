@@ -22,6 +22,8 @@ import type { SessionDeps, Transport } from "./session.js";
 import { WebSocketTransport } from "./websocket-transport.js";
 
 export const OPAMP_PATH = "/v1/opamp";
+/** Agents planned (one database round of reads and writes) before their configs are pushed. */
+const PUSH_CHUNK = 500;
 
 export interface OpampServerOptions {
   replicaId: string;
@@ -79,6 +81,7 @@ export class OpampServer {
       publicUrl: (transport) => endpointFor(this.#publicBase, transport),
       retryConfigLater: (tenantId, instanceUid, seconds) => this.#retryLater(tenantId, instanceUid, seconds),
       offerCaCert: options.offerCaCert,
+      isStopping: () => this.#stopped,
     };
     this.#ws = new WebSocketTransport(deps, this.registry, metrics, logger, {
       maxMessageBytes: options.maxMessageBytes,
@@ -210,14 +213,17 @@ export class OpampServer {
       byUid.set(f.instanceUid, e);
       facts.push(f);
     }
-    if (facts.length === 0) return;
-    const { offers, retryAfter } = await this.configs.plan(tenantId, facts);
-    for (const [uid, offer] of offers) {
-      const endpoint = byUid.get(uid);
-      if (endpoint) endpoint.push(endpoint.session.remoteConfigMessage(offer));
-      this.#clearRetry(tenantId, uid);
+    // Plan and push chunk by chunk: the first agents get their config while later ones are still
+    // being planned.
+    for (let i = 0; i < facts.length; i += PUSH_CHUNK) {
+      const { offers, retryAfter } = await this.configs.plan(tenantId, facts.slice(i, i + PUSH_CHUNK));
+      for (const [uid, offer] of offers) {
+        const endpoint = byUid.get(uid);
+        if (endpoint) endpoint.push(endpoint.session.remoteConfigMessage(offer));
+        this.#clearRetry(tenantId, uid);
+      }
+      for (const [uid, seconds] of retryAfter) this.#retryLater(tenantId, uid, seconds);
     }
-    for (const [uid, seconds] of retryAfter) this.#retryLater(tenantId, uid, seconds);
   }
 
   /**

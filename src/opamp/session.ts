@@ -37,8 +37,16 @@ export interface SessionDeps {
   publicUrl: (transport: Transport) => string;
   /** PEM CA bundle offered with the key (keeps supervisors verifying TLS after the switch). */
   offerCaCert: Uint8Array | undefined;
+  /** True while the server shuts down: the replica marks all its agents offline in one statement. */
+  isStopping: () => boolean;
   /** Plan this agent's config again later (a secret could not be decrypted now). */
   retryConfigLater: (tenantId: string, instanceUid: string, seconds: number) => void;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export type SessionState = "new" | "active" | "held" | "rejected" | "closed";
@@ -94,9 +102,14 @@ export class AgentSession {
   }
 
   async #handle(msg: AgentToServer, report: AgentReport): Promise<HandleResult> {
-    const uidText = instanceUidToString(msg.instanceUid);
+    // The same agent sends the same uid on every message: reuse the session's copy and string.
+    const known =
+      this.instanceUid !== undefined &&
+      this.ref !== undefined &&
+      bytesEqual(this.instanceUid, msg.instanceUid);
+    const uidText = known ? (this.ref?.instanceUid ?? null) : instanceUidToString(msg.instanceUid);
     // Copy: decoded bytes point into the frame buffer, which must not stay alive with us.
-    const uid = new Uint8Array(msg.instanceUid);
+    const uid = known && this.instanceUid ? this.instanceUid : new Uint8Array(msg.instanceUid);
     if (uidText === null) {
       this.deps.metrics.opampRejected("bad_instance_uid");
       return {
@@ -311,7 +324,7 @@ export class AgentSession {
   async end(reason: string): Promise<void> {
     const wasActive = this.state === "active" || this.state === "held";
     this.state = "closed";
-    if (wasActive && this.ref) {
+    if (wasActive && this.ref && !this.deps.isStopping()) {
       await this.deps.agents.endSession(this.ref, this.connectionId);
       this.deps.logger.info(
         { tenantId: this.ref.tenantId, instanceUid: this.ref.instanceUid, transport: this.transport, reason },

@@ -12,7 +12,7 @@ import type { ServerToAgent } from "../gen/opamp/v1/opamp_pb.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { decodeAgentToServerFrame, encodeServerToAgentFrame } from "./codec.js";
-import { badRequest, CLOSE } from "./errors.js";
+import { badRequest, CLOSE, unavailable } from "./errors.js";
 import type { AgentEndpoint, ConnectionRegistry } from "./registry.js";
 import { AgentSession, type SessionDeps } from "./session.js";
 
@@ -88,8 +88,16 @@ export class WebSocketTransport {
       queue = queue
         .then(task)
         .catch((err: unknown) => {
+          // A transient failure (the database pool timing out under a storm) must not drop the
+          // socket: every agent would reconnect at once and make the storm worse. The agent gets
+          // an Unavailable error (it just logs it) and the connection stays.
           this.logger.error({ err, connectionId: session.connectionId }, "OpAMP message handling failed");
-          ws.close(1011, "internal error");
+          send(
+            unavailable(
+              session.instanceUid ?? EMPTY_UID,
+              "the server could not process this message; try later",
+            ),
+          );
         })
         .finally(() => {
           queued--;

@@ -115,4 +115,21 @@ describe("cross-replica propagation", () => {
     expect(seen.body.status).toBe("offline");
     await agent.stop();
   });
+
+  it("marks every agent of a replica offline at once when it shuts down gracefully", async () => {
+    const c = await startTestServer({
+      env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "1000", ADMIN_TOKEN: a.operatorKey },
+      ...(testDatabaseKind === "postgres" ? { database: a.database } : { shareDatabaseOf: a }),
+    });
+    const agents = [await enrolledOn(c), await enrolledOn(c)];
+    const view = (uid: string) => fleet.api.get(`/api/v1/tenants/${fleet.tenantId}/agents/${uid}`);
+    for (const agent of agents) expect((await view(agent.instanceUidString)).body.status).toBe("online");
+    await c.stop();
+    for (const agent of agents) {
+      const body = (await view(agent.instanceUidString)).body;
+      expect(body.status).toBe("offline");
+      expect(body.connection.disconnectedAt).not.toBeNull();
+      agent.kill();
+    }
+  });
 });

@@ -17,6 +17,17 @@ export const CAPABILITY = {
 
 /** Names of the set bits, e.g. ["reportsStatus", "acceptsRemoteConfig"]; unknown bits as "bit<n>". */
 export function capabilityNames(bits: bigint): string[] {
+  const cached = NAMES_BY_BITS.get(bits);
+  if (cached) return [...cached];
+  const names = computeNames(bits);
+  // Fleets have a handful of distinct capability sets: bounded, but never evicted in practice.
+  if (NAMES_BY_BITS.size < 1024) NAMES_BY_BITS.set(bits, names);
+  return [...names];
+}
+
+const NAMES_BY_BITS = new Map<bigint, string[]>();
+
+function computeNames(bits: bigint): string[] {
   const names: string[] = [];
   for (let n = 0n; n < 64n; n++) {
     const bit = 1n << n;
