@@ -84,7 +84,7 @@ const USAGE = `usage: npm run bench -- [options]      (npm run bench:smoke for t
   --deadline S             deadline of the whole run (default 1800)
   --applying               agents report APPLYING before APPLIED (the supervisor does; default off)
   --cpu-prof               CPU-profile the server in each measured window (V8 inspector on loopback);
-                           profiles go to cpu-profiles/, top functions into the summary
+                           profiles (NN-<window>.cpuprofile) go next to the results, top functions into the summary
   --heap-prof              sample the server's heap during the enrollment storm; after a forced GC,
                            the allocation sites of what is still alive go into the summary
   --no-inspect             do not open the server's inspector (then memory figures are taken
@@ -321,7 +321,7 @@ async function main(): Promise<number> {
     const inspecting = opts.inspect;
     const inspectPort = inspecting ? await freePort() : 0;
     const serverNodeArgs = inspecting ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
-    const profileDir = join(outDir, "cpu-profiles");
+    const profileDir = outDir;
     let profiler: InspectorProfiler | undefined;
     let profiling: string | undefined;
     let profileSeq = 0;

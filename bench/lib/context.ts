@@ -109,11 +109,11 @@ export interface RunContext {
   stopServer: () => Promise<number>;
   /** With --cpu-prof: starts the server's CPU profiler for a window (no-op otherwise). */
   profileStart: (name: string) => Promise<void>;
-  /** Stops it and writes cpu-profiles/<n>-<name>.cpuprofile. */
+  /** Stops it and writes <n>-<name>.cpuprofile in the results directory. */
   profileStop: () => Promise<void>;
   /** With --heap-prof: starts the server's sampling heap profiler (no-op otherwise). */
   heapStart: () => Promise<void>;
-  /** Forces a GC, stops it and writes cpu-profiles/<name>.heapprofile (live allocation sites). */
+  /** Forces a GC, stops it and writes <name>.heapprofile in the results directory (live allocation sites). */
   heapStop: (name: string) => Promise<void>;
   /** Forces a full GC in the server when the inspector is open; false otherwise. */
   collectGarbage: () => Promise<boolean>;

@@ -392,21 +392,21 @@ const CHARTS_OF: Record<ScenarioName, string[]> = {
 };
 
 function heapProfiles(ctx: RunContext): HeapSummary[] {
-  const dir = join(ctx.outDir, "cpu-profiles");
+  const dir = ctx.outDir;
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith(".heapprofile"))
     .sort()
-    .map((f) => summarizeHeapProfile(join(dir, f), ctx.root));
+    .map((f) => ({ ...summarizeHeapProfile(join(dir, f), ctx.root), file: f }));
 }
 
 function profiles(ctx: RunContext): ProfileSummary[] {
-  const dir = join(ctx.outDir, "cpu-profiles");
+  const dir = ctx.outDir;
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith(".cpuprofile"))
     .sort()
-    .map((f) => summarizeProfile(join(dir, f), ctx.root));
+    .map((f) => ({ ...summarizeProfile(join(dir, f), ctx.root), file: f }));
 }
 
 export function writeReport(ctx: RunContext, started: Date, finished: Date): string[] {

@@ -53,6 +53,8 @@ export async function summarizeServerLog(
       tail.push(line);
       if (tail.length > 500) tail.shift();
     }
+    // The inspector's banners (the bench opens it on loopback) are not the server's doing.
+    if (line.startsWith("Debugger ") || line.startsWith("For help, see:") || line === "") continue;
     let rec: Record<string, unknown> | undefined;
     if (line.startsWith("{")) {
       try {
