@@ -118,7 +118,13 @@ export class DeliveryService {
         return;
       case "APPLIED": {
         if (row.status === "applied") return;
-        // FAILED for a newer hash followed by APPLIED for this one: the supervisor rolled back.
+        if (row.status !== "superseded") {
+          // The usual way: an offer being applied. No newer config exists, so no rollback.
+          await updateDeliveryStatus(this.db, row.id, { status: "applied", error_message: null });
+          return;
+        }
+        // APPLIED for a config a newer one superseded: when that newer one FAILED, the supervisor
+        // rolled back to this one.
         const latest = await latestDelivery(this.db, tenantId, instanceUid);
         const rolledBackFrom =
           latest && latest.id !== row.id && latest.status === "failed"
