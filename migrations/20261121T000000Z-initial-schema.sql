@@ -91,6 +91,8 @@ CREATE TABLE agents (
 );
 CREATE INDEX agents_labels_idx ON agents USING gin (labels jsonb_path_ops);
 CREATE INDEX agents_replica_idx ON agents (replica_id) WHERE replica_id IS NOT NULL;
+-- The connected agents of a tenant in page order (GET /agents?status=online).
+CREATE INDEX agents_connected_idx ON agents (tenant_id, instance_uid) WHERE replica_id IS NOT NULL;
 
 -- Per-agent OpAMP credentials (xag_). A rotation leaves two rows live until the new key's first use.
 CREATE TABLE agent_keys (

@@ -27,13 +27,17 @@ export interface WebSocketTransportOptions {
 
 interface Tracked extends WebSocket {
   isAlive?: boolean;
+  pingedAt?: number;
 }
 
 const EMPTY_UID = new Uint8Array();
+/** Ticks per ping interval. */
+const PING_SLICES = 30;
 
 export class WebSocketTransport {
   readonly #wss: WebSocketServer;
   readonly #pingTimer: NodeJS.Timeout;
+  #pingSlice = 0;
 
   constructor(
     private readonly sessionDeps: SessionDeps,
@@ -52,7 +56,12 @@ export class WebSocketTransport {
       maxFragments: 16 * 1024,
       clientTracking: true,
     });
-    this.#pingTimer = setInterval(() => this.#ping(), options.pingIntervalMs);
+    // Pings are spread over the interval (one slice of the sockets per tick): touching 19,000
+    // sockets in one synchronous loop stalls the event loop for half a second.
+    this.#pingTimer = setInterval(
+      () => this.#ping(),
+      Math.max(1, Math.floor(options.pingIntervalMs / PING_SLICES)),
+    );
     this.#pingTimer.unref();
   }
 
@@ -167,12 +176,22 @@ export class WebSocketTransport {
   }
 
   #ping(): void {
+    const slice = this.#pingSlice;
+    this.#pingSlice = (slice + 1) % PING_SLICES;
+    const now = Date.now();
+    let i = 0;
     for (const client of this.#wss.clients as Set<Tracked>) {
+      // Each socket belongs to one slice (by its place in the set), so it is checked once a cycle.
+      if (i++ % PING_SLICES !== slice) continue;
+      // Positions shift as sockets come and go: a socket is only judged a full interval after its
+      // last ping, however often its slice comes round.
+      if (client.pingedAt !== undefined && now - client.pingedAt < this.options.pingIntervalMs) continue;
       if (client.isAlive === false) {
         client.terminate();
         continue;
       }
       client.isAlive = false;
+      client.pingedAt = now;
       client.ping();
     }
   }
