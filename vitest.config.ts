@@ -5,6 +5,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+    // With TEST_KMS=aws: one KMS emulator for the run, stopped when it ends.
+    globalSetup: ["test/helpers/global-kms.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",

@@ -15,6 +15,16 @@ let emulator: Promise<KmsEmulator> | undefined;
 /** A KMS for one test server: emulator-backed AWS under TEST_KMS=aws, undefined otherwise. */
 export async function serverKms(): Promise<Kms | undefined> {
   if (testKmsKind !== "aws") return undefined;
+  const shared = process.env.TEST_KMS_ENDPOINT;
+  if (shared) {
+    // The run's emulator, started by test/helpers/global-kms.ts (vitest globalSetup).
+    return new AwsKms({
+      keyId: process.env.TEST_KMS_KEY_ID ?? "",
+      region: process.env.TEST_KMS_REGION ?? "us-east-1",
+      endpoint: shared,
+      credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    });
+  }
   emulator ??= startKmsEmulator();
   const e = await emulator;
   return new AwsKms({ keyId: e.keyId, region: e.region, endpoint: e.endpoint, credentials: e.credentials });
