@@ -1,5 +1,6 @@
 /** Shortcuts for tests that need a tenant, a token and agents on a running test server. */
 import { type ApiClient, apiClient } from "./http.js";
+import { TestAgent, type TestAgentOptions } from "./opamp-agent.js";
 import type { TestServer } from "./server.js";
 
 export interface TenantFixture {
@@ -9,6 +10,12 @@ export interface TenantFixture {
   enrollmentToken(body?: Record<string, unknown>): Promise<{ id: string; token: string }>;
   opampUrl: string;
   opampHttpUrl: string;
+  /** A test agent on this server's WebSocket endpoint (by default), stopped by stopAgents(). */
+  agent(opts: Partial<TestAgentOptions> & { token: string }): TestAgent;
+  /** An agent enrolled with a fresh token and switched to its own key (two connections, settled). */
+  enrolledAgent(opts?: Partial<TestAgentOptions>, tokenBody?: Record<string, unknown>): Promise<TestAgent>;
+  /** Stops every agent made by agent()/enrolledAgent() so far. */
+  stopAgents(): Promise<void>;
 }
 
 export async function createTenant(srv: TestServer, displayName = "Fleet Test"): Promise<TenantFixture> {
@@ -16,7 +23,14 @@ export async function createTenant(srv: TestServer, displayName = "Fleet Test"):
   const tenant = await op.post("/api/v1/tenants", { displayName });
   if (tenant.status !== 201) throw new Error(`tenant: ${tenant.status} ${JSON.stringify(tenant.body)}`);
   const tenantId: string = tenant.body.id;
-  return {
+  const opampUrl = `ws://127.0.0.1:${srv.port}/v1/opamp`;
+  const agents: TestAgent[] = [];
+  const agent = (opts: Partial<TestAgentOptions> & { token: string }): TestAgent => {
+    const a = new TestAgent({ url: opampUrl, ...opts });
+    agents.push(a);
+    return a;
+  };
+  const fixture: TenantFixture = {
     tenantId,
     api: op,
     async enrollmentToken(body = {}) {
@@ -24,9 +38,22 @@ export async function createTenant(srv: TestServer, displayName = "Fleet Test"):
       if (res.status !== 201) throw new Error(`token: ${res.status} ${JSON.stringify(res.body)}`);
       return { id: res.body.id, token: res.body.token };
     },
-    opampUrl: `ws://127.0.0.1:${srv.port}/v1/opamp`,
+    opampUrl,
     opampHttpUrl: `http://127.0.0.1:${srv.port}/v1/opamp`,
+    agent,
+    async enrolledAgent(opts = {}, tokenBody = {}) {
+      const { token } = await fixture.enrollmentToken(tokenBody);
+      const a = agent({ token, ...opts });
+      await a.start();
+      await a.waitForConnection(2);
+      await a.settle();
+      return a;
+    },
+    async stopAgents() {
+      for (const a of agents.splice(0)) await a.stop().catch(() => undefined);
+    },
   };
+  return fixture;
 }
 
 /** Polls `check` until it returns a value (not undefined) or the time runs out. */

@@ -5,21 +5,13 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 
 let srv: TestServer;
 let fleet: TenantFixture;
-const agents: TestAgent[] = [];
-
-function agent(opts: Partial<ConstructorParameters<typeof TestAgent>[0]> & { token: string }): TestAgent {
-  const a = new TestAgent({ url: fleet.opampUrl, ...opts });
-  agents.push(a);
-  return a;
-}
+const agent = (opts: Parameters<TenantFixture["agent"]>[0]) => fleet.agent(opts);
 
 beforeAll(async () => {
   srv = await startTestServer({ env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "500" } });
   fleet = await createTenant(srv, "Enrollment");
 });
-afterEach(async () => {
-  for (const a of agents.splice(0)) await a.stop().catch(() => undefined);
-});
+afterEach(() => fleet.stopAgents());
 afterAll(() => srv?.stop());
 
 async function getAgent(uid: string) {

@@ -3,27 +3,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AgentToServerSchema } from "../../src/gen/opamp/v1/opamp_pb.js";
 import { encodeAgentToServerFrame } from "../../src/opamp/codec.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
-import { SUPERVISOR_CAPABILITIES, TestAgent, uuidV7 } from "../helpers/opamp-agent.js";
+import { SUPERVISOR_CAPABILITIES, uuidV7 } from "../helpers/opamp-agent.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 let srv: TestServer;
 let fleet: TenantFixture;
-const agents: TestAgent[] = [];
-
-function agent(opts: Partial<ConstructorParameters<typeof TestAgent>[0]> & { token: string }): TestAgent {
-  const a = new TestAgent({ url: fleet.opampUrl, ...opts });
-  agents.push(a);
-  return a;
-}
-
-async function enrolled(opts: Partial<ConstructorParameters<typeof TestAgent>[0]> = {}): Promise<TestAgent> {
-  const { token } = await fleet.enrollmentToken();
-  const a = agent({ token, ...opts });
-  await a.start();
-  await a.waitForConnection(2);
-  await a.settle();
-  return a;
-}
+const agent = (opts: Parameters<TenantFixture["agent"]>[0]) => fleet.agent(opts);
+const enrolled = (opts?: Parameters<TenantFixture["enrolledAgent"]>[0]) => fleet.enrolledAgent(opts);
 
 async function getAgent(uid: string) {
   return (await fleet.api.get(`/api/v1/tenants/${fleet.tenantId}/agents/${uid}`)).body;
@@ -35,9 +21,7 @@ beforeAll(async () => {
   });
   fleet = await createTenant(srv, "Protocol");
 });
-afterEach(async () => {
-  for (const a of agents.splice(0)) await a.stop().catch(() => undefined);
-});
+afterEach(() => fleet.stopAgents());
 afterAll(() => srv?.stop());
 
 describe("OpAMP message handling", () => {
