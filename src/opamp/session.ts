@@ -159,9 +159,12 @@ export class AgentSession {
       await this.#noteRemoteConfigStatus(report);
       if (!disconnected) await this.#attachConfig(reply);
     } else if (this.ref) {
-      await this.deps.agents.recordReport(this.ref, report, capabilitiesChanged);
+      // Two independent batched writes (the agent row, its delivery row): wait for both at once.
+      await Promise.all([
+        this.deps.agents.recordReport(this.ref, report, capabilitiesChanged),
+        this.#noteRemoteConfigStatus(report),
+      ]);
       const reportedHash = report.remoteConfigStatus?.lastRemoteConfigHash;
-      await this.#noteRemoteConfigStatus(report);
       // The agent runs something other than what we last offered (a rollback, a lost offer):
       // decide again; a failed desired hash is not re-pushed.
       if (!disconnected && reportedHash !== undefined && reportedHash !== this.#lastOfferedHash) {
@@ -294,11 +297,10 @@ export class AgentSession {
     const facts = this.configFacts();
     if (!facts || !this.ref) return;
     try {
-      const { offers, retryAfter } = await this.deps.configs.plan(this.ref.tenantId, [facts]);
-      const offer = offers.get(facts.instanceUid);
+      const { offer, retryAfter } = await this.deps.configs.planSession(this.ref.tenantId, facts);
       if (offer) this.#setRemoteConfig(reply, offer);
-      const retry = retryAfter.get(facts.instanceUid);
-      if (retry !== undefined) this.deps.retryConfigLater(this.ref.tenantId, facts.instanceUid, retry);
+      if (retryAfter !== undefined)
+        this.deps.retryConfigLater(this.ref.tenantId, facts.instanceUid, retryAfter);
     } catch (err) {
       this.deps.logger.error(
         { err, tenantId: this.ref.tenantId, instanceUid: this.ref.instanceUid },

@@ -26,13 +26,16 @@ export interface WebSocketTransportOptions {
 }
 
 interface Tracked extends WebSocket {
-  isAlive?: boolean;
+  /** Last time the peer sent anything (a message or a pong). */
+  heardAt?: number;
   pingedAt?: number;
 }
 
 const EMPTY_UID = new Uint8Array();
 /** Ticks per ping interval. */
 const PING_SLICES = 30;
+/** Silence (in ping intervals) after which a socket is pinged. */
+const SILENCE_INTERVALS = 1.5;
 
 export class WebSocketTransport {
   readonly #wss: WebSocketServer;
@@ -73,7 +76,7 @@ export class WebSocketTransport {
   #onConnection(ws: Tracked, auth: ConnectionAuth): void {
     const session = new AgentSession(auth, randomUUID(), "websocket", this.sessionDeps);
     this.metrics.opampConnect("websocket", auth.kind);
-    ws.isAlive = true;
+    ws.heardAt = Date.now();
     let queue: Promise<void> = Promise.resolve();
     let queued = 0;
     let closed = false;
@@ -118,9 +121,10 @@ export class WebSocketTransport {
     }, this.options.handshakeTimeoutMs);
 
     ws.on("pong", () => {
-      ws.isAlive = true;
+      ws.heardAt = Date.now();
     });
     ws.on("message", (data: RawData, isBinary: boolean) => {
+      ws.heardAt = Date.now();
       if (!isBinary) {
         // OpAMP frames are binary; opamp-go treats text frames as a protocol error too.
         this.metrics.opampRejected("text_frame");
@@ -175,22 +179,28 @@ export class WebSocketTransport {
     });
   }
 
+  /**
+   * Pings only sockets that have been silent: an agent heartbeating every interval proves it is
+   * alive by itself, and a ping per socket per interval costs as much CPU as its heartbeat. A
+   * socket is terminated when its ping got no answer (no pong, no message) for a whole interval.
+   */
   #ping(): void {
     const slice = this.#pingSlice;
     this.#pingSlice = (slice + 1) % PING_SLICES;
     const now = Date.now();
+    const interval = this.options.pingIntervalMs;
     let i = 0;
     for (const client of this.#wss.clients as Set<Tracked>) {
       // Each socket belongs to one slice (by its place in the set), so it is checked once a cycle.
       if (i++ % PING_SLICES !== slice) continue;
-      // Positions shift as sockets come and go: a socket is only judged a full interval after its
-      // last ping, however often its slice comes round.
-      if (client.pingedAt !== undefined && now - client.pingedAt < this.options.pingIntervalMs) continue;
-      if (client.isAlive === false) {
-        client.terminate();
+      const heardAt = client.heardAt ?? 0;
+      // Heard from recently (heartbeats come once an interval, give or take the agent's jitter).
+      if (now - heardAt < interval * SILENCE_INTERVALS) continue;
+      if (client.pingedAt !== undefined && client.pingedAt > heardAt) {
+        // Pinged and silent since: dead once the ping had a whole interval to be answered.
+        if (now - client.pingedAt >= interval) client.terminate();
         continue;
       }
-      client.isAlive = false;
       client.pingedAt = now;
       client.ping();
     }

@@ -33,20 +33,6 @@ export async function lockAgent(trx: Transaction<Database>, ref: AgentRef): Prom
     .executeTakeFirst();
 }
 
-/** Inserts the agent unless it exists; true when this call created it. */
-export async function insertAgentIfAbsent(
-  trx: Transaction<Database>,
-  row: { tenant_id: string; instance_uid: string; enrollment_token_id: string; labels: string },
-): Promise<boolean> {
-  const inserted = await trx
-    .insertInto("agents")
-    .values(row)
-    .onConflict((oc) => oc.columns(["tenant_id", "instance_uid"]).doNothing())
-    .returning("instance_uid")
-    .executeTakeFirst();
-  return inserted !== undefined;
-}
-
 export async function updateAgent(db: Db, ref: AgentRef, patch: Updateable<AgentsTable>): Promise<void> {
   await db
     .updateTable("agents")
@@ -56,15 +42,217 @@ export async function updateAgent(db: Db, ref: AgentRef, patch: Updateable<Agent
     .execute();
 }
 
-/** Clears the connection columns, but only if `connectionId` still holds the agent. */
-export async function markAgentDisconnected(db: Db, ref: AgentRef, connectionId: string): Promise<void> {
-  await db
-    .updateTable("agents")
-    .set({ replica_id: null, connection_id: null, disconnected_at: new Date() })
-    .where("tenant_id", "=", ref.tenantId)
-    .where("instance_uid", "=", ref.instanceUid)
-    .where("connection_id", "=", connectionId)
-    .execute();
+/** The agent-reported columns of one message; an absent facet leaves its column unchanged. */
+export interface ReportColumns {
+  capabilities: string;
+  sequence_num: string;
+  /** JSON texts of the facets the message carried. */
+  description?: string;
+  health?: string;
+  effective_config?: string;
+  remote_config_status?: string;
+  available_components_hash?: string;
+}
+
+/** The connection that now holds the agent. */
+export interface ConnectionColumns {
+  replicaId: string;
+  connectionId: string;
+  transport: "websocket" | "http";
+  heartbeatIntervalSeconds: number;
+}
+
+/** A key minted in the same statement (its plaintext stays with the caller). */
+export interface MintedKey {
+  id: string;
+  hash: Uint8Array;
+  displayPrefix: string;
+}
+
+/**
+ * What a session start found: `created`/`existing` (the agent now held by this connection),
+ * `revoked` (held without config), `exhausted` (a new agent on a token at max_uses).
+ */
+export interface SessionStartRow {
+  outcome: "created" | "existing" | "revoked" | "exhausted";
+  has_description: boolean;
+  has_health: boolean;
+  has_effective_config: boolean;
+  has_remote_config_status: boolean;
+  key_rotation_requested_at: Date | null;
+}
+
+/** Columns every session start returns about the agent's row after the statement. */
+const SESSION_FACTS = sql`description is not null as has_description, health is not null as has_health,
+  effective_config is not null as has_effective_config,
+  remote_config_status is not null as has_remote_config_status, key_rotation_requested_at`;
+const NO_FACTS = sql`false, false, false, false, null::timestamptz`;
+
+function reportSet(r: ReportColumns, c: ConnectionColumns) {
+  return sql`capabilities = ${r.capabilities}::bigint, sequence_num = ${r.sequence_num}::bigint,
+    description = coalesce(${r.description ?? null}::jsonb, description),
+    health = coalesce(${r.health ?? null}::jsonb, health),
+    effective_config = coalesce(${r.effective_config ?? null}::text, effective_config),
+    remote_config_status = coalesce(${r.remote_config_status ?? null}::jsonb, remote_config_status),
+    available_components_hash = coalesce(${r.available_components_hash ?? null}::text, available_components_hash),
+    replica_id = ${c.replicaId}, connection_id = ${c.connectionId}, transport = ${c.transport},
+    connected_at = now(), last_seen_at = now(), heartbeat_interval_s = ${c.heartbeatIntervalSeconds}::int,
+    updated_at = now()`;
+}
+
+/**
+ * Phase 1 (an xse_ token) in one statement: registers the agent or takes over its row, counts a
+ * new agent against a limited token, and replaces never-used keys with `key` when one is given.
+ * Returns undefined when a concurrent first connection of the same uid inserted the row after
+ * this statement's snapshot (the caller runs it again).
+ */
+export async function startEnrollmentSession(
+  db: Db,
+  p: {
+    ref: AgentRef;
+    tokenId: string;
+    /** JSON of the token's labels (a new agent's labels). */
+    labels: string;
+    /** The token has max_uses: count new agents on its row (and refuse beyond the limit). */
+    limited: boolean;
+    report: ReportColumns;
+    conn: ConnectionColumns;
+    key: MintedKey | undefined;
+  },
+): Promise<SessionStartRow | undefined> {
+  const { ref, report: r, conn: c, key } = p;
+  const result = await sql<SessionStartRow>`
+    with existing as (
+      select revoked_at from agents where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}::uuid
+    ), counted as (
+      update agent_enrollment_tokens set use_count = use_count + 1, last_used_at = now()
+      where ${p.limited}::boolean and id = ${p.tokenId} and use_count < max_uses
+        and not exists (select 1 from existing)
+      returning id
+    ), created as (
+      insert into agents (tenant_id, instance_uid, enrollment_token_id, labels, capabilities, sequence_num,
+        description, health, effective_config, remote_config_status, available_components_hash,
+        replica_id, connection_id, transport, connected_at, last_seen_at, heartbeat_interval_s)
+      select ${ref.tenantId}, ${ref.instanceUid}::uuid, ${p.tokenId}, ${p.labels}::jsonb,
+        ${r.capabilities}::bigint, ${r.sequence_num}::bigint, ${r.description ?? null}::jsonb,
+        ${r.health ?? null}::jsonb, ${r.effective_config ?? null}::text, ${r.remote_config_status ?? null}::jsonb,
+        ${r.available_components_hash ?? null}::text, ${c.replicaId}, ${c.connectionId}, ${c.transport},
+        now(), now(), ${c.heartbeatIntervalSeconds}::int
+      where not exists (select 1 from existing)
+        and (not ${p.limited}::boolean or exists (select 1 from counted))
+      on conflict (tenant_id, instance_uid) do nothing
+      returning 'created'::text as outcome, ${SESSION_FACTS}
+    ), updated as (
+      update agents set ${reportSet(r, c)}
+      where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}::uuid and revoked_at is null
+      returning 'existing'::text as outcome, ${SESSION_FACTS}
+    ), held as (
+      select * from created union all select * from updated
+    ), unused_revoked as (
+      update agent_keys set revoked_at = now(), revoke_reason = 'superseded by re-enrollment'
+      where ${key !== undefined}::boolean and tenant_id = ${ref.tenantId}
+        and instance_uid = ${ref.instanceUid}::uuid and revoked_at is null and first_used_at is null
+        and exists (select 1 from held)
+    ), minted as (
+      insert into agent_keys (id, tenant_id, instance_uid, key_hash, display_prefix)
+      select ${key?.id ?? null}::text, ${ref.tenantId}, ${ref.instanceUid}::uuid, ${key?.hash ?? null}::bytea,
+        ${key?.displayPrefix ?? null}::text
+      where ${key !== undefined}::boolean and exists (select 1 from held)
+    )
+    select * from held
+    union all select 'revoked', ${NO_FACTS} from existing where revoked_at is not null
+    union all select 'exhausted', ${NO_FACTS}
+      where ${p.limited}::boolean and not exists (select 1 from existing) and not exists (select 1 from counted)
+  `.execute(db);
+  return result.rows[0];
+}
+
+/**
+ * Phase 2 (the agent's own xag_ key) in one statement: takes over the agent's row, marks the key
+ * used and, on its first use, revokes every older key (rotation overlap ends). Undefined when the
+ * agent no longer exists.
+ */
+export async function startKeyedSession(
+  db: Db,
+  p: {
+    ref: AgentRef;
+    keyId: string;
+    keyCreatedAt: Date;
+    firstUse: boolean;
+    report: ReportColumns;
+    conn: ConnectionColumns;
+  },
+): Promise<SessionStartRow | undefined> {
+  const { ref } = p;
+  const result = await sql<SessionStartRow>`
+    with held as (
+      update agents set ${reportSet(p.report, p.conn)},
+        key_confirmed_at = coalesce(key_confirmed_at, now()),
+        key_rotation_requested_at = case
+          when ${p.firstUse}::boolean and key_rotation_requested_at <= ${p.keyCreatedAt} then null
+          else key_rotation_requested_at end
+      where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}::uuid and revoked_at is null
+      returning 'existing'::text as outcome, ${SESSION_FACTS}
+    ), used as (
+      update agent_keys set first_used_at = coalesce(first_used_at, now()), last_used_at = now()
+      where id = ${p.keyId} and exists (select 1 from held)
+    ), older_revoked as (
+      update agent_keys set revoked_at = now(), revoke_reason = 'superseded by a newer key'
+      where ${p.firstUse}::boolean and tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}::uuid
+        and revoked_at is null and created_at < ${p.keyCreatedAt} and id <> ${p.keyId}
+        and exists (select 1 from held)
+    )
+    select * from held
+    union all select 'revoked', ${NO_FACTS} from agents
+      where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}::uuid and revoked_at is not null
+  `.execute(db);
+  return result.rows[0];
+}
+
+/** A connection that closed; the agent goes offline unless a newer connection holds it. */
+export interface ClosedConnection extends AgentRef {
+  connectionId: string;
+}
+
+/**
+ * Clears the connection columns of many agents in one statement, each only if its closed
+ * connection still holds it (a late close of a replaced connection changes nothing).
+ */
+export async function markAgentsDisconnected(db: Db, closed: readonly ClosedConnection[]): Promise<void> {
+  if (closed.length === 0) return;
+  await sql`
+    update agents set replica_id = null, connection_id = null, disconnected_at = now()
+    from (select unnest(${closed.map((c) => c.tenantId)}::text[]) as tenant_id,
+                 unnest(${closed.map((c) => c.instanceUid)}::uuid[]) as instance_uid,
+                 unnest(${closed.map((c) => c.connectionId)}::text[]) as connection_id) as c
+    where agents.tenant_id = c.tenant_id and agents.instance_uid = c.instance_uid
+      and agents.connection_id = c.connection_id`.execute(db);
+}
+
+/** The reported columns of one agent's message, for a batch of report writes. */
+export interface ReportWrite extends AgentRef {
+  columns: ReportColumns;
+}
+
+/**
+ * Stores many agents' reported facets in one statement; a facet a message did not carry keeps
+ * its column (coalesce), and each agent counts as seen now.
+ */
+export async function storeReports(db: Db, writes: readonly ReportWrite[]): Promise<void> {
+  if (writes.length === 0) return;
+  const rows = writes.map((w) => ({ tenant_id: w.tenantId, instance_uid: w.instanceUid, ...w.columns }));
+  await sql`
+    update agents a set capabilities = r.capabilities, sequence_num = r.sequence_num,
+      description = coalesce(r.description::jsonb, a.description),
+      health = coalesce(r.health::jsonb, a.health),
+      effective_config = coalesce(r.effective_config, a.effective_config),
+      remote_config_status = coalesce(r.remote_config_status::jsonb, a.remote_config_status),
+      available_components_hash = coalesce(r.available_components_hash, a.available_components_hash),
+      last_seen_at = now(), updated_at = now()
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(tenant_id text, instance_uid uuid,
+      capabilities bigint, sequence_num bigint, description text, health text, effective_config text,
+      remote_config_status text, available_components_hash text)
+    where a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid`.execute(db);
 }
 
 /** One statement for a whole batch of heartbeats (DESIGN.md §4: never one UPDATE per message). */
@@ -96,8 +284,14 @@ export async function insertAgentKey(
   return trx.insertInto("agent_keys").values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function findAgentKeyByHash(db: Db, hash: Uint8Array): Promise<AgentKeyRow | undefined> {
-  return db.selectFrom("agent_keys").selectAll().where("key_hash", "=", hash).executeTakeFirst();
+/** The keys with these hashes (any order; unknown hashes have no row). */
+export async function findAgentKeysByHash(db: Db, hashes: readonly Uint8Array[]): Promise<AgentKeyRow[]> {
+  if (hashes.length === 0) return [];
+  return db
+    .selectFrom("agent_keys")
+    .selectAll()
+    .where("key_hash", "in", [...hashes])
+    .execute();
 }
 
 export async function listAgentKeys(db: Db, ref: AgentRef): Promise<AgentKeyRow[]> {
@@ -128,19 +322,6 @@ export async function revokeAgentKeys(
   if (which.exceptId) q = q.where("id", "!=", which.exceptId);
   const result = await q.executeTakeFirst();
   return Number(result.numUpdatedRows);
-}
-
-export async function markAgentKeyUsed(
-  trx: Transaction<Database>,
-  keyId: string,
-  firstUse: boolean,
-): Promise<void> {
-  const now = new Date();
-  await trx
-    .updateTable("agent_keys")
-    .set(firstUse ? { first_used_at: now, last_used_at: now } : { last_used_at: now })
-    .where("id", "=", keyId)
-    .execute();
 }
 
 // --- listing ----------------------------------------------------------------------------------

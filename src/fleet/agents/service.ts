@@ -12,7 +12,7 @@
  */
 import type { Kysely, Transaction } from "kysely";
 import { issueToken, keyFingerprint, newRecordId, parseToken } from "../../credentials/index.js";
-import type { AgentKeyRow, Database, Labels } from "../../db/schema.js";
+import type { AgentKeyRow, Database, EnrollmentTokenRow, Labels } from "../../db/schema.js";
 import {
   NotFoundError,
   PreconditionFailedError,
@@ -23,7 +23,8 @@ import {
 import type { Logger } from "../../logger.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
-import { findEnrollmentTokenByHash } from "../enrollment/repository.js";
+import { BatchQueue } from "../batch-queue.js";
+import { findEnrollmentTokensByHash } from "../enrollment/repository.js";
 import { enrollmentTokenStatus } from "../enrollment/tokens.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
@@ -35,17 +36,22 @@ import { CAPABILITY, capabilityNames, hasCapability } from "./capabilities.js";
 import {
   type AgentRef,
   type AgentWithReplica,
+  type ClosedConnection,
   deleteAgent,
   findAgent,
-  findAgentKeyByHash,
-  insertAgentIfAbsent,
+  findAgentKeysByHash,
   insertAgentKey,
   listAgentKeys,
   listAgents,
   lockAgent,
-  markAgentDisconnected,
-  markAgentKeyUsed,
+  markAgentsDisconnected,
+  type ReportColumns,
+  type ReportWrite,
   revokeAgentKeys,
+  type SessionStartRow,
+  startEnrollmentSession,
+  startKeyedSession,
+  storeReports,
   touchAgents,
   updateAgent,
 } from "./repository.js";
@@ -140,17 +146,46 @@ export interface AgentServiceOptions {
   redact: (tenantId: string, texts: string[]) => Promise<string[]>;
 }
 
+/** Statements of the OpAMP hot path coalesced per batch (see BatchQueue). */
+const HOT_BATCH = { maxBatch: 500, concurrency: 2 };
+
+/** Looks rows up by credential hash in batches, one result per hash. */
+function lookupByHash<R>(
+  find: (hashes: readonly Uint8Array[]) => Promise<R[]>,
+  hashOf: (row: R) => Uint8Array,
+): BatchQueue<Uint8Array, R | undefined> {
+  return new BatchQueue(async (hashes) => {
+    const rows = new Map((await find(hashes)).map((r) => [Buffer.from(hashOf(r)).toString("hex"), r]));
+    return hashes.map((h) => rows.get(Buffer.from(h).toString("hex")));
+  }, HOT_BATCH);
+}
+
 export class AgentService {
   readonly #touched = new Map<string, AgentRef>();
   readonly #tokenUses = new Map<string, number>();
   #flushTimer: NodeJS.Timeout | undefined;
+  readonly #tokensByHash: BatchQueue<Uint8Array, EnrollmentTokenRow | undefined>;
+  readonly #keysByHash: BatchQueue<Uint8Array, AgentKeyRow | undefined>;
+  readonly #reportWrites: BatchQueue<ReportWrite, void>;
+  readonly #disconnects: BatchQueue<ClosedConnection, void>;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly audit: AuditLog,
     private readonly logger: Logger,
     private readonly options: AgentServiceOptions,
-  ) {}
+  ) {
+    this.#tokensByHash = lookupByHash(
+      (hashes) => findEnrollmentTokensByHash(db, hashes),
+      (r) => r.token_hash,
+    );
+    this.#keysByHash = lookupByHash(
+      (hashes) => findAgentKeysByHash(db, hashes),
+      (r) => r.key_hash,
+    );
+    this.#reportWrites = BatchQueue.ofWrites((writes) => storeReports(db, writes), HOT_BATCH);
+    this.#disconnects = BatchQueue.ofWrites((closed) => markAgentsDisconnected(db, closed), HOT_BATCH);
+  }
 
   // --- OpAMP side -------------------------------------------------------------------------------
 
@@ -163,7 +198,7 @@ export class AgentService {
     const parsed = parseToken(bearer, ["enrollment", "agent"]);
     if (!parsed) throw new UnauthenticatedError("malformed");
     if (parsed.kind === "enrollment") {
-      const token = await findEnrollmentTokenByHash(this.db, parsed.hash);
+      const token = await this.#tokensByHash.submit(parsed.hash);
       if (!token) throw new UnauthenticatedError("unknown");
       const status = enrollmentTokenStatus(token);
       if (status !== "active") throw new UnauthenticatedError(status);
@@ -176,7 +211,7 @@ export class AgentService {
         maxUses: token.max_uses,
       };
     }
-    const key = await findAgentKeyByHash(this.db, parsed.hash);
+    const key = await this.#keysByHash.submit(parsed.hash);
     if (!key) throw new UnauthenticatedError("unknown");
     if (key.revoked_at) throw new UnauthenticatedError("revoked");
     return {
@@ -191,7 +226,8 @@ export class AgentService {
 
   /**
    * Handles the first message of a connection: enrollment (xse_) or key confirmation (xag_),
-   * plus the reported state and the connection columns, in one transaction.
+   * plus the reported state and the connection columns, in one statement (one round trip and
+   * one commit per phase: enrollment storms are bound by them).
    */
   async beginSession(
     auth: ConnectionAuth,
@@ -200,124 +236,84 @@ export class AgentService {
     conn: ConnectionInfo,
   ): Promise<SessionStart> {
     const ref: AgentRef = { tenantId: auth.tenantId, instanceUid };
-    // Redacted before the transaction: decrypting must not hold the embedded database's one connection.
-    const report = await this.#redacted(auth.tenantId, reported);
+    // Redacted before the statement: decrypting must not hold the embedded database's one connection.
+    const report = this.#reportColumns(await this.#redacted(auth.tenantId, reported));
     if (auth.kind === "agent" && auth.instanceUid !== instanceUid) {
       return { outcome: "rejected", reason: "this agent key belongs to another instance_uid" };
     }
-    return this.db.transaction().execute(async (trx) => {
-      let created = false;
-      if (auth.kind === "enrollment") {
-        const existing = await lockAgent(trx, ref);
-        if (!existing) {
-          // Count distinct agents against max_uses; re-enrollment of a known uid is free. Every
-          // enrollment through one token would otherwise queue on that token's row lock, so the
-          // counter is kept exactly only where it limits something (max_uses set).
-          if (auth.maxUses !== null) {
-            const counted = await trx
-              .updateTable("agent_enrollment_tokens")
-              .set((eb) => ({ use_count: eb("use_count", "+", 1), last_used_at: new Date() }))
-              .where("id", "=", auth.tokenId)
-              .where("use_count", "<", auth.maxUses)
-              .executeTakeFirst();
-            if (Number(counted.numUpdatedRows) === 0) {
-              return { outcome: "rejected", reason: "enrollment token is exhausted" } as const;
-            }
-          } else {
-            this.#countUnlimitedUse(auth.tokenId);
-          }
-          created = await insertAgentIfAbsent(trx, {
-            tenant_id: ref.tenantId,
-            instance_uid: instanceUid,
-            enrollment_token_id: auth.tokenId,
-            labels: JSON.stringify(auth.labels),
-          });
-        }
-      }
-      const agent = await lockAgent(trx, ref);
-      if (!agent) return { outcome: "rejected", reason: "agent is not registered" } as const;
-      if (agent.revoked_at) {
-        return {
-          outcome: "held",
+    const acceptsSettings = hasCapability(reported.capabilities, CAPABILITY.AcceptsOpAMPConnectionSettings);
+    let offerKey: string | null = null;
+    let row: SessionStartRow | undefined;
+    if (auth.kind === "enrollment") {
+      // Keys offered on earlier enrollment connections and never used are lost with the
+      // supervisor's memory (the statement revokes them); a confirmed key stays valid until this
+      // new one is used.
+      const issued = acceptsSettings ? issueToken("agent") : undefined;
+      const start = () =>
+        startEnrollmentSession(this.db, {
           ref,
-          reason: "this agent was revoked; an admin must delete it before it can enroll again",
-        } as const;
-      }
-
-      let offerKey: string | null = null;
-      const now = new Date();
-      if (auth.kind === "agent") {
-        await markAgentKeyUsed(trx, auth.keyId, auth.firstUse);
-        if (auth.firstUse) {
-          // The agent switched to this key: every older key (rotation overlap, previous
-          // enrollments) stops working now.
-          await revokeAgentKeys(trx, ref, "superseded by a newer key", {
-            createdBefore: auth.keyCreatedAt,
-            exceptId: auth.keyId,
-          });
-        }
-        const rotationPending =
-          agent.key_rotation_requested_at !== null && agent.key_rotation_requested_at > auth.keyCreatedAt;
-        if (
-          rotationPending &&
-          hasCapability(report.capabilities, CAPABILITY.AcceptsOpAMPConnectionSettings)
-        ) {
-          offerKey = await this.#mintKey(trx, ref);
-        }
-      } else if (hasCapability(report.capabilities, CAPABILITY.AcceptsOpAMPConnectionSettings)) {
-        // Keys offered on earlier enrollment connections and never used are lost with the
-        // supervisor's memory; a confirmed key stays valid until this new one is used.
-        await revokeAgentKeys(trx, ref, "superseded by re-enrollment", { unusedOnly: true });
-        offerKey = await this.#mintKey(trx, ref);
-      }
-
-      await updateAgent(trx, ref, {
-        ...this.#reportColumns(report),
-        replica_id: conn.replicaId,
-        connection_id: conn.connectionId,
-        transport: conn.transport,
-        connected_at: now,
-        last_seen_at: now,
-        heartbeat_interval_s: conn.heartbeatIntervalSeconds,
-        ...(auth.kind === "agent"
-          ? {
-              key_confirmed_at: agent.key_confirmed_at ?? now,
-              ...(auth.firstUse &&
-              agent.key_rotation_requested_at &&
-              agent.key_rotation_requested_at <= auth.keyCreatedAt
-                ? { key_rotation_requested_at: null }
-                : {}),
-            }
-          : {}),
-      });
-      const needsConnectionSettings =
-        auth.kind === "enrollment" &&
-        !hasCapability(report.capabilities, CAPABILITY.AcceptsOpAMPConnectionSettings) &&
-        !auth.allowConfigOnToken;
-      return {
-        outcome: "active",
+          tokenId: auth.tokenId,
+          labels: JSON.stringify(auth.labels),
+          // Every enrollment through one token would otherwise queue on that token's row lock, so
+          // the counter is kept exactly only where it limits something (max_uses set).
+          limited: auth.maxUses !== null,
+          report,
+          conn,
+          key: issued && { id: newRecordId("agk"), hash: issued.hash, displayPrefix: issued.displayPrefix },
+        });
+      // A concurrent first connection of the same uid inserted the row after our snapshot: the
+      // second run takes it over like any re-enrollment.
+      row = (await start()) ?? (await start());
+      if (row?.outcome === "exhausted")
+        return { outcome: "rejected", reason: "enrollment token is exhausted" };
+      if (row?.outcome === "created" && auth.maxUses === null) this.#countUnlimitedUse(auth.tokenId);
+      if (row?.outcome === "created" || row?.outcome === "existing") offerKey = issued?.plaintext ?? null;
+    } else {
+      row = await startKeyedSession(this.db, {
         ref,
-        created,
-        offerKey,
-        needsConnectionSettings,
-        known: {
-          description: report.description !== undefined || agent.description !== null,
-          health: report.health !== undefined || agent.health !== null,
-          effectiveConfig: report.effectiveConfig !== undefined || agent.effective_config !== null,
-          remoteConfigStatus: report.remoteConfigStatus !== undefined || agent.remote_config_status !== null,
-        },
-      } as const;
-    });
+        keyId: auth.keyId,
+        keyCreatedAt: auth.keyCreatedAt,
+        firstUse: auth.firstUse,
+        report,
+        conn,
+      });
+      const rotationPending =
+        row?.key_rotation_requested_at != null && row.key_rotation_requested_at > auth.keyCreatedAt;
+      if (row?.outcome === "existing" && rotationPending && acceptsSettings) {
+        offerKey = await this.#mintKey(this.db, ref);
+      }
+    }
+    if (!row) return { outcome: "rejected", reason: "agent is not registered" };
+    if (row.outcome === "revoked") {
+      return {
+        outcome: "held",
+        ref,
+        reason: "this agent was revoked; an admin must delete it before it can enroll again",
+      };
+    }
+    return {
+      outcome: "active",
+      ref,
+      created: row.outcome === "created",
+      offerKey,
+      needsConnectionSettings: auth.kind === "enrollment" && !acceptsSettings && !auth.allowConfigOnToken,
+      known: {
+        description: row.has_description,
+        health: row.has_health,
+        effectiveConfig: row.has_effective_config,
+        remoteConfigStatus: row.has_remote_config_status,
+      },
+    };
   }
 
   /** Mints a new key for an agent held on this replica (key rotation on a live connection). */
   async mintRotationKey(ref: AgentRef): Promise<string> {
-    return this.db.transaction().execute((trx) => this.#mintKey(trx, ref));
+    return this.#mintKey(this.db, ref);
   }
 
-  async #mintKey(trx: Transaction<Database>, ref: AgentRef): Promise<string> {
+  async #mintKey(db: Kysely<Database>, ref: AgentRef): Promise<string> {
     const issued = issueToken("agent");
-    await insertAgentKey(trx, {
+    await insertAgentKey(db, {
       id: newRecordId("agk"),
       tenant_id: ref.tenantId,
       instance_uid: ref.instanceUid,
@@ -339,7 +335,7 @@ export class AgentService {
       this.touch(ref);
       return;
     }
-    await updateAgent(this.db, ref, { ...columns, last_seen_at: new Date() });
+    await this.#reportWrites.submit({ ...ref, columns });
   }
 
   /** Effective config files with the tenant's secret values replaced, before anything stores them. */
@@ -357,7 +353,7 @@ export class AgentService {
     return { ...report, effectiveConfig: { files } };
   }
 
-  #reportColumns(report: AgentReport) {
+  #reportColumns(report: AgentReport): ReportColumns {
     return {
       capabilities: report.capabilities.toString(),
       sequence_num: report.sequenceNum.toString(),
@@ -376,7 +372,7 @@ export class AgentService {
   /** The connection closed (or sent agent_disconnect): offline now, unless replaced already. */
   async endSession(ref: AgentRef, connectionId: string): Promise<void> {
     this.#touched.delete(`${ref.tenantId}/${ref.instanceUid}`);
-    await markAgentDisconnected(this.db, ref, connectionId);
+    await this.#disconnects.submit({ ...ref, connectionId });
   }
 
   /** Queues a last_seen update for the next batch. */

@@ -16,6 +16,7 @@ import type { Database } from "../../db/schema.js";
 import type { Logger } from "../../logger.js";
 import { CAPABILITY, hasCapability } from "../agents/capabilities.js";
 import type { RemoteConfigState, RemoteConfigStatusReport } from "../agents/types.js";
+import { BatchQueue } from "../batch-queue.js";
 import {
   type DeliveryPlanRow,
   type DeliveryRow,
@@ -52,15 +53,63 @@ export interface PlanResult {
 
 const CHUNK = 1000;
 
+/** One session's plan, as the session-start batch returns it. */
+export interface SessionPlan {
+  offer: RemoteConfigOffer | undefined;
+  /** Seconds after which to plan again (a secret could not be decrypted now), if any. */
+  retryAfter: number | undefined;
+}
+
 /** An agent counts as offline here on the same rule as AgentService.statusOf. */
 const OFFLINE_AFTER_HEARTBEATS = 3;
 
 export class ConfigPlanner {
+  /** Session starts planned together: an enrollment storm plans many agents per round trip. */
+  readonly #sessions: BatchQueue<{ tenantId: string; facts: AgentSessionFacts }, SessionPlan>;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly desired: DesiredConfigs,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.#sessions = new BatchQueue((items) => this.#planSessions(items), {
+      maxBatch: CHUNK,
+      concurrency: 2,
+    });
+  }
+
+  /** Plans one connected agent's config (batched with other sessions starting now). */
+  planSession(tenantId: string, facts: AgentSessionFacts): Promise<SessionPlan> {
+    return this.#sessions.submit({ tenantId, facts });
+  }
+
+  async #planSessions(items: { tenantId: string; facts: AgentSessionFacts }[]): Promise<SessionPlan[]> {
+    const results = new Map<(typeof items)[number], SessionPlan>();
+    let rest = items;
+    while (rest.length > 0) {
+      // One plan per tenant per round; an agent twice in the batch (a reconnect racing its old
+      // connection) waits for the next round, since one statement cannot write its row twice.
+      const round = new Map<string, Map<string, (typeof items)[number]>>();
+      const later: typeof items = [];
+      for (const item of rest) {
+        const tenant = round.get(item.tenantId) ?? new Map();
+        round.set(item.tenantId, tenant);
+        if (tenant.has(item.facts.instanceUid)) later.push(item);
+        else tenant.set(item.facts.instanceUid, item);
+      }
+      for (const [tenantId, byUid] of round) {
+        const planned = await this.plan(
+          tenantId,
+          [...byUid.values()].map((i) => i.facts),
+        );
+        for (const [uid, item] of byUid) {
+          results.set(item, { offer: planned.offers.get(uid), retryAfter: planned.retryAfter.get(uid) });
+        }
+      }
+      rest = later;
+    }
+    return items.map((i) => results.get(i) ?? { offer: undefined, retryAfter: undefined });
+  }
 
   /**
    * Records what offline agents will get when they connect: `pending` rows for the new desired

@@ -81,22 +81,6 @@ export async function supersedeOthers(
       and d.status in ('pending', 'offered', 'applying', 'applied')`.execute(db);
 }
 
-export async function findDeliveries(
-  db: Db,
-  tenantId: string,
-  instanceUid: string,
-  hashes: readonly string[],
-): Promise<DeliveryRow[]> {
-  if (hashes.length === 0) return [];
-  return db
-    .selectFrom("agent_config_deliveries")
-    .selectAll()
-    .where("tenant_id", "=", tenantId)
-    .where("instance_uid", "=", instanceUid)
-    .where("config_hash", "in", hashes)
-    .execute();
-}
-
 /** Current rows (by hash) for many agents of one tenant. */
 export async function findDeliveriesForAgents(
   db: Db,
@@ -131,28 +115,54 @@ export async function latestDelivery(
     .executeTakeFirst();
 }
 
-export async function updateDeliveryStatus(
-  db: Db,
-  id: string,
-  patch: {
-    status: DeliveryStatus;
-    error_message?: string | null;
-    rolled_back_from?: string | null;
-  },
-): Promise<void> {
-  const now = new Date();
-  await db
-    .updateTable("agent_config_deliveries")
-    .set({
-      ...patch,
-      updated_at: now,
-      ...(patch.status === "applied" ? { applied_at: now } : {}),
-      ...(patch.status === "applying" ? { applying_at: now } : {}),
-      ...(patch.status === "failed" ? { failed_at: now } : {}),
-      ...(patch.status === "superseded" ? { superseded_at: now } : {}),
-    })
-    .where("id", "=", id)
-    .execute();
+/** One agent's remote-config status report, for a batch of them. */
+export interface StatusReportWrite {
+  tenantId: string;
+  instanceUid: string;
+  configHash: string;
+  status: "APPLYING" | "APPLIED" | "FAILED";
+  errorMessage: string;
+}
+
+/**
+ * Applies many status reports to their delivery rows in one statement. A report that changes
+ * nothing writes nothing (full-state reports repeat it): APPLYING moves only offered/pending rows,
+ * FAILED rewrites only a different error, APPLIED only a row not applied yet. APPLIED for a row a
+ * newer config superseded is a rollback when the agent's latest row failed: it is recorded as
+ * `rolled_back_from`. A report for a config we never offered matches no row.
+ */
+export async function applyStatusReports(db: Db, reports: readonly StatusReportWrite[]): Promise<void> {
+  if (reports.length === 0) return;
+  const rows = reports.map((r) => ({
+    tenant_id: r.tenantId,
+    instance_uid: r.instanceUid,
+    config_hash: r.configHash,
+    status: r.status,
+    error_message: r.errorMessage || "failed",
+  }));
+  await sql`
+    update agent_config_deliveries d set
+      status = case r.status when 'APPLYING' then 'applying' when 'FAILED' then 'failed' else 'applied' end,
+      error_message = case r.status when 'FAILED' then r.error_message when 'APPLIED' then null
+        else d.error_message end,
+      applying_at = case when r.status = 'APPLYING' then now() else d.applying_at end,
+      failed_at = case when r.status = 'FAILED' then now() else d.failed_at end,
+      applied_at = case when r.status = 'APPLIED' then now() else d.applied_at end,
+      rolled_back_from = case when r.status = 'APPLIED' and d.status = 'superseded' then coalesce(
+          (select case when l.id <> d.id and l.status = 'failed' then l.config_hash end
+           from agent_config_deliveries l where l.tenant_id = d.tenant_id and l.instance_uid = d.instance_uid
+           order by l.updated_at desc, l.id desc limit 1),
+          d.rolled_back_from)
+        else d.rolled_back_from end,
+      updated_at = now()
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      as r(tenant_id text, instance_uid uuid, config_hash text, status text, error_message text)
+    where d.tenant_id = r.tenant_id and d.instance_uid = r.instance_uid and d.config_hash = r.config_hash
+      and case r.status
+        when 'APPLYING' then d.status in ('offered', 'pending')
+        when 'FAILED' then d.status <> 'failed' or d.error_message is distinct from r.error_message
+        when 'APPLIED' then d.status <> 'applied'
+        else false end`.execute(db);
 }
 
 export interface DeliveryFilter {

@@ -11,16 +11,16 @@ import { NotFoundError } from "../../errors.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { RemoteConfigStatusReport } from "../agents/types.js";
 import type { AuditLog } from "../audit/service.js";
+import { BatchQueue } from "../batch-queue.js";
 import { publishFleetEvent } from "../events.js";
 import { decodeCursor, type Page, toPage } from "../pagination.js";
 import {
+  applyStatusReports,
   type DeliveryListRow,
-  findDeliveries,
-  latestDelivery,
   listDeliveries,
   reopenFailed,
   rollup,
-  updateDeliveryStatus,
+  type StatusReportWrite,
 } from "./repository.js";
 
 export interface DeliveryView {
@@ -61,11 +61,18 @@ export function emptyRollup(): RollupView {
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export class DeliveryService {
+  readonly #statusWrites: BatchQueue<StatusReportWrite, void>;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly audit: AuditLog,
     private readonly stallAfterMs: number,
-  ) {}
+  ) {
+    this.#statusWrites = BatchQueue.ofWrites((reports) => applyStatusReports(db, reports), {
+      maxBatch: 500,
+      concurrency: 2,
+    });
+  }
 
   #stalledBefore(): Date {
     return new Date(Date.now() - this.stallAfterMs);
@@ -95,49 +102,19 @@ export class DeliveryService {
   }
 
   /**
-   * Applies an agent's remote-config status report to its delivery rows. Idempotent: a status
-   * the row already has writes nothing (full-state reports repeat it).
+   * Applies an agent's remote-config status report to its delivery rows (batched with other
+   * agents' reports: one statement per batch). Idempotent: a status the row already has writes
+   * nothing (full-state reports repeat it).
    */
   async recordStatus(tenantId: string, instanceUid: string, report: RemoteConfigStatusReport): Promise<void> {
     if (!report.lastRemoteConfigHash || report.status === "UNSET") return;
-    const [row] = await findDeliveries(this.db, tenantId, instanceUid, [report.lastRemoteConfigHash]);
-    if (!row) return; // a config we never offered (e.g. the agent's local one)
-    switch (report.status) {
-      case "APPLYING":
-        if (row.status === "offered" || row.status === "pending") {
-          await updateDeliveryStatus(this.db, row.id, { status: "applying" });
-        }
-        return;
-      case "FAILED":
-        if (row.status !== "failed" || row.error_message !== report.errorMessage) {
-          await updateDeliveryStatus(this.db, row.id, {
-            status: "failed",
-            error_message: report.errorMessage || "failed",
-          });
-        }
-        return;
-      case "APPLIED": {
-        if (row.status === "applied") return;
-        if (row.status !== "superseded") {
-          // The usual way: an offer being applied. No newer config exists, so no rollback.
-          await updateDeliveryStatus(this.db, row.id, { status: "applied", error_message: null });
-          return;
-        }
-        // APPLIED for a config a newer one superseded: when that newer one FAILED, the supervisor
-        // rolled back to this one.
-        const latest = await latestDelivery(this.db, tenantId, instanceUid);
-        const rolledBackFrom =
-          latest && latest.id !== row.id && latest.status === "failed"
-            ? latest.config_hash
-            : row.rolled_back_from;
-        await updateDeliveryStatus(this.db, row.id, {
-          status: "applied",
-          error_message: null,
-          rolled_back_from: rolledBackFrom,
-        });
-        return;
-      }
-    }
+    await this.#statusWrites.submit({
+      tenantId,
+      instanceUid,
+      configHash: report.lastRemoteConfigHash,
+      status: report.status,
+      errorMessage: report.errorMessage,
+    });
   }
 
   async list(

@@ -10,15 +10,17 @@ export async function insertEnrollmentToken(
   return trx.insertInto("agent_enrollment_tokens").values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function findEnrollmentTokenByHash(
+/** The tokens with these hashes (any order; unknown hashes have no row). */
+export async function findEnrollmentTokensByHash(
   db: Db,
-  hash: Uint8Array,
-): Promise<EnrollmentTokenRow | undefined> {
+  hashes: readonly Uint8Array[],
+): Promise<EnrollmentTokenRow[]> {
+  if (hashes.length === 0) return [];
   return db
     .selectFrom("agent_enrollment_tokens")
     .selectAll()
-    .where("token_hash", "=", hash)
-    .executeTakeFirst();
+    .where("token_hash", "in", [...hashes])
+    .execute();
 }
 
 export async function findEnrollmentToken(

@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { BatchQueue } from "../../src/fleet/batch-queue.js";
+
+/** A batched call that records each batch and can be held open until released. */
+function recorder() {
+  const batches: number[][] = [];
+  const gates: (() => void)[] = [];
+  let hold = false;
+  const run = async (items: number[]) => {
+    batches.push(items);
+    if (hold) await new Promise<void>((resolve) => gates.push(resolve));
+    return items.map((n) => n * 10);
+  };
+  return {
+    batches,
+    run,
+    hold: () => {
+      hold = true;
+    },
+    release: () => {
+      hold = false;
+      for (const g of gates.splice(0)) g();
+    },
+  };
+}
+
+describe("BatchQueue (group commit)", () => {
+  it("runs the calls of one event-loop turn as one batch and gives each caller its own result", async () => {
+    const r = recorder();
+    const queue = new BatchQueue(r.run, { maxBatch: 100, concurrency: 1 });
+    const results = await Promise.all([1, 2, 3].map((n) => queue.submit(n)));
+    expect(results).toEqual([10, 20, 30]);
+    expect(r.batches).toEqual([[1, 2, 3]]);
+  });
+
+  it("collects calls made while a batch is in flight into the next batch", async () => {
+    const r = recorder();
+    const queue = new BatchQueue(r.run, { maxBatch: 100, concurrency: 1 });
+    r.hold();
+    const first = queue.submit(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const later = [2, 3, 4].map((n) => queue.submit(n));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(r.batches).toEqual([[1]]);
+    r.release();
+    expect(await Promise.all([first, ...later])).toEqual([10, 20, 30, 40]);
+    expect(r.batches).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it("splits at maxBatch and runs at most `concurrency` batches at once", async () => {
+    const r = recorder();
+    const queue = new BatchQueue(r.run, { maxBatch: 2, concurrency: 2 });
+    r.hold();
+    const all = [1, 2, 3, 4, 5].map((n) => queue.submit(n));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(r.batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(queue.size).toBe(5);
+    r.release();
+    expect(await Promise.all(all)).toEqual([10, 20, 30, 40, 50]);
+    expect(r.batches).toEqual([[1, 2], [3, 4], [5]]);
+    expect(queue.size).toBe(0);
+  });
+
+  it("rejects every caller of a failed batch and keeps serving later ones", async () => {
+    let fail = true;
+    const queue = BatchQueue.ofWrites<string>(
+      async () => {
+        if (fail) throw new Error("connection lost");
+      },
+      { maxBatch: 10, concurrency: 1 },
+    );
+    const failed = await Promise.allSettled([queue.submit("a"), queue.submit("b")]);
+    expect(failed.map((f) => f.status)).toEqual(["rejected", "rejected"]);
+    expect((failed[0] as PromiseRejectedResult).reason).toEqual(new Error("connection lost"));
+    fail = false;
+    await expect(queue.submit("c")).resolves.toBeUndefined();
+  });
+});
