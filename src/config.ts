@@ -24,6 +24,7 @@ const envSchema = z
       .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
       .optional(),
     DB_POOL_MAX: positiveInt.max(200).default(10),
+    DB_PREPARED_STATEMENTS: boolish.default(true),
     DATA_DIR: z.string().min(1).default("./data"),
     MIGRATE_ON_START: boolish.default(true),
     PUBLIC_OPAMP_URL: z
@@ -75,7 +76,13 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** Typed configuration, built once at boot and passed down explicitly. */
 export interface Config {
   http: { host: string; port: number; bodyLimitBytes: number; shutdownGraceMs: number };
-  database: { url: string | undefined; poolMax: number; dataDir: string; migrateOnStart: boolean };
+  database: {
+    url: string | undefined;
+    poolMax: number;
+    preparedStatements: boolean;
+    dataDir: string;
+    migrateOnStart: boolean;
+  };
   opamp: {
     /** Endpoint offered to agents; undefined = derived from the listening port at start. */
     publicUrl: string | undefined;
@@ -131,7 +138,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     },
-    database: { url: e.DATABASE_URL, poolMax: e.DB_POOL_MAX, dataDir, migrateOnStart: e.MIGRATE_ON_START },
+    database: {
+      url: e.DATABASE_URL,
+      poolMax: e.DB_POOL_MAX,
+      preparedStatements: e.DB_PREPARED_STATEMENTS,
+      dataDir,
+      migrateOnStart: e.MIGRATE_ON_START,
+    },
     opamp: {
       publicUrl: e.PUBLIC_OPAMP_URL,
       heartbeatIntervalSeconds: e.HEARTBEAT_INTERVAL_SECONDS,

@@ -3,7 +3,7 @@
  * wait until ready, sample its memory and CPU from /proc, scrape /metrics, stop with SIGTERM.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync } from "node:fs";
 
 let clockTicks = 0;
 
@@ -33,6 +33,38 @@ export function cpuSecondsOf(pid: number): number {
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return (utime + stime) / clkTck();
+}
+
+/**
+ * CPU seconds of every PostgreSQL process on this machine (postmaster, backends, walwriter,
+ * checkpointer…): what the database cost during a window, next to the server's own CPU.
+ */
+export function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (name !== "postgres") continue;
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return total / clkTck();
+}
+
+/** Busy CPU seconds of the whole machine, all cores (user, nice, system, irq, softirq of /proc/stat). */
+export function machineBusySeconds(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = line
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  return (user + nice + system + irq + softirq) / clkTck();
 }
 
 /** Prometheus text → value per series (`name{labels}`) and per bare name (first series). */

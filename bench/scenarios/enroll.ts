@@ -5,15 +5,19 @@
  * report (p50/p99), server CPU per enrollment.
  */
 
+import { cpus } from "node:os";
 import { type RunContext, type ScenarioResult, sanity, split } from "../lib/context.js";
 import type { EnrollResult } from "../lib/ipc.js";
 import { Sampler, samplerSeries } from "../lib/sampler.js";
+import { machineBusySeconds, postgresCpuSeconds } from "../lib/server-process.js";
 import { cdfPoints, histogram, round, summarize } from "../lib/stats.js";
 
 export async function runEnroll(ctx: RunContext, result: ScenarioResult, deadlineAt: number): Promise<void> {
   const { opts, pool, server } = ctx;
   const counts = split(opts.agents, pool.size);
   const cpu0 = server.cpuSeconds();
+  const pg0 = postgresCpuSeconds();
+  const machine0 = machineBusySeconds();
   const rss0 = server.rss();
   const sampler = new Sampler(() => ctx.server, ctx.db);
   await ctx.heapStart();
@@ -31,6 +35,8 @@ export async function runEnroll(ctx: RunContext, result: ScenarioResult, deadlin
     deadlineAt,
   }));
   const cpu1 = server.cpuSeconds();
+  const pg1 = postgresCpuSeconds();
+  const machine1 = machineBusySeconds();
   const t1 = Date.now();
   const samples = await sampler.stop();
   await ctx.profileStop();
@@ -84,6 +90,9 @@ export async function runEnroll(ctx: RunContext, result: ScenarioResult, deadlin
     serverCpuSeconds: round(cpu1 - cpu0),
     serverCpuMsPerAgent: round(((cpu1 - cpu0) * 1000) / Math.max(1, latency.length)),
     serverCpuPercentOfOneCore: round(((cpu1 - cpu0) / ((t1 - t0) / 1000)) * 100),
+    postgresCpuMsPerAgent: round(((pg1 - pg0) * 1000) / Math.max(1, latency.length)),
+    postgresCpuPercentOfOneCore: round(((pg1 - pg0) / ((t1 - t0) / 1000)) * 100),
+    machineCpuPercentOfAllCores: round(((machine1 - machine0) / ((t1 - t0) / 1000) / cpus().length) * 100),
     serverRssGrowthMb: round((server.rss() - rss0) / 2 ** 20),
     configFrameBytes: ctx.configFrameBytes,
     maxDbPoolWaiting: samples.maxPoolWaiting,

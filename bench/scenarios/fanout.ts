@@ -4,9 +4,11 @@
  * shared wall clock. Figures per round: first / median / p99 / last receipt after the commit
  * (and after the send), all APPLIED answered, and the delivery rows of the new revision.
  */
+
 import { type RunContext, type ScenarioResult, sanity } from "../lib/context.js";
 import type { MarkResult } from "../lib/ipc.js";
 import { Sampler, samplerSeries } from "../lib/sampler.js";
+import { postgresCpuSeconds } from "../lib/server-process.js";
 import { cdfPoints, percentile, round } from "../lib/stats.js";
 import { templateContent } from "../lib/template.js";
 
@@ -43,6 +45,7 @@ export async function runFanout(ctx: RunContext, result: ScenarioResult, deadlin
     let committedAt = 0;
     let putMs = 0;
     const cpu0 = ctx.server.cpuSeconds();
+    const pg0 = postgresCpuSeconds();
     const waited = await pool.armAndWait(
       "config",
       async () => {
@@ -59,6 +62,7 @@ export async function runFanout(ctx: RunContext, result: ScenarioResult, deadlin
       Math.max(1_000, Math.min(deadlineAt - Date.now(), 120_000)),
     );
     const cpu1 = ctx.server.cpuSeconds();
+    const pg1 = postgresCpuSeconds();
     const marks = await pool.all<MarkResult>({ type: "collect", what: "config" });
     const received = marks.flatMap((m) => m.at).filter((t) => t > 0);
     const acked = marks.flatMap((m) => m.ackAt ?? []).filter((t) => t > 0);
@@ -89,6 +93,7 @@ export async function runFanout(ctx: RunContext, result: ScenarioResult, deadlin
       lastAfterSendMs: round(sinceSend.at(-1) ?? Number.NaN),
       allAppliedAfterCommitMs: round(ackSinceCommit.at(-1) ?? Number.NaN),
       serverCpuSeconds: round(cpu1 - cpu0),
+      postgresCpuSeconds: round(pg1 - pg0),
       deliveriesOffered: status.offered ?? 0,
       deliveriesApplying: status.applying ?? 0,
       deliveriesApplied: status.applied ?? 0,

@@ -11,6 +11,7 @@ import pg from "pg";
 import type { Logger } from "../logger.js";
 import type { PoolStats } from "../metrics.js";
 import { PgliteDialect } from "./pglite-dialect.js";
+import { preparingClient, StatementNames } from "./prepared-statements.js";
 import type { Database } from "./schema.js";
 
 export type { Database } from "./schema.js";
@@ -31,6 +32,8 @@ export interface DatabaseOptions {
   url: string | undefined;
   poolMax: number;
   dataDir: string;
+  /** Run hot statements as named prepared statements (see prepared-statements.ts). */
+  preparedStatements: boolean;
 }
 
 // int8 as a number while it is exact (counts, ids), as a bigint beyond; PGlite does the same.
@@ -57,12 +60,18 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 /** Opens the database the configuration names. */
 export async function openDatabase(options: DatabaseOptions, logger: Logger): Promise<DatabaseHandle> {
   return options.url
-    ? openPostgres(options.url, options.poolMax, logger)
+    ? openPostgres(options.url, options.poolMax, options.preparedStatements, logger)
     : openEmbedded(options.dataDir, logger);
 }
 
-async function openPostgres(url: string, poolMax: number, logger: Logger): Promise<DatabaseHandle> {
+async function openPostgres(
+  url: string,
+  poolMax: number,
+  preparedStatements: boolean,
+  logger: Logger,
+): Promise<DatabaseHandle> {
   const pool = new pg.Pool({
+    ...(preparedStatements ? { Client: preparingClient(new StatementNames()) } : {}),
     connectionString: url,
     max: poolMax,
     types: pgTypes,

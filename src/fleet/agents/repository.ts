@@ -1,4 +1,5 @@
 import { type Expression, type Kysely, type SqlBool, sql, type Transaction, type Updateable } from "kysely";
+import { anyHash } from "../../db/expressions.js";
 import type { AgentKeyRow, AgentRow, AgentsTable, Database } from "../../db/schema.js";
 import type { Requirement } from "../selector.js";
 
@@ -287,11 +288,7 @@ export async function insertAgentKey(
 /** The keys with these hashes (any order; unknown hashes have no row). */
 export async function findAgentKeysByHash(db: Db, hashes: readonly Uint8Array[]): Promise<AgentKeyRow[]> {
   if (hashes.length === 0) return [];
-  return db
-    .selectFrom("agent_keys")
-    .selectAll()
-    .where("key_hash", "in", [...hashes])
-    .execute();
+  return db.selectFrom("agent_keys").selectAll().where("key_hash", "=", anyHash(hashes)).execute();
 }
 
 export async function listAgentKeys(db: Db, ref: AgentRef): Promise<AgentKeyRow[]> {

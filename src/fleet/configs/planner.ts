@@ -214,11 +214,8 @@ export class ConfigPlanner {
       .selectFrom("agents")
       .select(["instance_uid", "labels", "description", "remote_config_status", "revoked_at"])
       .where("tenant_id", "=", tenantId)
-      .where(
-        "instance_uid",
-        "in",
-        facts.map((f) => f.instanceUid),
-      )
+      // any(array): one statement text for every chunk size (a prepared statement).
+      .where("instance_uid", "=", sql<string>`any(${facts.map((f) => f.instanceUid)}::uuid[])`)
       .execute();
     const byUid = new Map(rows.filter((r) => !r.revoked_at).map((r) => [r.instance_uid, r]));
     const agents: AgentForConfig[] = [];

@@ -1,4 +1,5 @@
 import type { Insertable, Kysely, Transaction } from "kysely";
+import { anyHash } from "../../db/expressions.js";
 import type { AgentEnrollmentTokensTable, Database, EnrollmentTokenRow } from "../../db/schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -19,7 +20,7 @@ export async function findEnrollmentTokensByHash(
   return db
     .selectFrom("agent_enrollment_tokens")
     .selectAll()
-    .where("token_hash", "in", [...hashes])
+    .where("token_hash", "=", anyHash(hashes))
     .execute();
 }
 
