@@ -13,6 +13,11 @@ export interface BatchQueueOptions {
   maxBatch: number;
   /** Batched calls in flight at once (each takes one pooled connection). */
   concurrency: number;
+  /**
+   * Errors after which the same batch runs again (at most twice more): two batches locking
+   * overlapping rows in different orders deadlock, and PostgreSQL aborts one of them.
+   */
+  retryable?: (err: unknown) => boolean;
 }
 
 interface Waiter<I, O> {
@@ -78,7 +83,16 @@ export class BatchQueue<I, O> {
 
   async #runBatch(batch: Waiter<I, O>[]): Promise<void> {
     try {
-      const results = await this.run(batch.map((w) => w.item));
+      const items = batch.map((w) => w.item);
+      let results: O[];
+      for (let attempt = 1; ; attempt++) {
+        try {
+          results = await this.run(items);
+          break;
+        } catch (err) {
+          if (attempt >= 3 || !this.options.retryable?.(err)) throw err;
+        }
+      }
       batch.forEach((w, i) => {
         w.resolve(results[i] as O);
       });
@@ -86,4 +100,37 @@ export class BatchQueue<I, O> {
       for (const w of batch) w.reject(err);
     }
   }
+}
+
+/**
+ * Runs `run` over `items` in rounds in which no key appears twice (one statement cannot write the
+ * same row twice: an agent reconnecting while its old connection's write is queued), and returns
+ * the results in the order of `items`.
+ */
+export async function runInRounds<I, O>(
+  items: readonly I[],
+  keyOf: (item: I) => string,
+  run: (round: I[]) => Promise<O[]>,
+): Promise<O[]> {
+  const results = new Map<I, O>();
+  let rest = [...items];
+  while (rest.length > 0) {
+    const seen = new Set<string>();
+    const round: I[] = [];
+    const later: I[] = [];
+    for (const item of rest) {
+      const key = keyOf(item);
+      if (seen.has(key)) later.push(item);
+      else {
+        seen.add(key);
+        round.push(item);
+      }
+    }
+    const out = await run(round);
+    round.forEach((item, i) => {
+      results.set(item, out[i] as O);
+    });
+    rest = later;
+  }
+  return items.map((item) => results.get(item) as O);
 }

@@ -60,6 +60,33 @@ describe("two-phase enrollment", () => {
     expect(list.body.items.map((x: { instanceUid: string }) => x.instanceUid)).toContain(a.instanceUidString);
   });
 
+  it("enrolls a burst of agents started at once, each with its own key; a token with maxUses admits exactly that many", async () => {
+    const { id, token } = await fleet.enrollmentToken({ maxUses: 4, labels: { burst: "limited" } });
+    const burst = Array.from({ length: 10 }, () => agent({ token }));
+    // Started together, their first messages are group-committed into the same statements.
+    await Promise.all(burst.map((a) => a.start().catch(() => undefined)));
+    const list = await eventually(async () => {
+      const r = await fleet.api.get(`/api/v1/tenants/${fleet.tenantId}/agents?selector=burst%3Dlimited`);
+      return r.body.items.length === 4 &&
+        r.body.items.every((x: { keyConfirmedAt: unknown }) => x.keyConfirmedAt)
+        ? r
+        : undefined;
+    });
+    const enrolled = burst.filter((a) => a.followedOffers.length === 1);
+    expect(enrolled).toHaveLength(4);
+    expect(new Set(enrolled.map((a) => a.currentToken)).size).toBe(4);
+    expect(list.body.items.map((x: { instanceUid: string }) => x.instanceUid).sort()).toEqual(
+      enrolled.map((a) => a.instanceUidString).sort(),
+    );
+    // The other six were refused: told the token is exhausted, or 401 once the count was reached.
+    for (const a of burst.filter((x) => !enrolled.includes(x))) {
+      const told = a.received.some((m) => m.errorResponse?.errorMessage === "enrollment token is exhausted");
+      expect(told || a.refusals.some((r) => r.status === 401)).toBe(true);
+    }
+    const tokenView = await fleet.api.get(`/api/v1/tenants/${fleet.tenantId}/enrollment-tokens/${id}`);
+    expect(tokenView.body).toMatchObject({ useCount: 4, status: "exhausted" });
+  });
+
   it("never re-offers connection settings on the xag_ connection (no reconnect loop)", async () => {
     const { token } = await fleet.enrollmentToken();
     const a = agent({ token });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BatchQueue } from "../../src/fleet/batch-queue.js";
+import { BatchQueue, runInRounds } from "../../src/fleet/batch-queue.js";
 
 /** A batched call that records each batch and can be held open until released. */
 function recorder() {
@@ -77,5 +77,48 @@ describe("BatchQueue (group commit)", () => {
     expect((failed[0] as PromiseRejectedResult).reason).toEqual(new Error("connection lost"));
     fail = false;
     await expect(queue.submit("c")).resolves.toBeUndefined();
+  });
+
+  it("runs a batch again after a retryable error (a deadlock), at most three times in all", async () => {
+    let calls = 0;
+    const deadlock = Object.assign(new Error("deadlock detected"), { code: "40P01" });
+    const queue = new BatchQueue(
+      async (items: number[]) => {
+        calls++;
+        if (calls < 3) throw deadlock;
+        return items;
+      },
+      { maxBatch: 10, concurrency: 1, retryable: (err) => (err as { code?: string }).code === "40P01" },
+    );
+    await expect(queue.submit(7)).resolves.toBe(7);
+    expect(calls).toBe(3);
+
+    calls = -10;
+    const stubborn = new BatchQueue(
+      async () => {
+        calls++;
+        throw deadlock;
+      },
+      { maxBatch: 10, concurrency: 1, retryable: () => true },
+    );
+    await expect(stubborn.submit(1)).rejects.toThrow("deadlock detected");
+    expect(calls).toBe(-7);
+  });
+});
+
+describe("runInRounds", () => {
+  it("never puts one key twice in a round and returns results in input order", async () => {
+    const rounds: string[][] = [];
+    const items = ["a1", "b1", "a2", "c1", "a3", "b2"];
+    const out = await runInRounds(
+      items,
+      (s) => s[0] as string,
+      async (round) => {
+        rounds.push(round);
+        return round.map((s) => s.toUpperCase());
+      },
+    );
+    expect(out).toEqual(["A1", "B1", "A2", "C1", "A3", "B2"]);
+    expect(rounds).toEqual([["a1", "b1", "c1"], ["a2", "b2"], ["a3"]]);
   });
 });

@@ -83,131 +83,203 @@ export interface SessionStartRow {
   key_rotation_requested_at: Date | null;
 }
 
-/** Columns every session start returns about the agent's row after the statement. */
-const SESSION_FACTS = sql`description is not null as has_description, health is not null as has_health,
-  effective_config is not null as has_effective_config,
-  remote_config_status is not null as has_remote_config_status, key_rotation_requested_at`;
+/** Columns every session start returns about the agent's row (alias `a`) after the statement. */
+const SESSION_FACTS = sql`a.tenant_id, a.instance_uid::text as instance_uid,
+  a.description is not null as has_description, a.health is not null as has_health,
+  a.effective_config is not null as has_effective_config,
+  a.remote_config_status is not null as has_remote_config_status, a.key_rotation_requested_at`;
 const NO_FACTS = sql`false, false, false, false, null::timestamptz`;
 
-function reportSet(r: ReportColumns, c: ConnectionColumns) {
-  return sql`capabilities = ${r.capabilities}::bigint, sequence_num = ${r.sequence_num}::bigint,
-    description = coalesce(${r.description ?? null}::jsonb, description),
-    health = coalesce(${r.health ?? null}::jsonb, health),
-    effective_config = coalesce(${r.effective_config ?? null}::text, effective_config),
-    remote_config_status = coalesce(${r.remote_config_status ?? null}::jsonb, remote_config_status),
-    available_components_hash = coalesce(${r.available_components_hash ?? null}::text, available_components_hash),
-    replica_id = ${c.replicaId}, connection_id = ${c.connectionId}, transport = ${c.transport},
-    connected_at = now(), last_seen_at = now(), heartbeat_interval_s = ${c.heartbeatIntervalSeconds}::int,
-    updated_at = now()`;
+/** The record columns of a reported message (ReportColumns; facet JSON as text). */
+const REPORT_RECORD = sql`capabilities bigint, sequence_num bigint, description text, health text,
+  effective_config text, remote_config_status text, available_components_hash text`;
+/** The record columns of the connection that holds the agent (ConnectionColumns). */
+const CONNECTION_RECORD = sql`replica_id text, connection_id text, transport text, heartbeat_interval_s int`;
+
+/** Agent columns (alias `a`) set from a report record (alias `r`); an absent facet keeps its column. */
+const REPORT_SET = sql`capabilities = r.capabilities, sequence_num = r.sequence_num,
+  description = coalesce(r.description::jsonb, a.description),
+  health = coalesce(r.health::jsonb, a.health),
+  effective_config = coalesce(r.effective_config, a.effective_config),
+  remote_config_status = coalesce(r.remote_config_status::jsonb, a.remote_config_status),
+  available_components_hash = coalesce(r.available_components_hash, a.available_components_hash),
+  last_seen_at = now(), updated_at = now()`;
+/** Agent columns set from a connection record: this connection holds the agent now. */
+const CONNECTION_SET = sql`replica_id = r.replica_id, connection_id = r.connection_id,
+  transport = r.transport, connected_at = now(), heartbeat_interval_s = r.heartbeat_interval_s`;
+
+function connectionRecord(c: ConnectionColumns) {
+  return {
+    replica_id: c.replicaId,
+    connection_id: c.connectionId,
+    transport: c.transport,
+    heartbeat_interval_s: c.heartbeatIntervalSeconds,
+  };
+}
+
+type StartedRow = SessionStartRow & { tenant_id: string; instance_uid: string };
+
+function byAgent(rows: StartedRow[]): Map<string, SessionStartRow> {
+  return new Map(rows.map((r) => [`${r.tenant_id}/${r.instance_uid}`, r]));
+}
+
+/** Phase 1 of one agent, as a batch item. */
+export interface EnrollmentSessionStart {
+  ref: AgentRef;
+  tokenId: string;
+  /** JSON of the token's labels (a new agent's labels). */
+  labels: string;
+  /** The token has max_uses: count new agents on its row (and refuse beyond the limit). */
+  limited: boolean;
+  report: ReportColumns;
+  conn: ConnectionColumns;
+  /** A key to mint for the agent (it can switch to it), replacing its never-used ones. */
+  key: MintedKey | undefined;
 }
 
 /**
- * Phase 1 (an xse_ token) in one statement: registers the agent or takes over its row, counts a
- * new agent against a limited token, and replaces never-used keys with `key` when one is given.
- * Returns undefined when a concurrent first connection of the same uid inserted the row after
- * this statement's snapshot (the caller runs it again).
+ * Phase 1 (xse_ tokens) of many agents in one statement: registers each agent or takes over its
+ * row, counts new agents against limited tokens (those beyond a token's max_uses are
+ * `exhausted`), and mints each agent's offered key in place of its never-used ones. Each agent
+ * must appear once per call. An agent missing from the result was inserted by a concurrent
+ * first connection after this statement's snapshot (the caller runs it again).
  */
-export async function startEnrollmentSession(
+export async function startEnrollmentSessions(
   db: Db,
-  p: {
-    ref: AgentRef;
-    tokenId: string;
-    /** JSON of the token's labels (a new agent's labels). */
-    labels: string;
-    /** The token has max_uses: count new agents on its row (and refuse beyond the limit). */
-    limited: boolean;
-    report: ReportColumns;
-    conn: ConnectionColumns;
-    key: MintedKey | undefined;
-  },
-): Promise<SessionStartRow | undefined> {
-  const { ref, report: r, conn: c, key } = p;
-  const result = await sql<SessionStartRow>`
-    with existing as (
-      select revoked_at from agents where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}::uuid
+  starts: readonly EnrollmentSessionStart[],
+): Promise<(SessionStartRow | undefined)[]> {
+  if (starts.length === 0) return [];
+  const input = starts.map((s, ord) => ({
+    ord,
+    tenant_id: s.ref.tenantId,
+    instance_uid: s.ref.instanceUid,
+    token_id: s.tokenId,
+    labels: s.labels,
+    limited: s.limited,
+    ...s.report,
+    ...connectionRecord(s.conn),
+    key_id: s.key?.id,
+    key_hash: s.key && Buffer.from(s.key.hash).toString("hex"),
+    key_prefix: s.key?.displayPrefix,
+  }));
+  const result = await sql<StartedRow>`
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb) as r(ord int, tenant_id text,
+        instance_uid uuid, token_id text, labels text, limited boolean, ${REPORT_RECORD}, ${CONNECTION_RECORD},
+        key_id text, key_hash text, key_prefix text)
+    ), existing as (
+      select a.tenant_id, a.instance_uid, a.revoked_at from agents a
+      join input r on a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid
+    ), fresh as (
+      select r.*, row_number() over (partition by r.token_id order by r.ord) as nth from input r
+      where not exists (select 1 from existing e where e.tenant_id = r.tenant_id and e.instance_uid = r.instance_uid)
+    ), room as (
+      select t.id, t.max_uses - t.use_count as room from agent_enrollment_tokens t
+      where t.id in (select token_id from fresh where limited) for update
+    ), admitted as (
+      select f.* from fresh f left join room t on t.id = f.token_id where not f.limited or f.nth <= t.room
     ), counted as (
-      update agent_enrollment_tokens set use_count = use_count + 1, last_used_at = now()
-      where ${p.limited}::boolean and id = ${p.tokenId} and use_count < max_uses
-        and not exists (select 1 from existing)
-      returning id
+      update agent_enrollment_tokens t set use_count = t.use_count + c.n, last_used_at = now()
+      from (select token_id, count(*) as n from admitted where limited group by token_id) c
+      where t.id = c.token_id
     ), created as (
-      insert into agents (tenant_id, instance_uid, enrollment_token_id, labels, capabilities, sequence_num,
-        description, health, effective_config, remote_config_status, available_components_hash,
+      insert into agents as a (tenant_id, instance_uid, enrollment_token_id, labels, capabilities,
+        sequence_num, description, health, effective_config, remote_config_status, available_components_hash,
         replica_id, connection_id, transport, connected_at, last_seen_at, heartbeat_interval_s)
-      select ${ref.tenantId}, ${ref.instanceUid}::uuid, ${p.tokenId}, ${p.labels}::jsonb,
-        ${r.capabilities}::bigint, ${r.sequence_num}::bigint, ${r.description ?? null}::jsonb,
-        ${r.health ?? null}::jsonb, ${r.effective_config ?? null}::text, ${r.remote_config_status ?? null}::jsonb,
-        ${r.available_components_hash ?? null}::text, ${c.replicaId}, ${c.connectionId}, ${c.transport},
-        now(), now(), ${c.heartbeatIntervalSeconds}::int
-      where not exists (select 1 from existing)
-        and (not ${p.limited}::boolean or exists (select 1 from counted))
+      select r.tenant_id, r.instance_uid, r.token_id, r.labels::jsonb, r.capabilities, r.sequence_num,
+        r.description::jsonb, r.health::jsonb, r.effective_config, r.remote_config_status::jsonb,
+        r.available_components_hash, r.replica_id, r.connection_id, r.transport, now(), now(),
+        r.heartbeat_interval_s
+      from admitted r
       on conflict (tenant_id, instance_uid) do nothing
       returning 'created'::text as outcome, ${SESSION_FACTS}
     ), updated as (
-      update agents set ${reportSet(r, c)}
-      where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}::uuid and revoked_at is null
+      update agents a set ${REPORT_SET}, ${CONNECTION_SET}
+      from input r
+      where a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid and a.revoked_at is null
       returning 'existing'::text as outcome, ${SESSION_FACTS}
     ), held as (
       select * from created union all select * from updated
     ), unused_revoked as (
-      update agent_keys set revoked_at = now(), revoke_reason = 'superseded by re-enrollment'
-      where ${key !== undefined}::boolean and tenant_id = ${ref.tenantId}
-        and instance_uid = ${ref.instanceUid}::uuid and revoked_at is null and first_used_at is null
-        and exists (select 1 from held)
+      update agent_keys k set revoked_at = now(), revoke_reason = 'superseded by re-enrollment'
+      from input r join held h on h.tenant_id = r.tenant_id and h.instance_uid = r.instance_uid::text
+      where r.key_id is not null and k.tenant_id = r.tenant_id and k.instance_uid = r.instance_uid
+        and k.revoked_at is null and k.first_used_at is null
     ), minted as (
       insert into agent_keys (id, tenant_id, instance_uid, key_hash, display_prefix)
-      select ${key?.id ?? null}::text, ${ref.tenantId}, ${ref.instanceUid}::uuid, ${key?.hash ?? null}::bytea,
-        ${key?.displayPrefix ?? null}::text
-      where ${key !== undefined}::boolean and exists (select 1 from held)
+      select r.key_id, r.tenant_id, r.instance_uid, decode(r.key_hash, 'hex'), r.key_prefix
+      from input r join held h on h.tenant_id = r.tenant_id and h.instance_uid = r.instance_uid::text
+      where r.key_id is not null
     )
     select * from held
-    union all select 'revoked', ${NO_FACTS} from existing where revoked_at is not null
-    union all select 'exhausted', ${NO_FACTS}
-      where ${p.limited}::boolean and not exists (select 1 from existing) and not exists (select 1 from counted)
+    union all select 'revoked', e.tenant_id, e.instance_uid::text, ${NO_FACTS}
+      from existing e where e.revoked_at is not null
+    union all select 'exhausted', f.tenant_id, f.instance_uid::text, ${NO_FACTS}
+      from fresh f where f.limited and not exists (select 1 from admitted x where x.ord = f.ord)
   `.execute(db);
-  return result.rows[0];
+  const rows = byAgent(result.rows);
+  return starts.map((s) => rows.get(`${s.ref.tenantId}/${s.ref.instanceUid}`));
+}
+
+/** Phase 2 of one agent, as a batch item. */
+export interface KeyedSessionStart {
+  ref: AgentRef;
+  keyId: string;
+  keyCreatedAt: Date;
+  firstUse: boolean;
+  report: ReportColumns;
+  conn: ConnectionColumns;
 }
 
 /**
- * Phase 2 (the agent's own xag_ key) in one statement: takes over the agent's row, marks the key
- * used and, on its first use, revokes every older key (rotation overlap ends). Undefined when the
- * agent no longer exists.
+ * Phase 2 (agents' own xag_ keys) of many agents in one statement: takes over each agent's row,
+ * marks its key used and, on the key's first use, revokes every older key (rotation overlap
+ * ends). Each agent must appear once per call; one missing from the result no longer exists.
  */
-export async function startKeyedSession(
+export async function startKeyedSessions(
   db: Db,
-  p: {
-    ref: AgentRef;
-    keyId: string;
-    keyCreatedAt: Date;
-    firstUse: boolean;
-    report: ReportColumns;
-    conn: ConnectionColumns;
-  },
-): Promise<SessionStartRow | undefined> {
-  const { ref } = p;
-  const result = await sql<SessionStartRow>`
-    with held as (
-      update agents set ${reportSet(p.report, p.conn)},
-        key_confirmed_at = coalesce(key_confirmed_at, now()),
+  starts: readonly KeyedSessionStart[],
+): Promise<(SessionStartRow | undefined)[]> {
+  if (starts.length === 0) return [];
+  const input = starts.map((s) => ({
+    tenant_id: s.ref.tenantId,
+    instance_uid: s.ref.instanceUid,
+    key_id: s.keyId,
+    key_created_at: s.keyCreatedAt.toISOString(),
+    first_use: s.firstUse,
+    ...s.report,
+    ...connectionRecord(s.conn),
+  }));
+  const result = await sql<StartedRow>`
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb) as r(tenant_id text, instance_uid uuid,
+        key_id text, key_created_at timestamptz, first_use boolean, ${REPORT_RECORD}, ${CONNECTION_RECORD})
+    ), held as (
+      update agents a set ${REPORT_SET}, ${CONNECTION_SET},
+        key_confirmed_at = coalesce(a.key_confirmed_at, now()),
         key_rotation_requested_at = case
-          when ${p.firstUse}::boolean and key_rotation_requested_at <= ${p.keyCreatedAt} then null
-          else key_rotation_requested_at end
-      where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}::uuid and revoked_at is null
+          when r.first_use and a.key_rotation_requested_at <= r.key_created_at then null
+          else a.key_rotation_requested_at end
+      from input r
+      where a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid and a.revoked_at is null
       returning 'existing'::text as outcome, ${SESSION_FACTS}
     ), used as (
-      update agent_keys set first_used_at = coalesce(first_used_at, now()), last_used_at = now()
-      where id = ${p.keyId} and exists (select 1 from held)
+      update agent_keys k set first_used_at = coalesce(k.first_used_at, now()), last_used_at = now()
+      from input r join held h on h.tenant_id = r.tenant_id and h.instance_uid = r.instance_uid::text
+      where k.id = r.key_id
     ), older_revoked as (
-      update agent_keys set revoked_at = now(), revoke_reason = 'superseded by a newer key'
-      where ${p.firstUse}::boolean and tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}::uuid
-        and revoked_at is null and created_at < ${p.keyCreatedAt} and id <> ${p.keyId}
-        and exists (select 1 from held)
+      update agent_keys k set revoked_at = now(), revoke_reason = 'superseded by a newer key'
+      from input r join held h on h.tenant_id = r.tenant_id and h.instance_uid = r.instance_uid::text
+      where r.first_use and k.tenant_id = r.tenant_id and k.instance_uid = r.instance_uid
+        and k.revoked_at is null and k.created_at < r.key_created_at and k.id <> r.key_id
     )
     select * from held
-    union all select 'revoked', ${NO_FACTS} from agents
-      where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}::uuid and revoked_at is not null
+    union all select 'revoked', a.tenant_id, a.instance_uid::text, ${NO_FACTS}
+      from agents a join input r on a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid
+      where a.revoked_at is not null
   `.execute(db);
-  return result.rows[0];
+  const rows = byAgent(result.rows);
+  return starts.map((s) => rows.get(`${s.ref.tenantId}/${s.ref.instanceUid}`));
 }
 
 /** A connection that closed; the agent goes offline unless a newer connection holds it. */
@@ -243,16 +315,9 @@ export async function storeReports(db: Db, writes: readonly ReportWrite[]): Prom
   if (writes.length === 0) return;
   const rows = writes.map((w) => ({ tenant_id: w.tenantId, instance_uid: w.instanceUid, ...w.columns }));
   await sql`
-    update agents a set capabilities = r.capabilities, sequence_num = r.sequence_num,
-      description = coalesce(r.description::jsonb, a.description),
-      health = coalesce(r.health::jsonb, a.health),
-      effective_config = coalesce(r.effective_config, a.effective_config),
-      remote_config_status = coalesce(r.remote_config_status::jsonb, a.remote_config_status),
-      available_components_hash = coalesce(r.available_components_hash, a.available_components_hash),
-      last_seen_at = now(), updated_at = now()
-    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(tenant_id text, instance_uid uuid,
-      capabilities bigint, sequence_num bigint, description text, health text, effective_config text,
-      remote_config_status text, available_components_hash text)
+    update agents a set ${REPORT_SET}
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      as r(tenant_id text, instance_uid uuid, ${REPORT_RECORD})
     where a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid`.execute(db);
 }
 

@@ -12,6 +12,7 @@
  */
 import type { Kysely, Transaction } from "kysely";
 import { issueToken, keyFingerprint, newRecordId, parseToken } from "../../credentials/index.js";
+import { isDeadlock } from "../../db/errors.js";
 import type { AgentKeyRow, Database, EnrollmentTokenRow, Labels } from "../../db/schema.js";
 import {
   NotFoundError,
@@ -23,7 +24,7 @@ import {
 import type { Logger } from "../../logger.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
-import { BatchQueue } from "../batch-queue.js";
+import { BatchQueue, runInRounds } from "../batch-queue.js";
 import { findEnrollmentTokensByHash } from "../enrollment/repository.js";
 import { enrollmentTokenStatus } from "../enrollment/tokens.js";
 import { checkIfMatch } from "../etag.js";
@@ -38,9 +39,11 @@ import {
   type AgentWithReplica,
   type ClosedConnection,
   deleteAgent,
+  type EnrollmentSessionStart,
   findAgent,
   findAgentKeysByHash,
   insertAgentKey,
+  type KeyedSessionStart,
   listAgentKeys,
   listAgents,
   lockAgent,
@@ -49,8 +52,8 @@ import {
   type ReportWrite,
   revokeAgentKeys,
   type SessionStartRow,
-  startEnrollmentSession,
-  startKeyedSession,
+  startEnrollmentSessions,
+  startKeyedSessions,
   storeReports,
   touchAgents,
   updateAgent,
@@ -147,7 +150,7 @@ export interface AgentServiceOptions {
 }
 
 /** Statements of the OpAMP hot path coalesced per batch (see BatchQueue). */
-const HOT_BATCH = { maxBatch: 500, concurrency: 2 };
+const HOT_BATCH = { maxBatch: 500, concurrency: 2, retryable: isDeadlock };
 
 /** Looks rows up by credential hash in batches, one result per hash. */
 function lookupByHash<R>(
@@ -168,6 +171,8 @@ export class AgentService {
   readonly #keysByHash: BatchQueue<Uint8Array, AgentKeyRow | undefined>;
   readonly #reportWrites: BatchQueue<ReportWrite, void>;
   readonly #disconnects: BatchQueue<ClosedConnection, void>;
+  readonly #enrollmentStarts: BatchQueue<EnrollmentSessionStart, SessionStartRow | undefined>;
+  readonly #keyedStarts: BatchQueue<KeyedSessionStart, SessionStartRow | undefined>;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -185,6 +190,15 @@ export class AgentService {
     );
     this.#reportWrites = BatchQueue.ofWrites((writes) => storeReports(db, writes), HOT_BATCH);
     this.#disconnects = BatchQueue.ofWrites((closed) => markAgentsDisconnected(db, closed), HOT_BATCH);
+    const agentKey = (s: { ref: AgentRef }) => `${s.ref.tenantId}/${s.ref.instanceUid}`;
+    this.#enrollmentStarts = new BatchQueue(
+      (starts) => runInRounds(starts, agentKey, (round) => startEnrollmentSessions(db, round)),
+      HOT_BATCH,
+    );
+    this.#keyedStarts = new BatchQueue(
+      (starts) => runInRounds(starts, agentKey, (round) => startKeyedSessions(db, round)),
+      HOT_BATCH,
+    );
   }
 
   // --- OpAMP side -------------------------------------------------------------------------------
@@ -249,27 +263,26 @@ export class AgentService {
       // supervisor's memory (the statement revokes them); a confirmed key stays valid until this
       // new one is used.
       const issued = acceptsSettings ? issueToken("agent") : undefined;
-      const start = () =>
-        startEnrollmentSession(this.db, {
-          ref,
-          tokenId: auth.tokenId,
-          labels: JSON.stringify(auth.labels),
-          // Every enrollment through one token would otherwise queue on that token's row lock, so
-          // the counter is kept exactly only where it limits something (max_uses set).
-          limited: auth.maxUses !== null,
-          report,
-          conn,
-          key: issued && { id: newRecordId("agk"), hash: issued.hash, displayPrefix: issued.displayPrefix },
-        });
+      const start: EnrollmentSessionStart = {
+        ref,
+        tokenId: auth.tokenId,
+        labels: JSON.stringify(auth.labels),
+        // Every enrollment through one token would otherwise queue on that token's row lock, so
+        // the counter is kept exactly only where it limits something (max_uses set).
+        limited: auth.maxUses !== null,
+        report,
+        conn,
+        key: issued && { id: newRecordId("agk"), hash: issued.hash, displayPrefix: issued.displayPrefix },
+      };
       // A concurrent first connection of the same uid inserted the row after our snapshot: the
       // second run takes it over like any re-enrollment.
-      row = (await start()) ?? (await start());
+      row = (await this.#enrollmentStarts.submit(start)) ?? (await this.#enrollmentStarts.submit(start));
       if (row?.outcome === "exhausted")
         return { outcome: "rejected", reason: "enrollment token is exhausted" };
       if (row?.outcome === "created" && auth.maxUses === null) this.#countUnlimitedUse(auth.tokenId);
       if (row?.outcome === "created" || row?.outcome === "existing") offerKey = issued?.plaintext ?? null;
     } else {
-      row = await startKeyedSession(this.db, {
+      row = await this.#keyedStarts.submit({
         ref,
         keyId: auth.keyId,
         keyCreatedAt: auth.keyCreatedAt,

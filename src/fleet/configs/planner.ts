@@ -12,11 +12,12 @@
  */
 import { type Kysely, sql } from "kysely";
 import { newRecordId } from "../../credentials/index.js";
+import { isDeadlock } from "../../db/errors.js";
 import type { Database } from "../../db/schema.js";
 import type { Logger } from "../../logger.js";
 import { CAPABILITY, hasCapability } from "../agents/capabilities.js";
 import type { RemoteConfigState, RemoteConfigStatusReport } from "../agents/types.js";
-import { BatchQueue } from "../batch-queue.js";
+import { BatchQueue, runInRounds } from "../batch-queue.js";
 import {
   type DeliveryPlanRow,
   type DeliveryRow,
@@ -75,6 +76,7 @@ export class ConfigPlanner {
     this.#sessions = new BatchQueue((items) => this.#planSessions(items), {
       maxBatch: CHUNK,
       concurrency: 2,
+      retryable: isDeadlock,
     });
   }
 
@@ -84,31 +86,31 @@ export class ConfigPlanner {
   }
 
   async #planSessions(items: { tenantId: string; facts: AgentSessionFacts }[]): Promise<SessionPlan[]> {
-    const results = new Map<(typeof items)[number], SessionPlan>();
-    let rest = items;
-    while (rest.length > 0) {
-      // One plan per tenant per round; an agent twice in the batch (a reconnect racing its old
-      // connection) waits for the next round, since one statement cannot write its row twice.
-      const round = new Map<string, Map<string, (typeof items)[number]>>();
-      const later: typeof items = [];
-      for (const item of rest) {
-        const tenant = round.get(item.tenantId) ?? new Map();
-        round.set(item.tenantId, tenant);
-        if (tenant.has(item.facts.instanceUid)) later.push(item);
-        else tenant.set(item.facts.instanceUid, item);
-      }
-      for (const [tenantId, byUid] of round) {
-        const planned = await this.plan(
-          tenantId,
-          [...byUid.values()].map((i) => i.facts),
-        );
-        for (const [uid, item] of byUid) {
-          results.set(item, { offer: planned.offers.get(uid), retryAfter: planned.retryAfter.get(uid) });
+    // One plan per tenant; an agent twice in the batch waits for the next round.
+    return runInRounds(
+      items,
+      (i) => `${i.tenantId}/${i.facts.instanceUid}`,
+      async (round) => {
+        const results = new Map<(typeof items)[number], SessionPlan>();
+        const tenants = new Map<string, (typeof items)[number][]>();
+        for (const item of round) {
+          const list = tenants.get(item.tenantId) ?? [];
+          list.push(item);
+          tenants.set(item.tenantId, list);
         }
-      }
-      rest = later;
-    }
-    return items.map((i) => results.get(i) ?? { offer: undefined, retryAfter: undefined });
+        for (const [tenantId, of] of tenants) {
+          const planned = await this.plan(
+            tenantId,
+            of.map((i) => i.facts),
+          );
+          for (const item of of) {
+            const uid = item.facts.instanceUid;
+            results.set(item, { offer: planned.offers.get(uid), retryAfter: planned.retryAfter.get(uid) });
+          }
+        }
+        return round.map((i) => results.get(i) ?? { offer: undefined, retryAfter: undefined });
+      },
+    );
   }
 
   /**

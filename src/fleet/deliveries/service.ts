@@ -6,6 +6,7 @@
  * for DELIVERY_STALL_SECONDS are shown as stalled.
  */
 import type { Kysely } from "kysely";
+import { isDeadlock } from "../../db/errors.js";
 import type { Database, DeliveryStatus } from "../../db/schema.js";
 import { NotFoundError } from "../../errors.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
@@ -71,6 +72,7 @@ export class DeliveryService {
     this.#statusWrites = BatchQueue.ofWrites((reports) => applyStatusReports(db, reports), {
       maxBatch: 500,
       concurrency: 2,
+      retryable: isDeadlock,
     });
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Kysely } from "kysely";
 import { newTenantId } from "../../credentials/index.js";
+import { isUniqueViolation } from "../../db/errors.js";
 import type { Database, TenantRow } from "../../db/schema.js";
 import { NotFoundError } from "../../errors.js";
 import { type Actor, authorizeOperator, type RequestMeta } from "../actor.js";
@@ -27,12 +28,6 @@ function toView(row: TenantRow): TenantView {
     orgId: row.org_id,
     createdAt: row.created_at.toISOString(),
   };
-}
-
-const UNIQUE_VIOLATION = "23505";
-
-function isUniqueViolation(err: unknown): boolean {
-  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === UNIQUE_VIOLATION;
 }
 
 export class TenantService {
