@@ -88,7 +88,10 @@ CREATE TABLE agents (
   created_at            timestamptz NOT NULL DEFAULT now(),
   updated_at            timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (tenant_id, instance_uid)
-);
+)
+-- Room on each page for a new version of the row: reports and heartbeats change no indexed
+-- column, so they can be HOT updates (no index writes) when the page has space.
+WITH (fillfactor = 70);
 CREATE INDEX agents_labels_idx ON agents USING gin (labels jsonb_path_ops);
 CREATE INDEX agents_replica_idx ON agents (replica_id) WHERE replica_id IS NOT NULL;
 -- The connected agents of a tenant in page order (GET /agents?status=online).
@@ -193,7 +196,8 @@ CREATE TABLE agent_config_deliveries (
   UNIQUE (tenant_id, instance_uid, config_hash),
   FOREIGN KEY (tenant_id, instance_uid) REFERENCES agents (tenant_id, instance_uid) ON DELETE CASCADE
 );
-CREATE INDEX agent_config_deliveries_agent_idx ON agent_config_deliveries (tenant_id, instance_uid, updated_at DESC);
+-- One agent's deliveries are found through the unique (tenant_id, instance_uid, config_hash)
+-- index; no index of its own (every status change would write one more index).
 CREATE INDEX agent_config_deliveries_status_idx ON agent_config_deliveries (tenant_id, status, updated_at DESC, id DESC);
 -- The tenant-wide list, newest first (keyset pages on (updated_at, id)).
 CREATE INDEX agent_config_deliveries_recent_idx ON agent_config_deliveries (tenant_id, updated_at DESC, id DESC);

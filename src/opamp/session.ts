@@ -327,7 +327,12 @@ export class AgentSession {
     const wasActive = this.state === "active" || this.state === "held";
     this.state = "closed";
     if (wasActive && this.ref && !this.deps.isStopping()) {
-      await this.deps.agents.endSession(this.ref, this.connectionId);
+      // After a key offer, the agent leaves to come back with its key (see endSession).
+      await this.deps.agents.endSession(
+        this.ref,
+        this.connectionId,
+        this.#keyOffered && reason === "agent_disconnect",
+      );
       this.deps.logger.info(
         { tenantId: this.ref.tenantId, instanceUid: this.ref.instanceUid, transport: this.transport, reason },
         "agent disconnected",

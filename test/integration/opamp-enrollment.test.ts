@@ -113,6 +113,30 @@ describe("two-phase enrollment", () => {
     expect(res.body.connection.disconnectedAt).not.toBeNull();
   });
 
+  it("shows an agent that left to switch keys and never came back offline after the switch grace", async () => {
+    const { token } = await fleet.enrollmentToken();
+    // Takes the offer but does not act on it, then leaves with agent_disconnect, as the supervisor
+    // does before it reconnects with the key; this one never reconnects.
+    const a = agent({ token, followConnectionSettings: false });
+    await a.start();
+    await a.settle();
+    expect(a.offers).toHaveLength(1);
+    await a.stop();
+    const left = Date.now();
+    const online = await getAgent(a.instanceUidString);
+    expect(online.body.status).toBe("online");
+    const res = await eventually(
+      async () => {
+        const r = await getAgent(a.instanceUidString);
+        return r.body.status === "offline" ? r : undefined;
+      },
+      8_000,
+      "the agent offline",
+    );
+    expect(Date.now() - left).toBeGreaterThanOrEqual(2_500);
+    expect(res.body.connection.disconnectedAt).not.toBeNull();
+  });
+
   it("re-enrolls after a supervisor restart with the same uid and no duplicate row", async () => {
     const { token } = await fleet.enrollmentToken();
     const a = agent({ token });

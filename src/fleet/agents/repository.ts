@@ -1,5 +1,5 @@
 import { type Expression, type Kysely, type SqlBool, sql, type Transaction, type Updateable } from "kysely";
-import { anyHash } from "../../db/expressions.js";
+import { anyHash, rowsOf } from "../../db/expressions.js";
 import type { AgentKeyRow, AgentRow, AgentsTable, Database } from "../../db/schema.js";
 import type { Requirement } from "../selector.js";
 
@@ -90,11 +90,25 @@ const SESSION_FACTS = sql`a.tenant_id, a.instance_uid::text as instance_uid,
   a.remote_config_status is not null as has_remote_config_status, a.key_rotation_requested_at`;
 const NO_FACTS = sql`false, false, false, false, null::timestamptz`;
 
-/** The record columns of a reported message (ReportColumns; facet JSON as text). */
-const REPORT_RECORD = sql`capabilities bigint, sequence_num bigint, description text, health text,
-  effective_config text, remote_config_status text, available_components_hash text`;
-/** The record columns of the connection that holds the agent (ConnectionColumns). */
-const CONNECTION_RECORD = sql`replica_id text, connection_id text, transport text, heartbeat_interval_s int`;
+/** Batch columns of an agent. */
+const AGENT_COLUMNS = { tenant_id: "text", instance_uid: "uuid" } as const;
+/** Batch columns of a reported message (ReportColumns; facet JSON as text). */
+const REPORT_COLUMNS = {
+  capabilities: "bigint",
+  sequence_num: "bigint",
+  description: "text",
+  health: "text",
+  effective_config: "text",
+  remote_config_status: "text",
+  available_components_hash: "text",
+} as const;
+/** Batch columns of the connection that holds the agent (ConnectionColumns). */
+const CONNECTION_COLUMNS = {
+  replica_id: "text",
+  connection_id: "text",
+  transport: "text",
+  heartbeat_interval_s: "int",
+} as const;
 
 /** Agent columns (alias `a`) set from a report record (alias `r`); an absent facet keeps its column. */
 const REPORT_SET = sql`capabilities = r.capabilities, sequence_num = r.sequence_num,
@@ -164,9 +178,22 @@ export async function startEnrollmentSessions(
   }));
   const result = await sql<StartedRow>`
     with input as (
-      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb) as r(ord int, tenant_id text,
-        instance_uid uuid, token_id text, labels text, limited boolean, ${REPORT_RECORD}, ${CONNECTION_RECORD},
-        key_id text, key_hash text, key_prefix text)
+      select * from ${rowsOf(
+        "r",
+        {
+          ord: "int",
+          ...AGENT_COLUMNS,
+          token_id: "text",
+          labels: "text",
+          limited: "boolean",
+          ...REPORT_COLUMNS,
+          ...CONNECTION_COLUMNS,
+          key_id: "text",
+          key_hash: "text",
+          key_prefix: "text",
+        },
+        input,
+      )}
     ), existing as (
       select a.tenant_id, a.instance_uid, a.revoked_at from agents a
       join input r on a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid
@@ -252,8 +279,18 @@ export async function startKeyedSessions(
   }));
   const result = await sql<StartedRow>`
     with input as (
-      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb) as r(tenant_id text, instance_uid uuid,
-        key_id text, key_created_at timestamptz, first_use boolean, ${REPORT_RECORD}, ${CONNECTION_RECORD})
+      select * from ${rowsOf(
+        "r",
+        {
+          ...AGENT_COLUMNS,
+          key_id: "text",
+          key_created_at: "timestamptz",
+          first_use: "boolean",
+          ...REPORT_COLUMNS,
+          ...CONNECTION_COLUMNS,
+        },
+        input,
+      )}
     ), held as (
       update agents a set ${REPORT_SET}, ${CONNECTION_SET},
         key_confirmed_at = coalesce(a.key_confirmed_at, now()),
@@ -316,8 +353,7 @@ export async function storeReports(db: Db, writes: readonly ReportWrite[]): Prom
   const rows = writes.map((w) => ({ tenant_id: w.tenantId, instance_uid: w.instanceUid, ...w.columns }));
   await sql`
     update agents a set ${REPORT_SET}
-    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      as r(tenant_id text, instance_uid uuid, ${REPORT_RECORD})
+    from ${rowsOf("r", { ...AGENT_COLUMNS, ...REPORT_COLUMNS }, rows)}
     where a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid`.execute(db);
 }
 

@@ -149,6 +149,9 @@ export interface AgentServiceOptions {
   redact: (tenantId: string, texts: string[]) => Promise<string[]>;
 }
 
+/** How long the end of an enrollment connection waits for the agent's key connection (see endSession). */
+const SWITCH_GRACE_MS = 3_000;
+
 /** Statements of the OpAMP hot path coalesced per batch (see BatchQueue). */
 const HOT_BATCH = { maxBatch: 500, concurrency: 2, retryable: isDeadlock };
 
@@ -173,6 +176,7 @@ export class AgentService {
   readonly #disconnects: BatchQueue<ClosedConnection, void>;
   readonly #enrollmentStarts: BatchQueue<EnrollmentSessionStart, SessionStartRow | undefined>;
   readonly #keyedStarts: BatchQueue<KeyedSessionStart, SessionStartRow | undefined>;
+  readonly #deferredEnds = new Map<NodeJS.Timeout, ClosedConnection>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -382,10 +386,30 @@ export class AgentService {
     };
   }
 
-  /** The connection closed (or sent agent_disconnect): offline now, unless replaced already. */
-  async endSession(ref: AgentRef, connectionId: string): Promise<void> {
+  /**
+   * The connection closed (or sent agent_disconnect): offline now, unless replaced already.
+   *
+   * `switchingKeys`: the agent left right after we offered it its key, to reconnect with it (phase
+   * 1 of enrollment). Its key connection normally takes the row over within milliseconds, so the
+   * end is written after SWITCH_GRACE_MS, and by then usually matches nothing (the row names the
+   * new connection): no offline/online flip of the row per enrollment. An agent that does not
+   * come back is shown offline after the grace.
+   */
+  async endSession(ref: AgentRef, connectionId: string, switchingKeys = false): Promise<void> {
     this.#touched.delete(`${ref.tenantId}/${ref.instanceUid}`);
-    await this.#disconnects.submit({ ...ref, connectionId });
+    const closed = { ...ref, connectionId };
+    if (!switchingKeys) {
+      await this.#disconnects.submit(closed);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.#deferredEnds.delete(timer);
+      this.#disconnects
+        .submit(closed)
+        .catch((err: unknown) => this.logger.warn({ err }, "marking agent offline failed"));
+    }, SWITCH_GRACE_MS);
+    timer.unref();
+    this.#deferredEnds.set(timer, closed);
   }
 
   /** Queues a last_seen update for the next batch. */
@@ -401,6 +425,13 @@ export class AgentService {
 
   async stopLiveness(): Promise<void> {
     clearInterval(this.#flushTimer);
+    // Ends still in their grace are written now, before the database closes.
+    const ends = [...this.#deferredEnds];
+    this.#deferredEnds.clear();
+    for (const [timer] of ends) clearTimeout(timer);
+    await Promise.all(ends.map(([, closed]) => this.#disconnects.submit(closed))).catch((err: unknown) =>
+      this.logger.warn({ err }, "marking agents offline failed"),
+    );
     await this.flushLiveness();
   }
 

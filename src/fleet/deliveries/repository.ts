@@ -1,4 +1,5 @@
 import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import { rowsOf } from "../../db/expressions.js";
 import type { AgentConfigDeliveriesTable, Database, DeliveryStatus } from "../../db/schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -155,8 +156,11 @@ export async function applyStatusReports(db: Db, reports: readonly StatusReportW
           d.rolled_back_from)
         else d.rolled_back_from end,
       updated_at = now()
-    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-      as r(tenant_id text, instance_uid uuid, config_hash text, status text, error_message text)
+    from ${rowsOf(
+      "r",
+      { tenant_id: "text", instance_uid: "uuid", config_hash: "text", status: "text", error_message: "text" },
+      rows,
+    )}
     where d.tenant_id = r.tenant_id and d.instance_uid = r.instance_uid and d.config_hash = r.config_hash
       and case r.status
         when 'APPLYING' then d.status in ('offered', 'pending')
