@@ -93,8 +93,9 @@ CREATE TABLE agents (
 -- column, so they can be HOT updates (no index writes) when the page has space.
 WITH (fillfactor = 70);
 CREATE INDEX agents_labels_idx ON agents USING gin (labels jsonb_path_ops);
-CREATE INDEX agents_replica_idx ON agents (replica_id) WHERE replica_id IS NOT NULL;
--- The connected agents of a tenant in page order (GET /agents?status=online).
+-- The connected agents of a tenant in page order (GET /agents?status=online); also what a
+-- stopping replica scans to mark its agents offline (no index of replica_id itself: every
+-- connect and disconnect would write it).
 CREATE INDEX agents_connected_idx ON agents (tenant_id, instance_uid) WHERE replica_id IS NOT NULL;
 
 -- Per-agent OpAMP credentials (xag_). A rotation leaves two rows live until the new key's first use.

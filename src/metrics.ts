@@ -65,6 +65,8 @@ export class Metrics {
     labelNames: ["facet"] as const,
     registers: [this.registry],
   });
+  /** The heartbeat series, bound once: it is counted for every heartbeat of every agent. */
+  readonly #heartbeats = this.#opampMessages.labels({ facet: "heartbeat" });
   readonly #opampRejected = new Counter({
     name: "agentapi_opamp_rejected_messages_total",
     help: "AgentToServer messages answered with an error, by reason",
@@ -138,7 +140,7 @@ export class Metrics {
   }
 
   opampMessage(facets: readonly string[], seconds: number): void {
-    if (facets.length === 0) this.#opampMessages.inc({ facet: "heartbeat" });
+    if (facets.length === 0) this.#heartbeats.inc();
     for (const facet of facets) this.#opampMessages.inc({ facet });
     this.#opampLatency.observe(seconds);
   }

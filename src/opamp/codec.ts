@@ -65,6 +65,25 @@ export function encodeServerToAgentFrame(msg: ServerToAgent): Uint8Array {
 }
 
 /**
+ * True when a reply says nothing but "received" (the answer to a heartbeat): only the instance
+ * UID is set. Its bytes are the same every time for a connection, so transports encode it once.
+ */
+export function isPlainAck(msg: ServerToAgent): boolean {
+  return (
+    msg.flags === 0n &&
+    msg.capabilities === 0n &&
+    msg.errorResponse === undefined &&
+    msg.remoteConfig === undefined &&
+    msg.connectionSettings === undefined &&
+    msg.packagesAvailable === undefined &&
+    msg.agentIdentification === undefined &&
+    msg.command === undefined &&
+    msg.customCapabilities === undefined &&
+    msg.customMessage === undefined
+  );
+}
+
+/**
  * Serializes a ServerToAgent as a plain-HTTP response body (no header byte, spec "Plain HTTP
  * Transport").
  */

@@ -159,11 +159,15 @@ export class AgentSession {
       await this.#noteRemoteConfigStatus(report);
       if (!disconnected) await this.#attachConfig(reply);
     } else if (this.ref) {
-      // Two independent batched writes (the agent row, its delivery row): wait for both at once.
-      await Promise.all([
-        this.deps.agents.recordReport(this.ref, report, capabilitiesChanged),
-        this.#noteRemoteConfigStatus(report),
-      ]);
+      if (report.remoteConfigStatus) {
+        // Two independent batched writes (the agent row, its delivery row): wait for both at once.
+        await Promise.all([
+          this.deps.agents.recordReport(this.ref, report, capabilitiesChanged),
+          this.#noteRemoteConfigStatus(report),
+        ]);
+      } else {
+        await this.deps.agents.recordReport(this.ref, report, capabilitiesChanged);
+      }
       const reportedHash = report.remoteConfigStatus?.lastRemoteConfigHash;
       // The agent runs something other than what we last offered (a rollback, a lost offer):
       // decide again; a failed desired hash is not re-pushed.

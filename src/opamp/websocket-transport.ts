@@ -11,7 +11,7 @@ import type { ConnectionAuth } from "../fleet/agents/types.js";
 import type { ServerToAgent } from "../gen/opamp/v1/opamp_pb.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { decodeAgentToServerFrame, encodeServerToAgentFrame } from "./codec.js";
+import { decodeAgentToServerFrame, encodeServerToAgentFrame, isPlainAck } from "./codec.js";
 import { badRequest, CLOSE, unavailable } from "./errors.js";
 import type { AgentEndpoint, ConnectionRegistry } from "./registry.js";
 import { AgentSession, type SessionDeps } from "./session.js";
@@ -81,8 +81,16 @@ export class WebSocketTransport {
     let queued = 0;
     let closed = false;
 
+    // The answer to a heartbeat is the same bytes every time on this connection: encoded once.
+    let ackFrame: Uint8Array | undefined;
     const send = (msg: ServerToAgent) => {
-      if (ws.readyState === ws.OPEN) ws.send(encodeServerToAgentFrame(msg), { binary: true });
+      if (ws.readyState !== ws.OPEN) return;
+      if (!isPlainAck(msg)) {
+        ws.send(encodeServerToAgentFrame(msg), { binary: true });
+        return;
+      }
+      ackFrame ??= encodeServerToAgentFrame(msg);
+      ws.send(ackFrame, { binary: true });
     };
     const endpoint: AgentEndpoint = {
       session,

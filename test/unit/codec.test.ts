@@ -25,6 +25,7 @@ import {
   encodeServerToAgentBody,
   encodeServerToAgentFrame,
   instanceUidToString,
+  isPlainAck,
   MAX_NESTING_DEPTH,
   ServerCapability,
   ServerToAgentFlag,
@@ -111,6 +112,16 @@ describe("encoding what the server sends", () => {
   test("a plain-HTTP body is the bare protobuf, without the header byte", () => {
     const body = encodeServerToAgentBody(create(ServerToAgentSchema, { capabilities: 0x27n }));
     expect([...body]).toEqual([0x38, 0x27]);
+  });
+
+  test("only a reply with nothing but the instance UID counts as a plain acknowledgement", () => {
+    expect(isPlainAck(create(ServerToAgentSchema, { instanceUid: UID }))).toBe(true);
+    expect(isPlainAck(create(ServerToAgentSchema, { instanceUid: UID, flags: 1n }))).toBe(false);
+    expect(isPlainAck(create(ServerToAgentSchema, { instanceUid: UID, capabilities: 0x27n }))).toBe(false);
+    expect(isPlainAck(create(ServerToAgentSchema, { instanceUid: UID, errorResponse: {} }))).toBe(false);
+    expect(isPlainAck(create(ServerToAgentSchema, { instanceUid: UID, remoteConfig: {} }))).toBe(false);
+    expect(isPlainAck(create(ServerToAgentSchema, { instanceUid: UID, connectionSettings: {} }))).toBe(false);
+    expect(isPlainAck(create(ServerToAgentSchema, { instanceUid: UID, command: {} }))).toBe(false);
   });
 
   test("a test client's AgentToServer frame carries the header too", () => {

@@ -457,11 +457,16 @@ function requirementSql(r: Requirement): Expression<SqlBool> {
   return sql<SqlBool>`false`;
 }
 
-/** The SQL form of "online" (see AgentService.statusOf for the same rule in code). */
+/**
+ * The SQL form of "online" (see AgentService.statusOf for the same rule in code). The live
+ * replicas are read once into an array (an InitPlan): as an EXISTS the planner turns it into a
+ * join it estimates at one row, and sorts every connected agent instead of reading the connected
+ * index in page order (40 ms instead of 1 ms with 10,000 connected).
+ */
 function onlineSql(f: AgentListFilter): Expression<SqlBool> {
   return sql<SqlBool>`(agents.replica_id is not null and agents.last_seen_at >= ${f.onlineSince}
-    and exists (select 1 from replicas r where r.id = agents.replica_id and r.stopped_at is null
-                and r.heartbeat_at >= ${f.replicaFreshSince}))`;
+    and agents.replica_id = any (array(select r.id from replicas r where r.stopped_at is null
+                and r.heartbeat_at >= ${f.replicaFreshSince})))`;
 }
 
 /** Keyset page by instance_uid: one index range scan however deep the page. */

@@ -167,7 +167,8 @@ function lookupByHash<R>(
 }
 
 export class AgentService {
-  readonly #touched = new Map<string, AgentRef>();
+  /** Agents heard from since the last liveness flush (each session passes the same ref object). */
+  readonly #touched = new Set<AgentRef>();
   readonly #tokenUses = new Map<string, number>();
   #flushTimer: NodeJS.Timeout | undefined;
   readonly #tokensByHash: BatchQueue<Uint8Array, EnrollmentTokenRow | undefined>;
@@ -345,13 +346,17 @@ export class AgentService {
    * sign of life, written in the next batch.
    */
   async recordReport(ref: AgentRef, reported: AgentReport, capabilitiesChanged: boolean): Promise<void> {
-    const report = await this.#redacted(ref.tenantId, reported);
-    const columns = this.#reportColumns(report);
-    const facets = Object.keys(columns).filter((k) => k !== "capabilities" && k !== "sequence_num");
-    if (facets.length === 0 && !capabilitiesChanged) {
+    const carriesFacets =
+      reported.description !== undefined ||
+      reported.health !== undefined ||
+      reported.effectiveConfig !== undefined ||
+      reported.remoteConfigStatus !== undefined ||
+      reported.availableComponentsHash !== undefined;
+    if (!carriesFacets && !capabilitiesChanged) {
       this.touch(ref);
       return;
     }
+    const columns = this.#reportColumns(await this.#redacted(ref.tenantId, reported));
     await this.#reportWrites.submit({ ...ref, columns });
   }
 
@@ -396,7 +401,7 @@ export class AgentService {
    * come back is shown offline after the grace.
    */
   async endSession(ref: AgentRef, connectionId: string, switchingKeys = false): Promise<void> {
-    this.#touched.delete(`${ref.tenantId}/${ref.instanceUid}`);
+    this.#touched.delete(ref);
     const closed = { ...ref, connectionId };
     if (!switchingKeys) {
       await this.#disconnects.submit(closed);
@@ -414,7 +419,7 @@ export class AgentService {
 
   /** Queues a last_seen update for the next batch. */
   touch(ref: AgentRef): void {
-    this.#touched.set(`${ref.tenantId}/${ref.instanceUid}`, ref);
+    this.#touched.add(ref);
   }
 
   /** Starts the batched liveness writer. */
@@ -441,7 +446,7 @@ export class AgentService {
       this.logger.warn({ err }, "counting token uses failed"),
     );
     if (this.#touched.size === 0) return;
-    const refs = [...this.#touched.values()];
+    const refs = [...this.#touched];
     this.#touched.clear();
     try {
       await touchAgents(this.db, this.options.replicaId, refs);
