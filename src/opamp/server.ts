@@ -214,9 +214,12 @@ export class OpampServer {
       facts.push(f);
     }
     // Plan and push chunk by chunk: the first agents get their config while later ones are still
-    // being planned.
-    for (let i = 0; i < facts.length; i += PUSH_CHUNK) {
-      const { offers, retryAfter } = await this.configs.plan(tenantId, facts.slice(i, i + PUSH_CHUNK));
+    // being planned, and the next chunk's database round trips overlap this chunk's pushes.
+    const planChunk = (i: number) => this.configs.plan(tenantId, facts.slice(i, i + PUSH_CHUNK));
+    let next = facts.length > 0 ? planChunk(0) : undefined;
+    for (let i = 0; next; i += PUSH_CHUNK) {
+      const { offers, retryAfter } = await next;
+      next = i + PUSH_CHUNK < facts.length ? planChunk(i + PUSH_CHUNK) : undefined;
       for (const [uid, offer] of offers) {
         const endpoint = byUid.get(uid);
         if (endpoint) endpoint.push(endpoint.session.remoteConfigMessage(offer));
