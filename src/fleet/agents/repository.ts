@@ -13,6 +13,38 @@ export interface AgentRef {
 /** An agent row with its replica's last heartbeat (null when no replica holds it). */
 export type AgentWithReplica = AgentRow & { replica_heartbeat_at: Date | null };
 
+/** A row of the agent list: everything but the effective config (shown by the detail view only). */
+export type AgentListRow = Omit<AgentWithReplica, "effective_config">;
+
+/** The columns of a list row (the effective config is the largest column and the list omits it). */
+const LIST_COLUMNS = [
+  "agents.tenant_id",
+  "agents.instance_uid",
+  "agents.enrollment_token_id",
+  "agents.labels",
+  "agents.description",
+  "agents.capabilities",
+  "agents.health",
+  "agents.effective_config_hash",
+  "agents.remote_config_status",
+  "agents.available_components_hash",
+  "agents.sequence_num",
+  "agents.replica_id",
+  "agents.connection_id",
+  "agents.transport",
+  "agents.connected_at",
+  "agents.disconnected_at",
+  "agents.last_seen_at",
+  "agents.heartbeat_interval_s",
+  "agents.enrolled_at",
+  "agents.key_confirmed_at",
+  "agents.key_rotation_requested_at",
+  "agents.revoked_at",
+  "agents.revoked_by",
+  "agents.created_at",
+  "agents.updated_at",
+] as const satisfies readonly `agents.${Exclude<keyof AgentRow, "effective_config">}`[];
+
 export async function findAgent(db: Db, ref: AgentRef): Promise<AgentWithReplica | undefined> {
   return db
     .selectFrom("agents")
@@ -470,11 +502,11 @@ function onlineSql(f: AgentListFilter): Expression<SqlBool> {
 }
 
 /** Keyset page by instance_uid: one index range scan however deep the page. */
-export async function listAgents(db: Db, f: AgentListFilter): Promise<AgentWithReplica[]> {
+export async function listAgents(db: Db, f: AgentListFilter): Promise<AgentListRow[]> {
   let q = db
     .selectFrom("agents")
     .leftJoin("replicas", "replicas.id", "agents.replica_id")
-    .selectAll("agents")
+    .select(LIST_COLUMNS)
     .select("replicas.heartbeat_at as replica_heartbeat_at")
     .where("agents.tenant_id", "=", f.tenantId);
   for (const r of f.requirements) q = q.where(requirementSql(r));

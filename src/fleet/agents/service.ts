@@ -35,8 +35,8 @@ import { REPLICA_STALE_AFTER_MS } from "../replicas.js";
 import { parseSelector, SelectorSyntaxError } from "../selector.js";
 import { CAPABILITY, capabilityNames, hasCapability } from "./capabilities.js";
 import {
+  type AgentListRow,
   type AgentRef,
-  type AgentWithReplica,
   type ClosedConnection,
   deleteAgent,
   type EnrollmentSessionStart,
@@ -479,14 +479,14 @@ export class AgentService {
   // --- admin side -------------------------------------------------------------------------------
 
   /** Online = held by a live replica and heard from within ~3 heartbeat intervals. */
-  statusOf(row: AgentWithReplica, now = Date.now()): AgentStatus {
+  statusOf(row: AgentListRow, now = Date.now()): AgentStatus {
     if (!row.replica_id || !row.last_seen_at || !row.replica_heartbeat_at) return "offline";
     if (now - row.replica_heartbeat_at.getTime() > REPLICA_STALE_AFTER_MS) return "offline";
     const limit = MISSED_HEARTBEATS_OFFLINE * row.heartbeat_interval_s * 1000 + this.options.livenessFlushMs;
     return now - row.last_seen_at.getTime() <= limit ? "online" : "offline";
   }
 
-  #view(row: AgentWithReplica): AgentView {
+  #view(row: AgentListRow): AgentView {
     const caps = BigInt(row.capabilities);
     const needsSettings =
       row.key_confirmed_at === null && !hasCapability(caps, CAPABILITY.AcceptsOpAMPConnectionSettings);
