@@ -46,6 +46,7 @@ export async function runFanout(ctx: RunContext, result: ScenarioResult, deadlin
     let putMs = 0;
     const cpu0 = ctx.server.cpuSeconds();
     const pg0 = postgresCpuSeconds();
+    const load0 = await pool.stats();
     const waited = await pool.armAndWait(
       "config",
       async () => {
@@ -63,6 +64,8 @@ export async function runFanout(ctx: RunContext, result: ScenarioResult, deadlin
     );
     const cpu1 = ctx.server.cpuSeconds();
     const pg1 = postgresCpuSeconds();
+    const load1 = await pool.stats();
+    const loadCpu = (stats: typeof load0) => stats.reduce((n, w) => n + w.cpuUserUs + w.cpuSystemUs, 0) / 1e6;
     const marks = await pool.all<MarkResult>({ type: "collect", what: "config" });
     const received = marks.flatMap((m) => m.at).filter((t) => t > 0);
     const acked = marks.flatMap((m) => m.ackAt ?? []).filter((t) => t > 0);
@@ -94,6 +97,7 @@ export async function runFanout(ctx: RunContext, result: ScenarioResult, deadlin
       allAppliedAfterCommitMs: round(ackSinceCommit.at(-1) ?? Number.NaN),
       serverCpuSeconds: round(cpu1 - cpu0),
       postgresCpuSeconds: round(pg1 - pg0),
+      loadGeneratorCpuSeconds: round(loadCpu(load1) - loadCpu(load0)),
       deliveriesOffered: status.offered ?? 0,
       deliveriesApplying: status.applying ?? 0,
       deliveriesApplied: status.applied ?? 0,

@@ -13,3 +13,9 @@ export function isDeadlock(err: unknown): boolean {
 export function isUniqueViolation(err: unknown): boolean {
   return sqlState(err) === "23505";
 }
+
+/** An error caused by the data of a statement (class 22 data exception, 23 integrity violation). */
+export function isDataError(err: unknown): boolean {
+  const code = sqlState(err);
+  return typeof code === "string" && (code.startsWith("22") || code.startsWith("23"));
+}

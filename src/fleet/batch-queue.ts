@@ -18,6 +18,12 @@ export interface BatchQueueOptions {
    * overlapping rows in different orders deadlock, and PostgreSQL aborts one of them.
    */
   retryable?: (err: unknown) => boolean;
+  /**
+   * Errors one item can cause (a row a constraint refuses): the batch's items then run one by
+   * one, so only the item that fails by itself gets the error. Any other error (the database is
+   * unreachable) fails the whole batch at once.
+   */
+  isolatable?: (err: unknown) => boolean;
 }
 
 interface Waiter<I, O> {
@@ -83,21 +89,28 @@ export class BatchQueue<I, O> {
 
   async #runBatch(batch: Waiter<I, O>[]): Promise<void> {
     try {
-      const items = batch.map((w) => w.item);
-      let results: O[];
-      for (let attempt = 1; ; attempt++) {
-        try {
-          results = await this.run(items);
-          break;
-        } catch (err) {
-          if (attempt >= 3 || !this.options.retryable?.(err)) throw err;
-        }
-      }
+      const results = await this.#runWithRetries(batch.map((w) => w.item));
       batch.forEach((w, i) => {
         w.resolve(results[i] as O);
       });
     } catch (err) {
-      for (const w of batch) w.reject(err);
+      if (batch.length === 1 || !this.options.isolatable?.(err)) {
+        for (const w of batch) w.reject(err);
+        return;
+      }
+      // One bad item (a row a constraint refuses) must not fail its neighbours: run each alone,
+      // so only the item that fails by itself gets the error.
+      await Promise.all(batch.map((w) => this.#runBatch([w])));
+    }
+  }
+
+  async #runWithRetries(items: I[]): Promise<O[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.run(items);
+      } catch (err) {
+        if (attempt >= 3 || !this.options.retryable?.(err)) throw err;
+      }
     }
   }
 }

@@ -106,6 +106,38 @@ describe("BatchQueue (group commit)", () => {
   });
 });
 
+describe("BatchQueue failure isolation", () => {
+  it("runs a failed batch item by item on an item error, so only the bad item gets it", async () => {
+    const refused = Object.assign(new Error("violates foreign key constraint"), { code: "23503" });
+    const runs: number[][] = [];
+    const queue = new BatchQueue(
+      async (items: number[]) => {
+        runs.push(items);
+        if (items.includes(13)) throw refused;
+        return items.map((n) => n + 1);
+      },
+      { maxBatch: 10, concurrency: 1, isolatable: (err) => (err as { code?: string }).code === "23503" },
+    );
+    const results = await Promise.allSettled([1, 13, 2].map((n) => queue.submit(n)));
+    expect(results.map((r) => (r.status === "fulfilled" ? r.value : "refused"))).toEqual([2, "refused", 3]);
+    expect(runs).toEqual([[1, 13, 2], [1], [13], [2]]);
+  });
+
+  it("fails the whole batch at once on any other error (the database is unreachable)", async () => {
+    let calls = 0;
+    const queue = new BatchQueue(
+      async () => {
+        calls++;
+        throw new Error("connect ECONNREFUSED");
+      },
+      { maxBatch: 10, concurrency: 1, isolatable: () => false },
+    );
+    const results = await Promise.allSettled([1, 2, 3].map((n) => queue.submit(n)));
+    expect(results.every((r) => r.status === "rejected")).toBe(true);
+    expect(calls).toBe(1);
+  });
+});
+
 describe("runInRounds", () => {
   it("never puts one key twice in a round and returns results in input order", async () => {
     const rounds: string[][] = [];

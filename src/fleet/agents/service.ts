@@ -12,7 +12,7 @@
  */
 import type { Kysely, Transaction } from "kysely";
 import { issueToken, keyFingerprint, newRecordId, parseToken } from "../../credentials/index.js";
-import { isDeadlock } from "../../db/errors.js";
+import { isDataError, isDeadlock } from "../../db/errors.js";
 import type { AgentKeyRow, Database, EnrollmentTokenRow, Labels } from "../../db/schema.js";
 import {
   NotFoundError,
@@ -153,7 +153,7 @@ export interface AgentServiceOptions {
 const SWITCH_GRACE_MS = 3_000;
 
 /** Statements of the OpAMP hot path coalesced per batch (see BatchQueue). */
-const HOT_BATCH = { maxBatch: 500, concurrency: 2, retryable: isDeadlock };
+const HOT_BATCH = { maxBatch: 500, concurrency: 2, retryable: isDeadlock, isolatable: isDataError };
 
 /** Looks rows up by credential hash in batches, one result per hash. */
 function lookupByHash<R>(

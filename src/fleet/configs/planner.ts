@@ -12,7 +12,7 @@
  */
 import { type Kysely, sql } from "kysely";
 import { newRecordId } from "../../credentials/index.js";
-import { isDeadlock } from "../../db/errors.js";
+import { isDataError, isDeadlock } from "../../db/errors.js";
 import type { Database } from "../../db/schema.js";
 import type { Logger } from "../../logger.js";
 import { CAPABILITY, hasCapability } from "../agents/capabilities.js";
@@ -77,6 +77,7 @@ export class ConfigPlanner {
       maxBatch: CHUNK,
       concurrency: 2,
       retryable: isDeadlock,
+      isolatable: isDataError,
     });
   }
 

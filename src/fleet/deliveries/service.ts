@@ -6,7 +6,7 @@
  * for DELIVERY_STALL_SECONDS are shown as stalled.
  */
 import type { Kysely } from "kysely";
-import { isDeadlock } from "../../db/errors.js";
+import { isDataError, isDeadlock } from "../../db/errors.js";
 import type { Database, DeliveryStatus } from "../../db/schema.js";
 import { NotFoundError } from "../../errors.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
@@ -73,6 +73,7 @@ export class DeliveryService {
       maxBatch: 500,
       concurrency: 2,
       retryable: isDeadlock,
+      isolatable: isDataError,
     });
   }
 
