@@ -1,5 +1,6 @@
 /** SQL expressions shared by repositories. */
-import { sql } from "kysely";
+import { CompiledQuery, type Kysely, type RawBuilder, sql } from "kysely";
+import type { Database } from "./schema.js";
 
 /**
  * `any(…)` of credential hashes (bytea), passed as one text array: the statement text is the
@@ -30,4 +31,38 @@ export function rowsOf<R extends object>(
       sql`${rows.map((r) => (r as Record<string, unknown>)[name] ?? null)}::${sql.raw(columns[name] ?? "text")}[]`,
   );
   return sql`unnest(${sql.join(arrays)}) as ${sql.ref(alias)}(${sql.join(names.map((n) => sql.ref(n)))})`;
+}
+
+/**
+ * A batch statement whose only parameters are its rows' column arrays (`rowsOf`): its text is
+ * compiled once and reused as the same string, so a call costs neither a query compilation nor
+ * hashing a new multi-kilobyte text to find its prepared statement.
+ */
+export class BatchStatement<R extends object, O = unknown> {
+  #text: string | undefined;
+  readonly #names: string[];
+
+  /** `body` builds the statement around `rows` (the `unnest(…) as alias(…)` source). */
+  constructor(
+    private readonly alias: string,
+    private readonly columns: Readonly<Record<string, ColumnType>>,
+    private readonly body: (rows: RawBuilder<unknown>) => RawBuilder<O>,
+  ) {
+    this.#names = Object.keys(columns);
+  }
+
+  /** Runs the statement over `rows` (through `db`, a Kysely instance or a transaction). */
+  async execute(db: Kysely<Database>, rows: readonly R[]): Promise<O[]> {
+    if (this.#text === undefined) {
+      const compiled = this.body(rowsOf(this.alias, this.columns, rows)).compile(db);
+      // Any parameter besides the column arrays would be frozen into the cached text.
+      if (compiled.parameters.length !== this.#names.length) {
+        throw new Error("a BatchStatement's body must not take parameters of its own");
+      }
+      this.#text = compiled.sql;
+    }
+    const params = this.#names.map((name) => rows.map((r) => (r as Record<string, unknown>)[name] ?? null));
+    const result = await db.executeQuery<O>(CompiledQuery.raw(this.#text, params));
+    return result.rows;
+  }
 }

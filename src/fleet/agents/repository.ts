@@ -1,5 +1,5 @@
 import { type Expression, type Kysely, type SqlBool, sql, type Transaction, type Updateable } from "kysely";
-import { anyHash, rowsOf } from "../../db/expressions.js";
+import { anyHash, BatchStatement } from "../../db/expressions.js";
 import type { AgentKeyRow, AgentRow, AgentsTable, Database } from "../../db/schema.js";
 import type { Requirement } from "../selector.js";
 
@@ -183,49 +183,23 @@ export interface EnrollmentSessionStart {
   key: MintedKey | undefined;
 }
 
-/**
- * Phase 1 (xse_ tokens) of many agents in one statement: registers each agent or takes over its
- * row, counts new agents against limited tokens (those beyond a token's max_uses are
- * `exhausted`), and mints each agent's offered key in place of its never-used ones. Each agent
- * must appear once per call. An agent missing from the result was inserted by a concurrent
- * first connection after this statement's snapshot (the caller runs it again).
- */
-export async function startEnrollmentSessions(
-  db: Db,
-  starts: readonly EnrollmentSessionStart[],
-): Promise<(SessionStartRow | undefined)[]> {
-  if (starts.length === 0) return [];
-  const input = starts.map((s, ord) => ({
-    ord,
-    tenant_id: s.ref.tenantId,
-    instance_uid: s.ref.instanceUid,
-    token_id: s.tokenId,
-    labels: s.labels,
-    limited: s.limited,
-    ...s.report,
-    ...connectionRecord(s.conn),
-    key_id: s.key?.id,
-    key_hash: s.key && Buffer.from(s.key.hash).toString("hex"),
-    key_prefix: s.key?.displayPrefix,
-  }));
-  const result = await sql<StartedRow>`
+const ENROLLMENT_STARTS = new BatchStatement<object, StartedRow>(
+  "r",
+  {
+    ord: "int",
+    ...AGENT_COLUMNS,
+    token_id: "text",
+    labels: "text",
+    limited: "boolean",
+    ...REPORT_COLUMNS,
+    ...CONNECTION_COLUMNS,
+    key_id: "text",
+    key_hash: "text",
+    key_prefix: "text",
+  },
+  (rows) => sql<StartedRow>`
     with input as (
-      select * from ${rowsOf(
-        "r",
-        {
-          ord: "int",
-          ...AGENT_COLUMNS,
-          token_id: "text",
-          labels: "text",
-          limited: "boolean",
-          ...REPORT_COLUMNS,
-          ...CONNECTION_COLUMNS,
-          key_id: "text",
-          key_hash: "text",
-          key_prefix: "text",
-        },
-        input,
-      )}
+      select * from ${rows}
     ), existing as (
       select a.tenant_id, a.instance_uid, a.revoked_at from agents a
       join input r on a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid
@@ -275,8 +249,35 @@ export async function startEnrollmentSessions(
       from existing e where e.revoked_at is not null
     union all select 'exhausted', f.tenant_id, f.instance_uid::text, ${NO_FACTS}
       from fresh f where f.limited and not exists (select 1 from admitted x where x.ord = f.ord)
-  `.execute(db);
-  const rows = byAgent(result.rows);
+  `,
+);
+
+/**
+ * Phase 1 (xse_ tokens) of many agents in one statement: registers each agent or takes over its
+ * row, counts new agents against limited tokens (those beyond a token's max_uses are
+ * `exhausted`), and mints each agent's offered key in place of its never-used ones. Each agent
+ * must appear once per call. An agent missing from the result was inserted by a concurrent
+ * first connection after this statement's snapshot (the caller runs it again).
+ */
+export async function startEnrollmentSessions(
+  db: Db,
+  starts: readonly EnrollmentSessionStart[],
+): Promise<(SessionStartRow | undefined)[]> {
+  if (starts.length === 0) return [];
+  const input = starts.map((s, ord) => ({
+    ord,
+    tenant_id: s.ref.tenantId,
+    instance_uid: s.ref.instanceUid,
+    token_id: s.tokenId,
+    labels: s.labels,
+    limited: s.limited,
+    ...s.report,
+    ...connectionRecord(s.conn),
+    key_id: s.key?.id,
+    key_hash: s.key && Buffer.from(s.key.hash).toString("hex"),
+    key_prefix: s.key?.displayPrefix,
+  }));
+  const rows = byAgent(await ENROLLMENT_STARTS.execute(db, input));
   return starts.map((s) => rows.get(`${s.ref.tenantId}/${s.ref.instanceUid}`));
 }
 
@@ -290,39 +291,19 @@ export interface KeyedSessionStart {
   conn: ConnectionColumns;
 }
 
-/**
- * Phase 2 (agents' own xag_ keys) of many agents in one statement: takes over each agent's row,
- * marks its key used and, on the key's first use, revokes every older key (rotation overlap
- * ends). Each agent must appear once per call; one missing from the result no longer exists.
- */
-export async function startKeyedSessions(
-  db: Db,
-  starts: readonly KeyedSessionStart[],
-): Promise<(SessionStartRow | undefined)[]> {
-  if (starts.length === 0) return [];
-  const input = starts.map((s) => ({
-    tenant_id: s.ref.tenantId,
-    instance_uid: s.ref.instanceUid,
-    key_id: s.keyId,
-    key_created_at: s.keyCreatedAt.toISOString(),
-    first_use: s.firstUse,
-    ...s.report,
-    ...connectionRecord(s.conn),
-  }));
-  const result = await sql<StartedRow>`
+const KEYED_STARTS = new BatchStatement<object, StartedRow>(
+  "r",
+  {
+    ...AGENT_COLUMNS,
+    key_id: "text",
+    key_created_at: "timestamptz",
+    first_use: "boolean",
+    ...REPORT_COLUMNS,
+    ...CONNECTION_COLUMNS,
+  },
+  (rows) => sql<StartedRow>`
     with input as (
-      select * from ${rowsOf(
-        "r",
-        {
-          ...AGENT_COLUMNS,
-          key_id: "text",
-          key_created_at: "timestamptz",
-          first_use: "boolean",
-          ...REPORT_COLUMNS,
-          ...CONNECTION_COLUMNS,
-        },
-        input,
-      )}
+      select * from ${rows}
     ), held as (
       update agents a set ${REPORT_SET}, ${CONNECTION_SET},
         key_confirmed_at = coalesce(a.key_confirmed_at, now()),
@@ -346,8 +327,29 @@ export async function startKeyedSessions(
     union all select 'revoked', a.tenant_id, a.instance_uid::text, ${NO_FACTS}
       from agents a join input r on a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid
       where a.revoked_at is not null
-  `.execute(db);
-  const rows = byAgent(result.rows);
+  `,
+);
+
+/**
+ * Phase 2 (agents' own xag_ keys) of many agents in one statement: takes over each agent's row,
+ * marks its key used and, on the key's first use, revokes every older key (rotation overlap
+ * ends). Each agent must appear once per call; one missing from the result no longer exists.
+ */
+export async function startKeyedSessions(
+  db: Db,
+  starts: readonly KeyedSessionStart[],
+): Promise<(SessionStartRow | undefined)[]> {
+  if (starts.length === 0) return [];
+  const input = starts.map((s) => ({
+    tenant_id: s.ref.tenantId,
+    instance_uid: s.ref.instanceUid,
+    key_id: s.keyId,
+    key_created_at: s.keyCreatedAt.toISOString(),
+    first_use: s.firstUse,
+    ...s.report,
+    ...connectionRecord(s.conn),
+  }));
+  const rows = byAgent(await KEYED_STARTS.execute(db, input));
   return starts.map((s) => rows.get(`${s.ref.tenantId}/${s.ref.instanceUid}`));
 }
 
@@ -376,6 +378,15 @@ export interface ReportWrite extends AgentRef {
   columns: ReportColumns;
 }
 
+const REPORT_WRITES = new BatchStatement<object>(
+  "r",
+  { ...AGENT_COLUMNS, ...REPORT_COLUMNS },
+  (rows) => sql`
+    update agents a set ${REPORT_SET}
+    from ${rows}
+    where a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid`,
+);
+
 /**
  * Stores many agents' reported facets in one statement; a facet a message did not carry keeps
  * its column (coalesce), and each agent counts as seen now.
@@ -383,10 +394,7 @@ export interface ReportWrite extends AgentRef {
 export async function storeReports(db: Db, writes: readonly ReportWrite[]): Promise<void> {
   if (writes.length === 0) return;
   const rows = writes.map((w) => ({ tenant_id: w.tenantId, instance_uid: w.instanceUid, ...w.columns }));
-  await sql`
-    update agents a set ${REPORT_SET}
-    from ${rowsOf("r", { ...AGENT_COLUMNS, ...REPORT_COLUMNS }, rows)}
-    where a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid`.execute(db);
+  await REPORT_WRITES.execute(db, rows);
 }
 
 /** One statement for a whole batch of heartbeats (DESIGN.md §4: never one UPDATE per message). */

@@ -1,5 +1,5 @@
 import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
-import { rowsOf } from "../../db/expressions.js";
+import { BatchStatement } from "../../db/expressions.js";
 import type { AgentConfigDeliveriesTable, Database, DeliveryStatus } from "../../db/schema.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -79,7 +79,9 @@ export async function supersedeOthers(
     update agent_config_deliveries d set status = 'superseded', superseded_at = now(), updated_at = now()
     from (select unnest(${uids}::uuid[]) as instance_uid, unnest(${hashes}::text[]) as keep) c
     where d.tenant_id = ${tenantId} and d.instance_uid = c.instance_uid and d.config_hash <> c.keep
-      and d.status in ('pending', 'offered', 'applying', 'applied')`.execute(db);
+      -- "not failed or superseded" rather than the list of the other four: a condition the status
+      -- index cannot take keeps the plan on the (tenant, agent, hash) index, driven by the input.
+      and d.status not in ('failed', 'superseded')`.execute(db);
 }
 
 /** Current rows (by hash) for many agents of one tenant. */
@@ -125,6 +127,33 @@ export interface StatusReportWrite {
   errorMessage: string;
 }
 
+const STATUS_REPORTS = new BatchStatement<object>(
+  "r",
+  { tenant_id: "text", instance_uid: "uuid", config_hash: "text", status: "text", error_message: "text" },
+  (rows) => sql`
+    update agent_config_deliveries d set
+      status = case r.status when 'APPLYING' then 'applying' when 'FAILED' then 'failed' else 'applied' end,
+      error_message = case r.status when 'FAILED' then r.error_message when 'APPLIED' then null
+        else d.error_message end,
+      applying_at = case when r.status = 'APPLYING' then now() else d.applying_at end,
+      failed_at = case when r.status = 'FAILED' then now() else d.failed_at end,
+      applied_at = case when r.status = 'APPLIED' then now() else d.applied_at end,
+      rolled_back_from = case when r.status = 'APPLIED' and d.status = 'superseded' then coalesce(
+          (select case when l.id <> d.id and l.status = 'failed' then l.config_hash end
+           from agent_config_deliveries l where l.tenant_id = d.tenant_id and l.instance_uid = d.instance_uid
+           order by l.updated_at desc, l.id desc limit 1),
+          d.rolled_back_from)
+        else d.rolled_back_from end,
+      updated_at = now()
+    from ${rows}
+    where d.tenant_id = r.tenant_id and d.instance_uid = r.instance_uid and d.config_hash = r.config_hash
+      and case r.status
+        when 'APPLYING' then d.status in ('offered', 'pending')
+        when 'FAILED' then d.status <> 'failed' or d.error_message is distinct from r.error_message
+        when 'APPLIED' then d.status <> 'applied'
+        else false end`,
+);
+
 /**
  * Applies many status reports to their delivery rows in one statement. A report that changes
  * nothing writes nothing (full-state reports repeat it): APPLYING moves only offered/pending rows,
@@ -141,32 +170,7 @@ export async function applyStatusReports(db: Db, reports: readonly StatusReportW
     status: r.status,
     error_message: r.errorMessage || "failed",
   }));
-  await sql`
-    update agent_config_deliveries d set
-      status = case r.status when 'APPLYING' then 'applying' when 'FAILED' then 'failed' else 'applied' end,
-      error_message = case r.status when 'FAILED' then r.error_message when 'APPLIED' then null
-        else d.error_message end,
-      applying_at = case when r.status = 'APPLYING' then now() else d.applying_at end,
-      failed_at = case when r.status = 'FAILED' then now() else d.failed_at end,
-      applied_at = case when r.status = 'APPLIED' then now() else d.applied_at end,
-      rolled_back_from = case when r.status = 'APPLIED' and d.status = 'superseded' then coalesce(
-          (select case when l.id <> d.id and l.status = 'failed' then l.config_hash end
-           from agent_config_deliveries l where l.tenant_id = d.tenant_id and l.instance_uid = d.instance_uid
-           order by l.updated_at desc, l.id desc limit 1),
-          d.rolled_back_from)
-        else d.rolled_back_from end,
-      updated_at = now()
-    from ${rowsOf(
-      "r",
-      { tenant_id: "text", instance_uid: "uuid", config_hash: "text", status: "text", error_message: "text" },
-      rows,
-    )}
-    where d.tenant_id = r.tenant_id and d.instance_uid = r.instance_uid and d.config_hash = r.config_hash
-      and case r.status
-        when 'APPLYING' then d.status in ('offered', 'pending')
-        when 'FAILED' then d.status <> 'failed' or d.error_message is distinct from r.error_message
-        when 'APPLIED' then d.status <> 'applied'
-        else false end`.execute(db);
+  await STATUS_REPORTS.execute(db, rows);
 }
 
 export interface DeliveryFilter {
