@@ -44,6 +44,17 @@ describe("operations endpoints", () => {
       expect(text).toContain('agentapi_db_pool_connections{state="total"}');
   });
 
+  it("counts open file descriptors without walking every handle on the event loop", async () => {
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    // Open fds are counted off the event loop; the figure is that of the previous count.
+    const fds = Number(/^agentapi_process_open_fds (\d+)$/m.exec(text)?.[1]);
+    expect(fds).toBeGreaterThan(3);
+    // The collectors that list every active handle at each scrape are not there.
+    expect(text).not.toContain("agentapi_nodejs_active_handles");
+    expect(text).not.toContain("agentapi_nodejs_active_resources");
+    expect(text).toContain("agentapi_nodejs_eventloop_lag_p99_seconds");
+  });
+
   it("serves an OpenAPI 3.1 document generated from the routes, and a docs page", async () => {
     const res = await api.get("/openapi.json", { token: null });
     expect(res.status).toBe(200);
