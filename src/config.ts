@@ -53,6 +53,7 @@ const envSchema = z
     HEARTBEAT_INTERVAL_SECONDS: positiveInt.max(3600).default(30),
     OPAMP_MAX_MESSAGE_BYTES: positiveInt.default(16 * 1024 * 1024),
     OPAMP_HANDSHAKE_TIMEOUT_MS: positiveInt.default(10_000),
+    OPAMP_PING_INTERVAL_MS: positiveInt.min(100).default(30_000),
     BODY_LIMIT_BYTES: positiveInt.default(1024 * 1024),
     SHUTDOWN_GRACE_MS: positiveInt.max(60_000).default(20_000),
     LIVENESS_FLUSH_MS: positiveInt.max(60_000).default(5_000),
@@ -89,6 +90,8 @@ export interface Config {
     heartbeatIntervalSeconds: number;
     maxMessageBytes: number;
     handshakeTimeoutMs: number;
+    /** Dead-peer detection on silent WebSockets (see src/opamp/README.md). */
+    pingIntervalMs: number;
     maxConcurrentHandshakes: number;
     /**
      * PEM CA bundle sent as `certificate.ca_cert` with the key offer, so that supervisors keep
@@ -150,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       heartbeatIntervalSeconds: e.HEARTBEAT_INTERVAL_SECONDS,
       maxMessageBytes: e.OPAMP_MAX_MESSAGE_BYTES,
       handshakeTimeoutMs: e.OPAMP_HANDSHAKE_TIMEOUT_MS,
+      pingIntervalMs: e.OPAMP_PING_INTERVAL_MS,
       maxConcurrentHandshakes: e.OPAMP_MAX_CONCURRENT_HANDSHAKES,
       offerCaFile: e.OPAMP_OFFER_CA_FILE ? resolve(e.OPAMP_OFFER_CA_FILE) : undefined,
     },

@@ -41,6 +41,7 @@ export function createServer(ctx: AppContext): RunningServer {
       heartbeatIntervalSeconds: config.opamp.heartbeatIntervalSeconds,
       maxMessageBytes: config.opamp.maxMessageBytes,
       handshakeTimeoutMs: config.opamp.handshakeTimeoutMs,
+      pingIntervalMs: config.opamp.pingIntervalMs,
       publicUrl: config.opamp.publicUrl,
       maxConcurrentHandshakes: config.opamp.maxConcurrentHandshakes,
       offerCaCert: ctx.offerCaCert,

@@ -30,6 +30,8 @@ export interface OpampServerOptions {
   heartbeatIntervalSeconds: number;
   maxMessageBytes: number;
   handshakeTimeoutMs: number;
+  /** A silent WebSocket is pinged after 1.5 intervals and dropped when the ping goes unanswered. */
+  pingIntervalMs: number;
   /** PUBLIC_OPAMP_URL, or undefined to derive it from the bound port. */
   publicUrl: string | undefined;
   /** Upgrades authenticating at once before further ones get 503 + Retry-After. */
@@ -86,7 +88,7 @@ export class OpampServer {
     this.#ws = new WebSocketTransport(deps, this.registry, metrics, logger, {
       maxMessageBytes: options.maxMessageBytes,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
-      pingIntervalMs: 30_000,
+      pingIntervalMs: options.pingIntervalMs,
       maxQueuedFrames: 64,
     });
     this.#http = new HttpTransport(deps, this.registry, metrics, logger, {

@@ -41,6 +41,9 @@ export class WebSocketTransport {
   readonly #wss: WebSocketServer;
   readonly #pingTimer: NodeJS.Timeout;
   #pingSlice = 0;
+  /** Sockets by ping slice (assigned round-robin at connect): a tick walks only its own slice. */
+  readonly #slices: Set<Tracked>[] = Array.from({ length: PING_SLICES }, () => new Set<Tracked>());
+  #nextSlice = 0;
 
   constructor(
     private readonly sessionDeps: SessionDeps,
@@ -74,6 +77,8 @@ export class WebSocketTransport {
   }
 
   #onConnection(ws: Tracked, auth: ConnectionAuth): void {
+    const slice = this.#slices[this.#nextSlice++ % PING_SLICES];
+    slice?.add(ws);
     const session = new AgentSession(auth, randomUUID(), "websocket", this.sessionDeps);
     this.metrics.opampConnect("websocket", auth.kind);
     ws.heardAt = Date.now();
@@ -168,6 +173,7 @@ export class WebSocketTransport {
       });
     });
     ws.on("close", (code) => {
+      slice?.delete(ws);
       closed = true;
       clearTimeout(handshake);
       const ref = session.ref;
@@ -193,14 +199,11 @@ export class WebSocketTransport {
    * socket is terminated when its ping got no answer (no pong, no message) for a whole interval.
    */
   #ping(): void {
-    const slice = this.#pingSlice;
-    this.#pingSlice = (slice + 1) % PING_SLICES;
+    const slice = this.#slices[this.#pingSlice] ?? new Set<Tracked>();
+    this.#pingSlice = (this.#pingSlice + 1) % PING_SLICES;
     const now = Date.now();
     const interval = this.options.pingIntervalMs;
-    let i = 0;
-    for (const client of this.#wss.clients as Set<Tracked>) {
-      // Each socket belongs to one slice (by its place in the set), so it is checked once a cycle.
-      if (i++ % PING_SLICES !== slice) continue;
+    for (const client of slice) {
       const heardAt = client.heardAt ?? 0;
       // Heard from recently (heartbeats come once an interval, give or take the agent's jitter).
       if (now - heardAt < interval * SILENCE_INTERVALS) continue;

@@ -18,13 +18,14 @@ import {
   type ServerToAgent,
   ServerToAgentSchema,
 } from "../../src/gen/opamp/v1/opamp_pb.js";
-import { AgentCapability, encodeAgentToServerFrame } from "../../src/opamp/codec.js";
+import { AgentCapability, encodeAgentToServerFrame, instanceUidToString } from "../../src/opamp/codec.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import { SUPERVISOR_CAPABILITIES, TestAgent, type TestAgentOptions, uuidV7 } from "../helpers/opamp-agent.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const MAX_MESSAGE_BYTES = 65_536;
 const HANDSHAKE_TIMEOUT_MS = 1_000;
+const PING_INTERVAL_MS = 400;
 const BAD_REQUEST = ServerErrorResponseType.ServerErrorResponseType_BadRequest;
 
 let srv: TestServer;
@@ -38,6 +39,7 @@ beforeAll(async () => {
     env: {
       OPAMP_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
       OPAMP_HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_TIMEOUT_MS),
+      OPAMP_PING_INTERVAL_MS: String(PING_INTERVAL_MS),
       LIVENESS_FLUSH_MS: "200",
       FLEET_EVENTS_POLL_MS: "500",
     },
@@ -686,6 +688,57 @@ describe("plain-HTTP transport", () => {
 });
 
 describe("slow and incomplete requests", () => {
+  it("pings only a silent WebSocket, and drops one whose peer stopped answering", async () => {
+    const { token } = await fleet.enrollmentToken();
+    // Without AcceptsOpAMPConnectionSettings the agents stay on this connection (no key switch).
+    const capabilities = SUPERVISOR_CAPABILITIES & ~AgentCapability.AcceptsOpAMPConnectionSettings;
+    const [chatty, silent, dead] = await Promise.all([openRaw(token), openRaw(token), openRaw(token)]);
+    const uids = [uuidV7(), uuidV7(), uuidV7()];
+    const conns = [chatty, silent, dead] as RawConnection[];
+    conns.forEach((c, i) => {
+      c.ws.send(frame(firstMessage(uids[i] as Uint8Array, { capabilities })));
+    });
+    await Promise.all(conns.map((c) => c.reply()));
+    const pings = [0, 0, 0];
+    conns.forEach((c, i) => {
+      c.ws.on("ping", () => {
+        pings[i] = (pings[i] ?? 0) + 1;
+      });
+    });
+    // One heartbeats every 100 ms; one says nothing (its client still answers pings); one stops
+    // reading its socket, so a ping can never be answered.
+    let seq = 1n;
+    const heartbeats = setInterval(() => {
+      chatty.ws.send(frame({ instanceUid: uids[0], sequenceNum: seq++, capabilities }));
+    }, 100);
+    (dead.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    try {
+      const offline = await eventually(
+        async () => {
+          const r = await fleet.api.get(
+            `/api/v1/tenants/${fleet.tenantId}/agents/${instanceUidToString(uids[2] as Uint8Array)}`,
+          );
+          return r.body.status === "offline" ? r : undefined;
+        },
+        5_000,
+        "the unresponsive agent dropped",
+      );
+      expect(offline.body.connection.disconnectedAt).not.toBeNull();
+    } finally {
+      clearInterval(heartbeats);
+    }
+    expect(pings[0]).toBe(0);
+    expect(pings[1]).toBeGreaterThan(0);
+    expect(chatty.ws.readyState).toBe(WebSocket.OPEN);
+    expect(silent.ws.readyState).toBe(WebSocket.OPEN);
+    for (const uid of uids.slice(0, 2)) {
+      const r = await fleet.api.get(
+        `/api/v1/tenants/${fleet.tenantId}/agents/${instanceUidToString(uid as Uint8Array)}`,
+      );
+      expect(r.body.status).toBe("online");
+    }
+  });
+
   it("cuts off slow and incomplete upgrade requests after about 10 s, and serves others meanwhile", async () => {
     const { token } = await fleet.enrollmentToken();
     const before = await settledState();
