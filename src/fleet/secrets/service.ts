@@ -78,6 +78,8 @@ const REDACTION_CACHE_MS = 10_000;
 export class SecretService implements SecretResolver {
   /** Per tenant: the values to redact, newest secret versions, longest first. */
   readonly #redactionValues = new Map<string, { values: string[]; expires: number }>();
+  /** Bumped by every invalidation: a list read across one is not cached. */
+  #generation = 0;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -110,7 +112,7 @@ export class SecretService implements SecretResolver {
       }
       throw err;
     }
-    return this.db.transaction().execute(async (trx) => {
+    const result = await this.db.transaction().execute(async (trx) => {
       const versions = await lockSecretVersions(trx, tenantId, name);
       const version = (versions[0]?.version ?? 0) + 1;
       const row = await insertSecret(trx, {
@@ -130,9 +132,12 @@ export class SecretService implements SecretResolver {
         details: { version, kmsKeyId: envelope.keyId },
       });
       await publishFleetEvent(trx, tenantId, "config.changed", { reason: "secret", secret: name });
-      this.invalidate(tenantId);
       return { view: view(row), created: version === 1 };
     });
+    // After the commit: a redaction list read before it (without the new value) is dropped now,
+    // and the next one reads the new version.
+    this.invalidate(tenantId);
+    return result;
   }
 
   async list(
@@ -227,11 +232,16 @@ export class SecretService implements SecretResolver {
   /** Forgets cached values of a tenant (a secret changed, here or on another replica). */
   invalidate(tenantId: string): void {
     this.#redactionValues.delete(tenantId);
+    this.#generation++;
   }
 
   async #valuesToRedact(tenantId: string): Promise<string[]> {
     const cached = this.#redactionValues.get(tenantId);
     if (cached && cached.expires > Date.now()) return cached.values;
+    // A list read while a secret changes may miss the new value: it is used for this call but not
+    // cached when an invalidation came in meanwhile (else the new value would go unredacted, and
+    // be stored and shown in clear, until the entry expired).
+    const generation = this.#generation;
     const rows = await listLatestSecrets(this.db, tenantId);
     const values: string[] = [];
     for (const row of rows) {
@@ -249,7 +259,9 @@ export class SecretService implements SecretResolver {
     values.sort((a, b) => b.length - a.length);
     // Bounded: one entry per tenant seen recently.
     if (this.#redactionValues.size > 10_000) this.#redactionValues.clear();
-    this.#redactionValues.set(tenantId, { values, expires: Date.now() + REDACTION_CACHE_MS });
+    if (generation === this.#generation) {
+      this.#redactionValues.set(tenantId, { values, expires: Date.now() + REDACTION_CACHE_MS });
+    }
     return values;
   }
 
