@@ -7,6 +7,30 @@ import { type Kms, KmsUnavailableError } from "../../src/kms/index.js";
 export class SwitchableKms implements Kms {
   down = false;
   calls = 0;
+  #gate: { entered: () => void; released: Promise<void> } | undefined;
+
+  /**
+   * Holds every decrypt until `release()`: `entered` resolves when the first one is waiting. Lets a
+   * test interleave a slow KMS call with other work deterministically.
+   */
+  hold(): { entered: Promise<void>; release: () => void } {
+    let entered: () => void = () => undefined;
+    let release: () => void = () => undefined;
+    const enteredPromise = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.#gate = { entered, released };
+    return {
+      entered: enteredPromise,
+      release: () => {
+        this.#gate = undefined;
+        release();
+      },
+    };
+  }
 
   constructor(private readonly inner: Kms) {}
 
@@ -34,6 +58,11 @@ export class SwitchableKms implements Kms {
 
   async decrypt(...args: Parameters<Kms["decrypt"]>) {
     this.#check();
+    const gate = this.#gate;
+    if (gate) {
+      gate.entered();
+      await gate.released;
+    }
     return this.inner.decrypt(...args);
   }
 

@@ -182,6 +182,34 @@ describe("secrets at delivery", () => {
     }
   });
 
+  it("redacts a changed secret's new value at once, even when a redaction list was being read as it changed", async () => {
+    // A second replica on the same database, with its own (empty) data-key cache and a KMS the
+    // test can hold: its redaction list is read while the secret changes on the first replica.
+    const kmsB = new SwitchableKms(kms); // the same keys as replica A, behind a gate of its own
+    const b = await startTestServer({
+      kms: kmsB,
+      shareDatabaseOf: srv,
+      env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "200" },
+    });
+    try {
+      const first = `r4ce-${randomBytes(10).toString("hex")}`;
+      const second = `r4ce-${randomBytes(10).toString("hex")}`;
+      await fleet.api.put(t("/secrets/race_token"), { value: first });
+      const gate = kmsB.hold();
+      const reading = b.ctx.services.secrets.redact(fleet.tenantId, ["warming up"]);
+      await gate.entered; // replica B has read the list (old version) and waits on the KMS
+      await fleet.api.put(t("/secrets/race_token"), { value: second });
+      // Replica B learns of the change through the fleet events (NOTIFY, or the 200 ms poll).
+      await new Promise((r) => setTimeout(r, 1_000));
+      gate.release();
+      await reading;
+      const [redacted] = await b.ctx.services.secrets.redact(fleet.tenantId, [`Bearer ${second}`]);
+      expect(redacted).toBe("Bearer [REDACTED]");
+    } finally {
+      await b.stop();
+    }
+  });
+
   it("fails the delivery naming a missing secret, and sends nothing", async () => {
     await fleet.api.put(t("/config-templates/missing-secret"), {
       content: 'a:\n  b: "{{secret "nope_token"}}"\n',
