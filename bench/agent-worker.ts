@@ -427,29 +427,39 @@ class LeanAgent {
     clearTimeout(this.reconnectTimer);
     const ws = this.ws;
     if (!ws) return Promise.resolve();
-    if (ws.readyState !== WebSocket.OPEN) {
-      ws.terminate();
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        ws.terminate();
-        resolve();
-      }, 5_000);
-      ws.once("close", () => {
-        clearTimeout(timer);
-        resolve();
-      });
+    return closeSocket(ws, () =>
       this.transmit(
         create(AgentToServerSchema, {
           instanceUid: this.uid,
           capabilities: CAPABILITIES,
           agentDisconnect: {},
         }),
-      );
-      ws.close(1000);
-    });
+      ),
+    );
   }
+}
+
+/**
+ * Closes a socket with 1000 (after `goodbye`, when it is open) and resolves once it is closed;
+ * a socket that is not open, or does not close within 5 s, is terminated.
+ */
+function closeSocket(ws: WebSocket, goodbye?: () => void): Promise<void> {
+  if (ws.readyState !== WebSocket.OPEN) {
+    ws.terminate();
+    return Promise.resolve();
+  }
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      ws.terminate();
+      resolve();
+    }, 5_000);
+    ws.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    goodbye?.();
+    ws.close(1000);
+  });
 }
 
 /** Agents that finished enrollment (the population every later command works on). */
@@ -607,27 +617,7 @@ function bareHeartbeat(intervalMs: number, bytes: number): void {
 
 async function bareClose(): Promise<void> {
   bareHeartbeat(0, 0);
-  await Promise.all(
-    bare.splice(0).map(
-      (ws) =>
-        new Promise<void>((resolve) => {
-          if (ws.readyState !== WebSocket.OPEN) {
-            ws.terminate();
-            resolve();
-            return;
-          }
-          const timer = setTimeout(() => {
-            ws.terminate();
-            resolve();
-          }, 5_000);
-          ws.once("close", () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          ws.close(1000);
-        }),
-    ),
-  );
+  await Promise.all(bare.splice(0).map((ws) => closeSocket(ws)));
   bareAt = [];
 }
 

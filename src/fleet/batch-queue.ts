@@ -8,6 +8,17 @@
  * Every caller gets its own result (or the batch's error) and can await it before it answers the
  * agent, so the order of one agent's messages is kept.
  */
+import { isDataError, isDeadlock } from "../db/errors.js";
+
+/**
+ * Options of the queues in front of the database: two batches in flight per queue (each takes
+ * one pooled connection), a deadlocked batch runs again, and a row a constraint refuses fails
+ * only its own item.
+ */
+export function databaseBatches(maxBatch: number): BatchQueueOptions {
+  return { maxBatch, concurrency: 2, retryable: isDeadlock, isolatable: isDataError };
+}
+
 export interface BatchQueueOptions {
   /** Items per batched call at most (bounds statement size and parameter count). */
   maxBatch: number;

@@ -12,7 +12,6 @@
  */
 import type { Kysely, Transaction } from "kysely";
 import { issueToken, keyFingerprint, newRecordId, parseToken } from "../../credentials/index.js";
-import { isDataError, isDeadlock } from "../../db/errors.js";
 import type { AgentKeyRow, Database, EnrollmentTokenRow, Labels } from "../../db/schema.js";
 import {
   NotFoundError,
@@ -24,7 +23,7 @@ import {
 import type { Logger } from "../../logger.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
-import { BatchQueue, runInRounds } from "../batch-queue.js";
+import { BatchQueue, databaseBatches, runInRounds } from "../batch-queue.js";
 import { findEnrollmentTokensByHash } from "../enrollment/repository.js";
 import { enrollmentTokenStatus } from "../enrollment/tokens.js";
 import { checkIfMatch } from "../etag.js";
@@ -153,7 +152,7 @@ export interface AgentServiceOptions {
 const SWITCH_GRACE_MS = 3_000;
 
 /** Statements of the OpAMP hot path coalesced per batch (see BatchQueue). */
-const HOT_BATCH = { maxBatch: 500, concurrency: 2, retryable: isDeadlock, isolatable: isDataError };
+const HOT_BATCH = databaseBatches(500);
 
 /** Looks rows up by credential hash in batches, one result per hash. */
 function lookupByHash<R>(

@@ -12,12 +12,11 @@
  */
 import { type Kysely, sql } from "kysely";
 import { newRecordId } from "../../credentials/index.js";
-import { isDataError, isDeadlock } from "../../db/errors.js";
 import type { Database } from "../../db/schema.js";
 import type { Logger } from "../../logger.js";
 import { CAPABILITY, hasCapability } from "../agents/capabilities.js";
 import type { RemoteConfigState, RemoteConfigStatusReport } from "../agents/types.js";
-import { BatchQueue, runInRounds } from "../batch-queue.js";
+import { BatchQueue, databaseBatches, runInRounds } from "../batch-queue.js";
 import {
   type DeliveryPlanRow,
   type DeliveryRow,
@@ -73,12 +72,7 @@ export class ConfigPlanner {
     private readonly desired: DesiredConfigs,
     private readonly logger: Logger,
   ) {
-    this.#sessions = new BatchQueue((items) => this.#planSessions(items), {
-      maxBatch: CHUNK,
-      concurrency: 2,
-      retryable: isDeadlock,
-      isolatable: isDataError,
-    });
+    this.#sessions = new BatchQueue((items) => this.#planSessions(items), databaseBatches(CHUNK));
   }
 
   /** Plans one connected agent's config (batched with other sessions starting now). */

@@ -6,13 +6,12 @@
  * for DELIVERY_STALL_SECONDS are shown as stalled.
  */
 import type { Kysely } from "kysely";
-import { isDataError, isDeadlock } from "../../db/errors.js";
 import type { Database, DeliveryStatus } from "../../db/schema.js";
 import { NotFoundError } from "../../errors.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { RemoteConfigStatusReport } from "../agents/types.js";
 import type { AuditLog } from "../audit/service.js";
-import { BatchQueue } from "../batch-queue.js";
+import { BatchQueue, databaseBatches } from "../batch-queue.js";
 import { publishFleetEvent } from "../events.js";
 import { decodeCursor, type Page, toPage } from "../pagination.js";
 import {
@@ -69,12 +68,10 @@ export class DeliveryService {
     private readonly audit: AuditLog,
     private readonly stallAfterMs: number,
   ) {
-    this.#statusWrites = BatchQueue.ofWrites((reports) => applyStatusReports(db, reports), {
-      maxBatch: 500,
-      concurrency: 2,
-      retryable: isDeadlock,
-      isolatable: isDataError,
-    });
+    this.#statusWrites = BatchQueue.ofWrites(
+      (reports) => applyStatusReports(db, reports),
+      databaseBatches(500),
+    );
   }
 
   #stalledBefore(): Date {
