@@ -6,11 +6,15 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { type Clock, SystemClock } from "./clock.js";
 import { type Config, ConfigError } from "./config.js";
 import { type DatabaseHandle, openDatabase } from "./db/database.js";
 import { migrateToLatest } from "./db/migrator.js";
 import { AdminKeyService } from "./fleet/admin-keys/service.js";
-import { AgentService } from "./fleet/agents/service.js";
+import { AgentAdmin } from "./fleet/agents/admin.js";
+import { AgentAuthenticator } from "./fleet/agents/authenticator.js";
+import { Liveness } from "./fleet/agents/liveness.js";
+import { AgentSessions } from "./fleet/agents/sessions.js";
 import { AuditLog } from "./fleet/audit/service.js";
 import { ApplyService } from "./fleet/configs/apply.js";
 import { AssignmentService } from "./fleet/configs/assignments.js";
@@ -35,7 +39,11 @@ export interface Services {
   adminKeys: AdminKeyService;
   enrollmentTokens: EnrollmentTokenService;
   idempotency: IdempotencyStore;
-  agents: AgentService;
+  /** The liveness rule (item status, list filters, offline planner, HTTP sweep). */
+  liveness: Liveness;
+  agentAuthenticator: AgentAuthenticator;
+  agentSessions: AgentSessions;
+  agentAdmin: AgentAdmin;
   secrets: SecretService;
   templates: TemplateService;
   assignments: AssignmentService;
@@ -54,6 +62,8 @@ export interface RuntimeState {
 export interface AppContext {
   config: Config;
   logger: Logger;
+  /** Time for every rule that depends on it (liveness, grace periods, stalls, retries). */
+  clock: Clock;
   metrics: Metrics;
   database: DatabaseHandle;
   services: Services;
@@ -73,6 +83,8 @@ export interface ContextOverrides {
   database?: DatabaseHandle;
   /** The key management service (tests: an emulator-backed or local one); default from config. */
   kms?: Kms;
+  /** Time (tests: a ManualClock); default the system clock. */
+  clock?: Clock;
 }
 
 /** Builds the context: opens the database, runs migrations when configured, wires services. */
@@ -92,6 +104,8 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     throw err;
   }
   const metrics = new Metrics(() => database.poolStats());
+  const clock =
+    overrides.clock ?? new SystemClock((err) => logger.error({ err }, "a background timer task failed"));
   const { db } = database;
   const audit = new AuditLog(db, metrics);
   const replicaId = config.replicaId ?? `${hostname().slice(0, 40)}-${randomBytes(4).toString("hex")}`;
@@ -104,7 +118,19 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     config.secrets.maxValueBytes,
   );
   const desiredConfigs = new DesiredConfigs(db, secrets);
-  const deliveries = new DeliveryService(db, audit, config.fleet.deliveryStallMs);
+  const deliveries = new DeliveryService(
+    db,
+    audit,
+    clock,
+    logger.child({ component: "deliveries" }),
+    config.fleet.deliveryStallMs,
+  );
+  const liveness = new Liveness(config.fleet.livenessFlushMs);
+  const agentSessions = new AgentSessions(db, clock, logger.child({ component: "agents" }), {
+    replicaId,
+    livenessFlushMs: config.fleet.livenessFlushMs,
+    redact: (tenantId, texts) => secrets.redact(tenantId, texts),
+  });
   const templates = new TemplateService(db, audit);
   const assignments = new AssignmentService(db, audit);
   const services: Services = {
@@ -113,23 +139,32 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     adminKeys: new AdminKeyService(db, audit, logger.child({ component: "auth" }), config.auth.jwtSecret),
     enrollmentTokens: new EnrollmentTokenService(db, audit),
     idempotency: new IdempotencyStore(db),
-    agents: new AgentService(db, audit, logger.child({ component: "agents" }), {
-      replicaId,
-      livenessFlushMs: config.fleet.livenessFlushMs,
-      redact: (tenantId, texts) => secrets.redact(tenantId, texts),
-    }),
+    liveness,
+    agentAuthenticator: new AgentAuthenticator(db),
+    agentSessions,
+    agentAdmin: new AgentAdmin(db, audit, liveness, clock, (tenantId, files) =>
+      agentSessions.redactFiles(tenantId, files),
+    ),
     secrets,
     templates,
     assignments,
     deliveries,
     desiredConfigs,
-    configPlanner: new ConfigPlanner(db, desiredConfigs, logger.child({ component: "planner" })),
+    configPlanner: new ConfigPlanner(
+      db,
+      desiredConfigs,
+      deliveries,
+      liveness,
+      clock,
+      logger.child({ component: "planner" }),
+    ),
     explainer: new ConfigExplainer(db, desiredConfigs, deliveries),
     apply: new ApplyService(db, templates, assignments),
   };
   return {
     config,
     logger,
+    clock,
     metrics,
     database,
     services,

@@ -31,9 +31,14 @@ export function createServer(ctx: AppContext): RunningServer {
   const { config, services, metrics, logger } = ctx;
   const readiness = new Readiness(ctx.database, ctx.state);
   const opamp = new OpampServer(
-    services.agents,
-    services.configPlanner,
-    services.deliveries,
+    {
+      authenticator: services.agentAuthenticator,
+      sessions: services.agentSessions,
+      planner: services.configPlanner,
+      deliveries: services.deliveries,
+      liveness: services.liveness,
+    },
+    ctx.clock,
     metrics,
     logger.child({ component: "opamp" }),
     {
@@ -103,7 +108,7 @@ export function createServer(ctx: AppContext): RunningServer {
     async start() {
       await ctx.replica.start();
       await ctx.fleetEvents.start();
-      services.agents.startLiveness();
+      services.agentSessions.startLiveness();
       started = true;
       await new Promise<void>((resolve, reject) => {
         http.once("error", reject);
@@ -140,7 +145,7 @@ export function createServer(ctx: AppContext): RunningServer {
         if (started) {
           await ctx.fleetEvents.stop();
           await offline.drain();
-          await services.agents.stopLiveness();
+          await services.agentSessions.stopLiveness();
           await ctx.replica.stop();
         }
         await ctx.close();

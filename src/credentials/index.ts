@@ -3,6 +3,7 @@ export type { RecordIdPrefix } from "./ids.js";
 export { isOrgId, isRecordId, isTenantId, newOrgId, newRecordId, newTenantId } from "./ids.js";
 export type { IssuedToken, ParsedToken, TokenKind } from "./token.js";
 export {
+  bearerCredential,
   constantTimeEqual,
   displayPrefixOf,
   hashToken,

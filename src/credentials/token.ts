@@ -9,6 +9,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { crc32 } from "node:zlib";
+import { UnauthenticatedError } from "../errors.js";
 
 /** What a credential authorizes; decides its prefix. */
 export type TokenKind = "enrollment" | "agent" | "admin";
@@ -142,6 +143,18 @@ export function parseBearer(header: string | undefined | null): string | null {
   // Strict on purpose: our tokens are machine-generated, so anything unusual is not ours.
   const match = /^bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
   return match?.[1] ?? null;
+}
+
+/**
+ * The credential of a request's `Authorization` header, as both REST and OpAMP read it: null
+ * when there is no header, the token when it is a well-formed bearer header.
+ * @throws UnauthenticatedError("malformed") when a header is present but not a bearer token.
+ */
+export function bearerCredential(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const bearer = parseBearer(header);
+  if (bearer === null) throw new UnauthenticatedError("malformed");
+  return bearer;
 }
 
 /**

@@ -77,6 +77,9 @@ export interface AgentsTable {
   effective_config_hash: string | null;
   remote_config_status: Json<unknown> | null;
   available_components_hash: string | null;
+  /** The remote config hash the agent last reported APPLIED (what it runs now). */
+  running_config_hash: string | null;
+  running_since: Timestamp | null;
   sequence_num: Int8 | null;
   replica_id: string | null;
   connection_id: string | null;

@@ -14,29 +14,96 @@ import type { Logger } from "../logger.js";
 
 export const FLEET_EVENTS_CHANNEL = "agent_api_fleet_events";
 
-export type FleetEventKind =
-  | "agent.revoked"
-  | "agent.deleted"
-  | "agent.key_rotation_requested"
-  | "agent.labels_changed"
-  | "config.changed";
+/** Why a tenant's desired configs may have changed. */
+export type ConfigChangeReason = "revision" | "assignment" | "secret" | "retry";
 
-export interface FleetEvent {
-  id: number;
-  tenantId: string;
-  kind: FleetEventKind;
-  payload: Record<string, unknown>;
-  createdAt: Date;
+/**
+ * What each kind of event carries. `instanceUids` names the agents concerned; a config change
+ * without it concerns every agent of the tenant.
+ */
+export interface FleetEventPayloads {
+  "agent.revoked": { instanceUids: string[] };
+  "agent.deleted": { instanceUids: string[] };
+  "agent.key_rotation_requested": { instanceUids: string[] };
+  "agent.labels_changed": { instanceUids: string[] };
+  "config.changed": {
+    reason: ConfigChangeReason;
+    instanceUids?: string[];
+    template?: string;
+    version?: number;
+    assignment?: string;
+    secret?: string;
+  };
 }
+
+export type FleetEventKind = keyof FleetEventPayloads;
+
+/** A fleet event: a discriminated union on `kind`, so consumers read payloads without casts. */
+export type FleetEvent = {
+  [K in FleetEventKind]: {
+    id: number;
+    tenantId: string;
+    kind: K;
+    payload: FleetEventPayloads[K];
+    createdAt: Date;
+  };
+}[FleetEventKind];
 
 export type FleetEventHandler = (event: FleetEvent) => void | Promise<void>;
 
+const isStringArray = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((x) => typeof x === "string");
+
+/**
+ * Checks a stored row's kind and payload (written by another replica, possibly of another
+ * version): an event this version does not understand is skipped, never half-read.
+ */
+export function parseFleetEvent(row: {
+  id: number;
+  tenant_id: string;
+  kind: string;
+  payload: unknown;
+  created_at: Date;
+}): FleetEvent | undefined {
+  const base = { id: row.id, tenantId: row.tenant_id, createdAt: row.created_at };
+  const p = (row.payload ?? {}) as Record<string, unknown>;
+  switch (row.kind) {
+    case "agent.revoked":
+    case "agent.deleted":
+    case "agent.key_rotation_requested":
+    case "agent.labels_changed":
+      return isStringArray(p.instanceUids)
+        ? { ...base, kind: row.kind, payload: { instanceUids: p.instanceUids } }
+        : undefined;
+    case "config.changed": {
+      const reason = p.reason;
+      if (reason !== "revision" && reason !== "assignment" && reason !== "secret" && reason !== "retry")
+        return undefined;
+      if (p.instanceUids !== undefined && !isStringArray(p.instanceUids)) return undefined;
+      return {
+        ...base,
+        kind: row.kind,
+        payload: {
+          reason,
+          ...(p.instanceUids ? { instanceUids: p.instanceUids } : {}),
+          ...(typeof p.template === "string" ? { template: p.template } : {}),
+          ...(typeof p.version === "number" ? { version: p.version } : {}),
+          ...(typeof p.assignment === "string" ? { assignment: p.assignment } : {}),
+          ...(typeof p.secret === "string" ? { secret: p.secret } : {}),
+        },
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** Records an event inside `trx` and wakes every replica up when `trx` commits. */
-export async function publishFleetEvent(
+export async function publishFleetEvent<K extends FleetEventKind>(
   trx: Transaction<Database>,
   tenantId: string,
-  kind: FleetEventKind,
-  payload: Record<string, unknown>,
+  kind: K,
+  payload: FleetEventPayloads[K],
 ): Promise<void> {
   const row = await trx
     .insertInto("fleet_events")
@@ -154,13 +221,11 @@ export class FleetEventFeed {
       if (this.#seen.has(id)) continue;
       this.#seen.set(id, now);
       if (id > this.#highest) this.#highest = id;
-      const event: FleetEvent = {
-        id,
-        tenantId: row.tenant_id,
-        kind: row.kind as FleetEventKind,
-        payload: row.payload,
-        createdAt: row.created_at,
-      };
+      const event = parseFleetEvent({ ...row, id });
+      if (!event) {
+        this.logger.warn({ eventId: id, kind: row.kind }, "skipping a fleet event this version cannot read");
+        continue;
+      }
       for (const handler of this.#handlers) {
         try {
           await handler(event);

@@ -295,83 +295,12 @@ function ulidTextToBytes(text: Uint8Array): Uint8Array | null {
   return out;
 }
 
-/**
- * Bits of `AgentToServer.capabilities` (enum `AgentCapabilities`). The field is a plain uint64
- * bitmask, which protobuf-es represents as `bigint`, so the bits are bigints too.
- */
-export const AgentCapability = Object.freeze({
-  ReportsStatus: 0x1n,
-  AcceptsRemoteConfig: 0x2n,
-  ReportsEffectiveConfig: 0x4n,
-  /** [Beta] */
-  AcceptsPackages: 0x8n,
-  /** [Beta] */
-  ReportsPackageStatuses: 0x10n,
-  /** [Beta] */
-  ReportsOwnTraces: 0x20n,
-  /** [Beta] */
-  ReportsOwnMetrics: 0x40n,
-  /** [Beta] */
-  ReportsOwnLogs: 0x80n,
-  /** [Beta] */
-  AcceptsOpAMPConnectionSettings: 0x100n,
-  /** [Beta] */
-  AcceptsOtherConnectionSettings: 0x200n,
-  /** [Beta] */
-  AcceptsRestartCommand: 0x400n,
-  ReportsHealth: 0x800n,
-  ReportsRemoteConfig: 0x1000n,
-  /** [Development] */
-  ReportsHeartbeat: 0x2000n,
-  /** [Development] */
-  ReportsAvailableComponents: 0x4000n,
-  /** [Development] */
-  ReportsConnectionSettingsStatus: 0x8000n,
-} as const);
-
-/** Bits of `ServerToAgent.capabilities` (enum `ServerCapabilities`), as bigints. */
-export const ServerCapability = Object.freeze({
-  AcceptsStatus: 0x1n,
-  OffersRemoteConfig: 0x2n,
-  AcceptsEffectiveConfig: 0x4n,
-  /** [Beta] */
-  OffersPackages: 0x8n,
-  /** [Beta] */
-  AcceptsPackagesStatus: 0x10n,
-  /** [Beta] */
-  OffersConnectionSettings: 0x20n,
-  /** [Development] */
-  AcceptsConnectionSettingsRequest: 0x40n,
-} as const);
-
-/** Bits of `AgentToServer.flags` (enum `AgentToServerFlags`), as bigints. */
-export const AgentToServerFlag = Object.freeze({
-  RequestInstanceUid: 0x1n,
-} as const);
-
-/** Bits of `ServerToAgent.flags` (enum `ServerToAgentFlags`), as bigints. */
-export const ServerToAgentFlag = Object.freeze({
-  ReportFullState: 0x1n,
-  /** [Development] */
-  ReportAvailableComponents: 0x2n,
-} as const);
-
-/** Name of one agent capability bit, e.g. `"acceptsRemoteConfig"`. */
-export type AgentCapabilityName = Uncapitalize<keyof typeof AgentCapability>;
-
-const AGENT_CAPABILITY_NAMES: ReadonlyArray<readonly [AgentCapabilityName, bigint]> = Object.entries(
+// The bit sets live with the other protocol facts (one definition, from the generated enums).
+export {
   AgentCapability,
-).map(([name, bit]) => [uncapitalize(name as keyof typeof AgentCapability), bit] as const);
-
-/**
- * Lists the capabilities set in an `AgentToServer.capabilities` bitmask as camelCase names in
- * bit order, e.g. `0x3n` → `["reportsStatus", "acceptsRemoteConfig"]`. Bits the spec does not
- * define are left out: agents must send them as 0, and a name cannot be invented for them.
- */
-export function decodeAgentCapabilities(bits: bigint): AgentCapabilityName[] {
-  return AGENT_CAPABILITY_NAMES.filter(([, bit]) => (bits & bit) !== 0n).map(([name]) => name);
-}
-
-function uncapitalize<S extends string>(s: S): Uncapitalize<S> {
-  return `${s.charAt(0).toLowerCase()}${s.slice(1)}` as Uncapitalize<S>;
-}
+  type AgentCapabilityName,
+  AgentToServerFlag,
+  decodeAgentCapabilities,
+  ServerCapability,
+  ServerToAgentFlag,
+} from "../protocol/capabilities.js";

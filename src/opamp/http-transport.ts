@@ -8,13 +8,15 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { promisify } from "node:util";
 import { gunzip, gzip } from "node:zlib";
-import type { AgentRef } from "../fleet/agents/service.js";
+import type { Clock, ClockTimer } from "../clock.js";
+import type { Liveness } from "../fleet/agents/liveness.js";
+import type { AgentRef } from "../fleet/agents/sessions.js";
 import type { ConnectionAuth } from "../fleet/agents/types.js";
 import type { ServerToAgent } from "../gen/opamp/v1/opamp_pb.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { decodeAgentToServerBody, encodeServerToAgentBody, instanceUidToString } from "./codec.js";
-import { badRequest } from "./errors.js";
+import { badRequest, unavailable } from "./errors.js";
 import type { AgentEndpoint, ConnectionRegistry } from "./registry.js";
 import { AgentSession, type SessionDeps } from "./session.js";
 
@@ -25,6 +27,9 @@ export interface HttpTransportOptions {
   maxMessageBytes: number;
   heartbeatIntervalSeconds: number;
 }
+
+/** How often HTTP sessions are checked for agents that stopped polling. */
+const SWEEP_EVERY_MS = 5_000;
 
 interface HttpSession {
   session: AgentSession;
@@ -50,17 +55,18 @@ function mergeInto(into: ServerToAgent, from: ServerToAgent): void {
 
 export class HttpTransport {
   readonly #sessions = new Map<string, HttpSession>();
-  readonly #sweeper: NodeJS.Timeout;
+  readonly #sweeper: ClockTimer;
 
   constructor(
     private readonly sessionDeps: SessionDeps,
     private readonly registry: ConnectionRegistry,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    private readonly liveness: Liveness,
+    private readonly clock: Clock,
     private readonly options: HttpTransportOptions,
   ) {
-    this.#sweeper = setInterval(() => void this.#sweep(), 5_000);
-    this.#sweeper.unref();
+    this.#sweeper = clock.setInterval(() => this.#sweep(), SWEEP_EVERY_MS);
   }
 
   /** Serves one authenticated POST /v1/opamp. */
@@ -93,14 +99,9 @@ export class HttpTransport {
       );
     } else {
       const entry = this.#sessionFor({ tenantId: auth.tenantId, instanceUid: uid }, auth);
-      entry.lastPollAt = Date.now();
+      entry.lastPollAt = this.clock.now();
       const run = entry.queue.then(async () => {
-        const wasNew = entry.session.state === "new";
-        const result = await entry.session.handle(msg);
-        if (wasNew && entry.session.ref) {
-          const replaced = this.registry.claim(entry.session.ref, entry.endpoint);
-          replaced?.close(1000, "replaced by a newer connection");
-        }
+        const result = await this.registry.handle(entry.endpoint, msg);
         for (const pushed of entry.pending.splice(0)) mergeInto(result.reply, pushed);
         if (result.disconnected) this.#drop(entry, "agent_disconnect");
         return result.reply;
@@ -109,9 +110,17 @@ export class HttpTransport {
       try {
         reply = await run;
       } catch (err) {
-        this.logger.error({ err }, "OpAMP HTTP message handling failed");
-        res.writeHead(500).end();
-        return;
+        // As on the WebSocket transport: a transient failure (the database pool timing out under a
+        // storm) is an Unavailable answer with a retry hint, always with HTTP 200 (an HTTP error
+        // shows up as a failed poll in clients, and they retry at once).
+        this.logger.error(
+          { err, tenantId: auth.tenantId, instanceUid: uid },
+          "OpAMP message handling failed",
+        );
+        reply = unavailable(
+          new Uint8Array(msg.instanceUid),
+          "the server could not process this message; try later",
+        );
       }
     }
     const payload = Buffer.from(encodeServerToAgentBody(reply));
@@ -137,7 +146,7 @@ export class HttpTransport {
     const entry: HttpSession = {
       session,
       credential,
-      lastPollAt: Date.now(),
+      lastPollAt: this.clock.now(),
       pending: [],
       queue: Promise.resolve(),
       endpoint: {
@@ -168,10 +177,13 @@ export class HttpTransport {
       .catch((err: unknown) => this.logger.warn({ err }, "ending HTTP session failed"));
   }
 
-  /** HTTP agents have no socket to lose: they are gone after ~3 missed polls. */
-  async #sweep(): Promise<void> {
-    const limit = 3 * this.options.heartbeatIntervalSeconds * 1000 + 5_000;
-    const now = Date.now();
+  /**
+   * HTTP agents have no socket to lose: a session ends when its agent has been silent for longer
+   * than the liveness rule allows (the agent shows offline from then on either way).
+   */
+  #sweep(): void {
+    const limit = this.liveness.silenceAllowedMs(this.options.heartbeatIntervalSeconds);
+    const now = this.clock.now();
     for (const entry of [...this.#sessions.values()]) {
       if (now - entry.lastPollAt > limit) this.#drop(entry, "poll_timeout");
     }
@@ -203,7 +215,7 @@ export class HttpTransport {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#sweeper);
+    this.#sweeper.cancel();
     const entries = [...this.#sessions.values()];
     for (const entry of entries) this.#drop(entry, "server_stopping");
     await Promise.all(entries.map((e) => e.queue));

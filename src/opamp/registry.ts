@@ -3,9 +3,10 @@
  * replaces the old one: the supervisor's reconnect (after a connection-settings switch or a
  * network blip) can arrive before the old socket's close has been processed.
  */
-import type { AgentRef } from "../fleet/agents/service.js";
-import type { ServerToAgent } from "../gen/opamp/v1/opamp_pb.js";
-import type { AgentSession } from "./session.js";
+import type { AgentRef } from "../fleet/agents/sessions.js";
+import type { AgentToServer, ServerToAgent } from "../gen/opamp/v1/opamp_pb.js";
+import { CLOSE } from "./errors.js";
+import type { AgentSession, HandleResult } from "./session.js";
 
 /** A connected agent as the rest of the server can address it. */
 export interface AgentEndpoint {
@@ -35,6 +36,24 @@ export class ConnectionRegistry {
   release(ref: AgentRef, endpoint: AgentEndpoint): void {
     const key = keyOf(ref);
     if (this.#byAgent.get(key) === endpoint) this.#byAgent.delete(key);
+  }
+
+  /**
+   * Handles one message on `endpoint`'s session, and, when it was the session's first and the
+   * session now holds its agent (active or held), registers the endpoint for that agent: the
+   * older connection of the same agent is closed as replaced. Both transports go through here.
+   */
+  async handle(endpoint: AgentEndpoint, msg: AgentToServer): Promise<HandleResult & { claimed: boolean }> {
+    const { session } = endpoint;
+    const wasNew = session.state === "new";
+    const result = await session.handle(msg);
+    const claimed =
+      wasNew && session.ref !== undefined && (session.state === "active" || session.state === "held");
+    if (claimed && session.ref) {
+      const replaced = this.claim(session.ref, endpoint);
+      replaced?.close(CLOSE.normal, "replaced by a newer connection");
+    }
+    return { ...result, claimed };
   }
 
   get(ref: AgentRef): AgentEndpoint | undefined {

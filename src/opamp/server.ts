@@ -6,24 +6,34 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { parseBearer } from "../credentials/index.js";
+import type { Clock } from "../clock.js";
 import { RateLimitedError, UnauthenticatedError, UnavailableError } from "../errors.js";
-import type { AgentService } from "../fleet/agents/service.js";
+import type { AgentAuthenticator } from "../fleet/agents/authenticator.js";
+import type { Liveness } from "../fleet/agents/liveness.js";
+import type { AgentSessions } from "../fleet/agents/sessions.js";
 import type { ConnectionAuth } from "../fleet/agents/types.js";
-import type { AgentSessionFacts, ConfigPlanner } from "../fleet/configs/planner.js";
+import type { ConfigPlanner } from "../fleet/configs/planner.js";
 import type { DeliveryService } from "../fleet/deliveries/service.js";
 import type { FleetEvent } from "../fleet/events.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
+import { ConfigPusher } from "./config-pusher.js";
 import { CLOSE, upgradeRejection } from "./errors.js";
 import { HttpTransport } from "./http-transport.js";
-import { type AgentEndpoint, ConnectionRegistry } from "./registry.js";
+import { ConnectionRegistry } from "./registry.js";
 import type { SessionDeps, Transport } from "./session.js";
 import { WebSocketTransport } from "./websocket-transport.js";
 
 export const OPAMP_PATH = "/v1/opamp";
-/** Agents planned (one database round of reads and writes) before their configs are pushed. */
-const PUSH_CHUNK = 500;
+
+/** The fleet units the OpAMP endpoint calls down into. */
+export interface OpampFleet {
+  authenticator: AgentAuthenticator;
+  sessions: AgentSessions;
+  planner: ConfigPlanner;
+  deliveries: DeliveryService;
+  liveness: Liveness;
+}
 
 export interface OpampServerOptions {
   replicaId: string;
@@ -55,33 +65,33 @@ export function endpointFor(base: string, transport: Transport): string {
 
 export class OpampServer {
   readonly registry = new ConnectionRegistry();
+  readonly pusher: ConfigPusher;
   readonly #ws: WebSocketTransport;
   readonly #http: HttpTransport;
+  readonly #authenticator: AgentAuthenticator;
   #publicBase: string;
   #handshakes = 0;
-  /** Config retries after a KMS outage, per agent, with exponential backoff. */
-  readonly #retries = new Map<string, { timer: NodeJS.Timeout; attempt: number }>();
   #stopped = false;
 
   constructor(
-    private readonly agents: AgentService,
-    private readonly configs: ConfigPlanner,
-    deliveries: DeliveryService,
+    fleet: OpampFleet,
+    clock: Clock,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: OpampServerOptions,
   ) {
+    this.#authenticator = fleet.authenticator;
     this.#publicBase = options.publicUrl ?? "ws://localhost:8082/v1/opamp";
+    this.pusher = new ConfigPusher(this.registry, fleet.planner, clock, logger);
     const deps: SessionDeps = {
-      agents,
-      configs,
-      deliveries,
+      sessions: fleet.sessions,
+      pusher: this.pusher,
+      deliveries: fleet.deliveries,
       metrics,
       logger,
       replicaId: options.replicaId,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds,
       publicUrl: (transport) => endpointFor(this.#publicBase, transport),
-      retryConfigLater: (tenantId, instanceUid, seconds) => this.#retryLater(tenantId, instanceUid, seconds),
       offerCaCert: options.offerCaCert,
       isStopping: () => this.#stopped,
     };
@@ -91,7 +101,7 @@ export class OpampServer {
       pingIntervalMs: options.pingIntervalMs,
       maxQueuedFrames: 64,
     });
-    this.#http = new HttpTransport(deps, this.registry, metrics, logger, {
+    this.#http = new HttpTransport(deps, this.registry, metrics, logger, fleet.liveness, clock, {
       maxMessageBytes: options.maxMessageBytes,
       heartbeatIntervalSeconds: options.heartbeatIntervalSeconds,
     });
@@ -108,25 +118,36 @@ export class OpampServer {
     return endpointFor(this.#publicBase, transport);
   }
 
-  /** Authenticates and throttles a connection attempt (opamp-go's OnConnecting). */
+  /**
+   * Authenticates and throttles a connection attempt (opamp-go's OnConnecting). A refusal is
+   * logged with its reason and the peer's address, never with the credential.
+   */
   async #onConnecting(req: IncomingMessage): Promise<Accepted> {
+    const refuse = (reason: string, err: unknown): Accepted => {
+      const rejection = upgradeRejection(err);
+      this.logger.info(
+        { reason, status: rejection.status, remoteAddress: req.socket.remoteAddress },
+        "OpAMP connection refused",
+      );
+      return { ok: false, ...rejection };
+    };
     if (this.options.isDraining()) {
-      return { ok: false, ...upgradeRejection(new UnavailableError("server is shutting down", 5)) };
+      return refuse("draining", new UnavailableError("server is shutting down", 5));
     }
     if (this.#handshakes >= this.options.maxConcurrentHandshakes) {
       this.metrics.authFailure("opamp", "throttled");
-      return { ok: false, ...upgradeRejection(new RateLimitedError(2)) };
+      return refuse("throttled", new RateLimitedError(2));
     }
     this.#handshakes++;
     try {
-      const header = req.headers.authorization;
-      const bearer = header === undefined ? null : parseBearer(header);
-      if (header !== undefined && bearer === null) throw new UnauthenticatedError("malformed");
-      return { ok: true, auth: await this.agents.authenticate(bearer) };
+      return { ok: true, auth: await this.#authenticator.authenticate(req.headers.authorization) };
     } catch (err) {
-      if (err instanceof UnauthenticatedError) this.metrics.authFailure("opamp", err.reason);
-      else this.logger.error({ err }, "OpAMP authentication failed unexpectedly");
-      return { ok: false, ...upgradeRejection(err) };
+      if (err instanceof UnauthenticatedError) {
+        this.metrics.authFailure("opamp", err.reason);
+        return refuse(err.reason, err);
+      }
+      this.logger.error({ err }, "OpAMP authentication failed unexpectedly");
+      return refuse("internal", err);
     } finally {
       this.#handshakes--;
     }
@@ -172,96 +193,35 @@ export class OpampServer {
 
   /** Applies a fleet event to the agents this replica holds. */
   async onFleetEvent(event: FleetEvent): Promise<void> {
-    const uids = Array.isArray(event.payload.instanceUids) ? (event.payload.instanceUids as string[]) : [];
-    if (event.kind === "config.changed" || event.kind === "agent.labels_changed") {
-      if (event.kind === "config.changed") this.configs.invalidate(event.tenantId);
-      await this.#pushConfigs(event.tenantId, uids.length > 0 ? uids : undefined);
-      return;
-    }
-    for (const instanceUid of uids) {
-      const endpoint = this.registry.get({ tenantId: event.tenantId, instanceUid });
-      if (!endpoint) continue;
-      switch (event.kind) {
-        case "agent.revoked":
-          endpoint.close(CLOSE.policyViolation, "agent revoked");
-          break;
-        case "agent.deleted":
-          endpoint.close(CLOSE.policyViolation, "agent deleted");
-          break;
-        case "agent.key_rotation_requested": {
+    switch (event.kind) {
+      case "config.changed":
+        this.pusher.invalidate(event.tenantId);
+        await this.pusher.pushTo(event.tenantId, event.payload.instanceUids);
+        return;
+      case "agent.labels_changed":
+        await this.pusher.pushTo(event.tenantId, event.payload.instanceUids);
+        return;
+      case "agent.revoked":
+      case "agent.deleted":
+        for (const endpoint of this.#held(event.tenantId, event.payload.instanceUids)) {
+          endpoint.close(
+            CLOSE.policyViolation,
+            event.kind === "agent.revoked" ? "agent revoked" : "agent deleted",
+          );
+        }
+        return;
+      case "agent.key_rotation_requested":
+        for (const endpoint of this.#held(event.tenantId, event.payload.instanceUids)) {
           const offer = await endpoint.session.keyRotationOffer();
           if (offer) endpoint.push(offer);
-          break;
         }
-        default:
-          break;
-      }
+        return;
     }
   }
 
-  /**
-   * Recomputes the desired config of the tenant's agents held here (all of them, or `only`) and
-   * pushes what changed, in one planning pass.
-   */
-  async #pushConfigs(tenantId: string, only?: readonly string[]): Promise<void> {
-    const endpoints = only
-      ? only.flatMap((instanceUid) => this.registry.get({ tenantId, instanceUid }) ?? [])
-      : this.registry.all().filter((e) => e.session.ref?.tenantId === tenantId);
-    const byUid = new Map<string, AgentEndpoint>();
-    const facts: AgentSessionFacts[] = [];
-    for (const e of endpoints) {
-      const f = e.session.configFacts();
-      if (!f) continue;
-      byUid.set(f.instanceUid, e);
-      facts.push(f);
-    }
-    // Plan and push chunk by chunk: the first agents get their config while later ones are still
-    // being planned, and the next chunk's database round trips overlap this chunk's pushes.
-    const planChunk = (i: number) => this.configs.plan(tenantId, facts.slice(i, i + PUSH_CHUNK));
-    let next = facts.length > 0 ? planChunk(0) : undefined;
-    for (let i = 0; next; i += PUSH_CHUNK) {
-      const { offers, retryAfter } = await next;
-      next = i + PUSH_CHUNK < facts.length ? planChunk(i + PUSH_CHUNK) : undefined;
-      for (const [uid, offer] of offers) {
-        const endpoint = byUid.get(uid);
-        if (endpoint) endpoint.push(endpoint.session.remoteConfigMessage(offer));
-        this.#clearRetry(tenantId, uid);
-      }
-      for (const [uid, seconds] of retryAfter) this.#retryLater(tenantId, uid, seconds);
-    }
-  }
-
-  /**
-   * A delivery failed closed because a secret could not be decrypted now: try again after the
-   * KMS's hint, doubling up to 5 minutes while it keeps failing.
-   */
-  #retryLater(tenantId: string, instanceUid: string, seconds: number): void {
-    if (this.#stopped) return;
-    const key = `${tenantId}/${instanceUid}`;
-    const previous = this.#retries.get(key);
-    if (previous) clearTimeout(previous.timer);
-    const attempt = (previous?.attempt ?? 0) + 1;
-    const delayMs = Math.min(300_000, Math.max(1, seconds) * 1000 * 2 ** Math.min(attempt - 1, 8));
-    const timer = setTimeout(() => {
-      const entry = this.#retries.get(key);
-      this.#pushConfigs(tenantId, [instanceUid])
-        .then(() => {
-          // Still failing: #pushConfigs re-armed it with a higher attempt; otherwise done.
-          if (this.#retries.get(key) === entry) this.#retries.delete(key);
-        })
-        .catch((err: unknown) => this.logger.warn({ err }, "config retry failed"));
-    }, delayMs);
-    timer.unref();
-    this.#retries.set(key, { timer, attempt });
-  }
-
-  #clearRetry(tenantId: string, instanceUid: string): void {
-    const key = `${tenantId}/${instanceUid}`;
-    const entry = this.#retries.get(key);
-    if (entry) {
-      clearTimeout(entry.timer);
-      this.#retries.delete(key);
-    }
+  /** The endpoints this replica holds for these agents of a tenant. */
+  #held(tenantId: string, instanceUids: readonly string[]) {
+    return instanceUids.flatMap((instanceUid) => this.registry.get({ tenantId, instanceUid }) ?? []);
   }
 
   get connectedAgents(): number {
@@ -271,8 +231,7 @@ export class OpampServer {
   /** Closes every connection (1001, paced) and ends every session. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    for (const { timer } of this.#retries.values()) clearTimeout(timer);
-    this.#retries.clear();
+    this.pusher.stop();
     await this.#ws.stop();
     await this.#http.stop();
   }

@@ -5,14 +5,21 @@
  */
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import type { AgentRef, AgentService, SessionStart } from "../fleet/agents/service.js";
+import type { AgentRef, AgentSessions, SessionStart } from "../fleet/agents/sessions.js";
 import type { AgentReport, ConnectionAuth, KnownFacets, RemoteConfigState } from "../fleet/agents/types.js";
-import type { AgentSessionFacts, ConfigPlanner, RemoteConfigOffer } from "../fleet/configs/planner.js";
+import type { AgentSessionFacts, RemoteConfigOffer } from "../fleet/configs/planner.js";
 import type { DeliveryService } from "../fleet/deliveries/service.js";
 import { type AgentToServer, type ServerToAgent, ServerToAgentSchema } from "../gen/opamp/v1/opamp_pb.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { AgentCapability, instanceUidToString, ServerCapability, ServerToAgentFlag } from "./codec.js";
+import {
+  AgentCapability,
+  hasCapability,
+  ServerCapability,
+  ServerToAgentFlag,
+} from "../protocol/capabilities.js";
+import { instanceUidToString } from "./codec.js";
+import type { ConfigPusher } from "./config-pusher.js";
 import { badRequest } from "./errors.js";
 import { facetNames, needsFullState, readReport } from "./facets/index.js";
 
@@ -26,8 +33,8 @@ export const SERVER_CAPABILITIES =
 export type Transport = "websocket" | "http";
 
 export interface SessionDeps {
-  agents: AgentService;
-  configs: ConfigPlanner;
+  sessions: AgentSessions;
+  pusher: ConfigPusher;
   deliveries: DeliveryService;
   metrics: Metrics;
   logger: Logger;
@@ -39,8 +46,6 @@ export interface SessionDeps {
   offerCaCert: Uint8Array | undefined;
   /** True while the server shuts down: the replica marks all its agents offline in one statement. */
   isStopping: () => boolean;
-  /** Plan this agent's config again later (a secret could not be decrypted now). */
-  retryConfigLater: (tenantId: string, instanceUid: string, seconds: number) => void;
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -132,6 +137,9 @@ export class AgentSession {
         this.deps.metrics.opampRejected("rejected_session");
         return { reply: badRequest(uid, this.#rejection ?? "rejected"), disconnected };
       case "held":
+        // Held connected: still a sign of life.
+        if (this.ref) this.deps.sessions.touch(this.ref);
+        if (disconnected) await this.end("agent_disconnect");
         return { reply: this.#heldReply(uid), disconnected };
       case "closed":
         return { reply, disconnected: true };
@@ -143,7 +151,7 @@ export class AgentSession {
     this.#capabilities = report.capabilities;
 
     if (this.state === "new") {
-      const start = await this.deps.agents.beginSession(this.auth, uidText, report, {
+      const start = await this.deps.sessions.begin(this.auth, uidText, report, {
         replicaId: this.deps.replicaId,
         connectionId: this.connectionId,
         transport: this.transport,
@@ -162,11 +170,11 @@ export class AgentSession {
       if (report.remoteConfigStatus) {
         // Two independent batched writes (the agent row, its delivery row): wait for both at once.
         await Promise.all([
-          this.deps.agents.recordReport(this.ref, report, capabilitiesChanged),
+          this.deps.sessions.recordReport(this.ref, report, capabilitiesChanged),
           this.#noteRemoteConfigStatus(report),
         ]);
       } else {
-        await this.deps.agents.recordReport(this.ref, report, capabilitiesChanged);
+        await this.deps.sessions.recordReport(this.ref, report, capabilitiesChanged);
       }
       const reportedHash = report.remoteConfigStatus?.lastRemoteConfigHash;
       // The agent runs something other than what we last offered (a rollback, a lost offer):
@@ -194,7 +202,10 @@ export class AgentSession {
       this.state = "rejected";
       this.#rejection = start.reason;
       this.deps.metrics.opampRejected("rejected_session");
-      this.deps.logger.info({ reason: start.reason, tenantId: this.auth.tenantId }, "OpAMP session rejected");
+      this.deps.logger.info(
+        { reason: start.reason, tenantId: this.auth.tenantId, transport: this.transport },
+        "OpAMP session rejected",
+      );
       return badRequest(uid, start.reason);
     }
     this.ref = start.ref;
@@ -300,17 +311,8 @@ export class AgentSession {
   async #attachConfig(reply: ServerToAgent): Promise<void> {
     const facts = this.configFacts();
     if (!facts || !this.ref) return;
-    try {
-      const { offer, retryAfter } = await this.deps.configs.planSession(this.ref.tenantId, facts);
-      if (offer) this.#setRemoteConfig(reply, offer);
-      if (retryAfter !== undefined)
-        this.deps.retryConfigLater(this.ref.tenantId, facts.instanceUid, retryAfter);
-    } catch (err) {
-      this.deps.logger.error(
-        { err, tenantId: this.ref.tenantId, instanceUid: this.ref.instanceUid },
-        "planning the agent's config failed",
-      );
-    }
+    const offer = await this.deps.pusher.offerFor(this.ref.tenantId, facts);
+    if (offer) this.#setRemoteConfig(reply, offer);
   }
 
   /**
@@ -319,28 +321,30 @@ export class AgentSession {
    */
   async keyRotationOffer(): Promise<ServerToAgent | undefined> {
     if (this.state !== "active" || !this.ref || !this.instanceUid) return undefined;
-    if ((this.#capabilities & AgentCapability.AcceptsOpAMPConnectionSettings) === 0n) return undefined;
-    const key = await this.deps.agents.mintRotationKey(this.ref);
+    if (!hasCapability(this.#capabilities, AgentCapability.AcceptsOpAMPConnectionSettings)) return undefined;
+    const key = await this.deps.sessions.mintKey(this.ref);
     const msg = create(ServerToAgentSchema, { instanceUid: this.instanceUid });
     this.#addOffer(msg, key);
     return msg;
   }
 
-  /** Ends the session once: the agent is offline from now on (unless a newer connection holds it). */
+  /**
+   * Ends the session once: the agent is offline from now on (unless a newer connection holds
+   * it). `reason` says why, for the log line (the agent's goodbye, a close code, a poll timeout,
+   * a replacement by a newer connection, the server stopping).
+   */
   async end(reason: string): Promise<void> {
     const wasActive = this.state === "active" || this.state === "held";
     this.state = "closed";
-    if (wasActive && this.ref && !this.deps.isStopping()) {
-      // After a key offer, the agent leaves to come back with its key (see endSession).
-      await this.deps.agents.endSession(
-        this.ref,
-        this.connectionId,
-        this.#keyOffered && reason === "agent_disconnect",
-      );
-      this.deps.logger.info(
-        { tenantId: this.ref.tenantId, instanceUid: this.ref.instanceUid, transport: this.transport, reason },
-        "agent disconnected",
-      );
+    if (!wasActive || !this.ref) return;
+    // After a key offer, the agent leaves to come back with its key (see AgentSessions.end).
+    const switchingKeys = this.#keyOffered && reason === "agent_disconnect";
+    if (!this.deps.isStopping()) {
+      await this.deps.sessions.end(this.ref, this.connectionId, switchingKeys);
     }
+    this.deps.logger.info(
+      { tenantId: this.ref.tenantId, instanceUid: this.ref.instanceUid, transport: this.transport, reason },
+      switchingKeys ? "agent left to switch to its own key" : "agent connection ended",
+    );
   }
 }

@@ -162,26 +162,20 @@ export class WebSocketTransport {
           send(badRequest(EMPTY_UID, `undecodable AgentToServer: ${decoded.detail}`));
           return;
         }
-        const wasNew = session.state === "new";
-        const { reply } = await session.handle(decoded.message);
-        if (wasNew && session.ref && (session.state === "active" || session.state === "held")) {
-          clearTimeout(handshake);
-          const replaced = this.registry.claim(session.ref, endpoint);
-          replaced?.close(CLOSE.normal, "replaced by a newer connection");
-        }
+        const { reply, claimed } = await this.registry.handle(endpoint, decoded.message);
+        if (claimed) clearTimeout(handshake);
         send(reply);
       });
     });
-    ws.on("close", (code) => {
+    ws.on("close", (code, reasonBytes) => {
       slice?.delete(ws);
       closed = true;
       clearTimeout(handshake);
       const ref = session.ref;
       if (ref) this.registry.release(ref, endpoint);
+      const why = reasonBytes.length > 0 ? `close ${code}: ${reasonBytes.toString("utf8")}` : `close ${code}`;
       queue = queue.then(() =>
-        session
-          .end(`close ${code}`)
-          .catch((err: unknown) => this.logger.warn({ err }, "marking agent offline failed")),
+        session.end(why).catch((err: unknown) => this.logger.warn({ err }, "marking agent offline failed")),
       );
       this.metrics.opampDisconnect(
         "websocket",

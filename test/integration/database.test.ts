@@ -49,6 +49,8 @@ const COLUMNS: { [T in keyof Database]: ReadonlyArray<keyof Database[T]> } = {
     "effective_config_hash",
     "remote_config_status",
     "available_components_hash",
+    "running_config_hash",
+    "running_since",
     "sequence_num",
     "replica_id",
     "connection_id",

@@ -77,7 +77,7 @@ async function enrolledAgent(opts: Partial<TestAgentOptions> & { token: string }
 async function storedState() {
   // Write what the server batches (heartbeats, token use counts) so that it is not mistaken for
   // a change made by the bad input.
-  await srv.ctx.services.agents.flushLiveness();
+  await srv.ctx.services.agentSessions.flushLiveness();
   const { db } = srv.ctx.database;
   return {
     agents: await db.selectFrom("agents").selectAll().orderBy("tenant_id").orderBy("instance_uid").execute(),

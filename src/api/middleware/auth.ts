@@ -1,6 +1,6 @@
 /** Resolves the bearer credential to an Actor; 401 (counted by reason) when it cannot. */
 import type { MiddlewareHandler } from "hono";
-import { parseBearer } from "../../credentials/index.js";
+import { bearerCredential } from "../../credentials/index.js";
 import { UnauthenticatedError } from "../../errors.js";
 import type { AdminKeyService } from "../../fleet/admin-keys/service.js";
 import type { Metrics } from "../../metrics.js";
@@ -10,9 +10,7 @@ export function authenticate(adminKeys: AdminKeyService, metrics: Metrics): Midd
   return async (c, next) => {
     const header = c.req.header("authorization");
     try {
-      const bearer = header === undefined ? null : parseBearer(header);
-      if (header !== undefined && bearer === null) throw new UnauthenticatedError("malformed");
-      c.set("actor", await adminKeys.authenticate(bearer));
+      c.set("actor", await adminKeys.authenticate(bearerCredential(header)));
     } catch (err) {
       if (err instanceof UnauthenticatedError) metrics.authFailure("rest", err.reason);
       throw err;

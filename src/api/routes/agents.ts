@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { AgentService } from "../../fleet/agents/service.js";
+import type { AgentAdmin } from "../../fleet/agents/admin.js";
 import { etagOf } from "../../fleet/etag.js";
 import { commonErrorResponses, preconditionResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
@@ -33,10 +33,22 @@ const Agent = z
     capabilities: z.object({ bits: z.string(), names: z.array(z.string()) }),
     health: z.unknown(),
     remoteConfigStatus: z.unknown(),
+    runningConfig: z
+      .object({
+        configHash: z.string(),
+        template: z.string().nullable(),
+        version: z.number().int().nullable(),
+        since: z.string().nullable(),
+      })
+      .nullable()
+      .openapi({ description: "The config the agent last reported applied: what it runs now" }),
     connection: z.object({
       transport: z.string().nullable(),
       connectedAt: z.string().nullable(),
-      disconnectedAt: z.string().nullable(),
+      disconnectedAt: z
+        .string()
+        .nullable()
+        .openapi({ description: "When the last connection ended; null while connected" }),
       lastSeenAt: z.string().nullable(),
       heartbeatIntervalSeconds: z.number().int(),
     }),
@@ -159,7 +171,7 @@ const remove = createRoute({
   responses: { 204: { description: "Deleted" }, ...commonErrorResponses },
 });
 
-export function agentRoutes(agents: AgentService) {
+export function agentRoutes(agents: AgentAdmin) {
   return newRouter()
     .openapi(list, async (c) => {
       const { tenantId } = c.req.valid("param");

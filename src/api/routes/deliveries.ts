@@ -16,6 +16,9 @@ const Delivery = z
     configHash: z.string(),
     status: z.enum(["pending", "offered", "applying", "applied", "failed", "superseded"]),
     stalled: z.boolean(),
+    running: z
+      .boolean()
+      .openapi({ description: "The agent runs this config now (the last it reported applied)" }),
     errorMessage: z.string().nullable(),
     rolledBackFrom: z.string().nullable(),
     attempts: z.number().int(),

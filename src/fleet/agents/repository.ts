@@ -1,17 +1,31 @@
-import { type Expression, type Kysely, type SqlBool, sql, type Transaction, type Updateable } from "kysely";
+/**
+ * All SQL about agents and their keys: the group-committed session statements of the OpAMP hot
+ * path, the liveness writes, the admin reads and writes, and the reads of the config planner.
+ * Timestamps of connection state come from the caller's Clock (`at`), so the liveness rule
+ * compares like with like.
+ */
+import { type Expression, type SqlBool, sql, type Updateable } from "kysely";
 import { anyHash, BatchStatement } from "../../db/expressions.js";
-import type { AgentKeyRow, AgentRow, AgentsTable, Database } from "../../db/schema.js";
+import type { AgentKeyRow, AgentRow, AgentsTable } from "../../db/schema.js";
+import type { Queryable as Db, Tx } from "../../db/types.js";
 import type { Requirement } from "../selector.js";
-
-type Db = Kysely<Database> | Transaction<Database>;
+import type { Liveness } from "./liveness.js";
 
 export interface AgentRef {
   tenantId: string;
   instanceUid: string;
 }
 
-/** An agent row with its replica's last heartbeat (null when no replica holds it). */
-export type AgentWithReplica = AgentRow & { replica_heartbeat_at: Date | null };
+/**
+ * An agent row with its replica's presence (null when no replica holds it) and the revision of
+ * the config it runs (null when unknown).
+ */
+export type AgentWithReplica = AgentRow & {
+  replica_heartbeat_at: Date | null;
+  replica_stopped_at: Date | null;
+  running_template: string | null;
+  running_version: number | null;
+};
 
 /** A row of the agent list: everything but the effective config (shown by the detail view only). */
 export type AgentListRow = Omit<AgentWithReplica, "effective_config">;
@@ -28,6 +42,8 @@ const LIST_COLUMNS = [
   "agents.effective_config_hash",
   "agents.remote_config_status",
   "agents.available_components_hash",
+  "agents.running_config_hash",
+  "agents.running_since",
   "agents.sequence_num",
   "agents.replica_id",
   "agents.connection_id",
@@ -45,18 +61,36 @@ const LIST_COLUMNS = [
   "agents.updated_at",
 ] as const satisfies readonly `agents.${Exclude<keyof AgentRow, "effective_config">}`[];
 
-export async function findAgent(db: Db, ref: AgentRef): Promise<AgentWithReplica | undefined> {
+/** The agents table with its replica and the revision of its running config, for views. */
+function agentsForView(db: Db) {
   return db
     .selectFrom("agents")
     .leftJoin("replicas", "replicas.id", "agents.replica_id")
+    .leftJoin("agent_config_deliveries as running", (join) =>
+      join
+        .onRef("running.tenant_id", "=", "agents.tenant_id")
+        .onRef("running.instance_uid", "=", "agents.instance_uid")
+        .onRef("running.config_hash", "=", "agents.running_config_hash"),
+    )
+    .leftJoin("agent_config_templates as running_t", "running_t.id", "running.template_id")
+    .leftJoin("agent_config_template_revisions as running_r", "running_r.id", "running.revision_id")
+    .select([
+      "replicas.heartbeat_at as replica_heartbeat_at",
+      "replicas.stopped_at as replica_stopped_at",
+      "running_t.name as running_template",
+      "running_r.version as running_version",
+    ]);
+}
+
+export async function findAgent(db: Db, ref: AgentRef): Promise<AgentWithReplica | undefined> {
+  return agentsForView(db)
     .selectAll("agents")
-    .select("replicas.heartbeat_at as replica_heartbeat_at")
     .where("agents.tenant_id", "=", ref.tenantId)
     .where("agents.instance_uid", "=", ref.instanceUid)
     .executeTakeFirst();
 }
 
-export async function lockAgent(trx: Transaction<Database>, ref: AgentRef): Promise<AgentRow | undefined> {
+export async function lockAgent(trx: Tx, ref: AgentRef): Promise<AgentRow | undefined> {
   return trx
     .selectFrom("agents")
     .selectAll()
@@ -77,6 +111,8 @@ export async function updateAgent(db: Db, ref: AgentRef, patch: Updateable<Agent
 
 /** The agent-reported columns of one message; an absent facet leaves its column unchanged. */
 export interface ReportColumns {
+  /** When the message was heard (ISO, from the Clock): last_seen_at. */
+  seen_at: string;
   capabilities: string;
   sequence_num: string;
   /** JSON texts of the facets the message carried. */
@@ -126,6 +162,7 @@ const NO_FACTS = sql`false, false, false, false, null::timestamptz`;
 const AGENT_COLUMNS = { tenant_id: "text", instance_uid: "uuid" } as const;
 /** Batch columns of a reported message (ReportColumns; facet JSON as text). */
 const REPORT_COLUMNS = {
+  seen_at: "timestamptz",
   capabilities: "bigint",
   sequence_num: "bigint",
   description: "text",
@@ -142,17 +179,33 @@ const CONNECTION_COLUMNS = {
   heartbeat_interval_s: "int",
 } as const;
 
-/** Agent columns (alias `a`) set from a report record (alias `r`); an absent facet keeps its column. */
+/** The reported status is APPLIED for a hash: the agent runs that config now. */
+const REPORTS_APPLIED = sql`(r.remote_config_status::jsonb ->> 'status') = 'APPLIED'
+  and (r.remote_config_status::jsonb ->> 'lastRemoteConfigHash') <> ''`;
+/**
+ * Agent columns (alias `a`) set from a report record (alias `r`); an absent facet keeps its
+ * column. The running config changes only on APPLIED: after a FAILED report the agent still runs
+ * the config it applied last.
+ */
 const REPORT_SET = sql`capabilities = r.capabilities, sequence_num = r.sequence_num,
   description = coalesce(r.description::jsonb, a.description),
   health = coalesce(r.health::jsonb, a.health),
   effective_config = coalesce(r.effective_config, a.effective_config),
   remote_config_status = coalesce(r.remote_config_status::jsonb, a.remote_config_status),
   available_components_hash = coalesce(r.available_components_hash, a.available_components_hash),
-  last_seen_at = now(), updated_at = now()`;
-/** Agent columns set from a connection record: this connection holds the agent now. */
+  running_config_hash = case when ${REPORTS_APPLIED}
+    then r.remote_config_status::jsonb ->> 'lastRemoteConfigHash' else a.running_config_hash end,
+  running_since = case when ${REPORTS_APPLIED}
+      and a.running_config_hash is distinct from (r.remote_config_status::jsonb ->> 'lastRemoteConfigHash')
+    then r.seen_at else a.running_since end,
+  last_seen_at = r.seen_at, updated_at = r.seen_at`;
+/**
+ * Agent columns set from a connection record: this connection holds the agent now (the end of
+ * an earlier connection is history: disconnected_at is cleared while connected).
+ */
 const CONNECTION_SET = sql`replica_id = r.replica_id, connection_id = r.connection_id,
-  transport = r.transport, connected_at = now(), heartbeat_interval_s = r.heartbeat_interval_s`;
+  transport = r.transport, connected_at = r.seen_at, disconnected_at = null,
+  heartbeat_interval_s = r.heartbeat_interval_s`;
 
 function connectionRecord(c: ConnectionColumns) {
   return {
@@ -218,11 +271,12 @@ const ENROLLMENT_STARTS = new BatchStatement<object, StartedRow>(
     ), created as (
       insert into agents as a (tenant_id, instance_uid, enrollment_token_id, labels, capabilities,
         sequence_num, description, health, effective_config, remote_config_status, available_components_hash,
-        replica_id, connection_id, transport, connected_at, last_seen_at, heartbeat_interval_s)
+        replica_id, connection_id, transport, connected_at, last_seen_at, heartbeat_interval_s,
+        enrolled_at, created_at, updated_at)
       select r.tenant_id, r.instance_uid, r.token_id, r.labels::jsonb, r.capabilities, r.sequence_num,
         r.description::jsonb, r.health::jsonb, r.effective_config, r.remote_config_status::jsonb,
-        r.available_components_hash, r.replica_id, r.connection_id, r.transport, now(), now(),
-        r.heartbeat_interval_s
+        r.available_components_hash, r.replica_id, r.connection_id, r.transport, r.seen_at, r.seen_at,
+        r.heartbeat_interval_s, r.seen_at, r.seen_at, r.seen_at
       from admitted r
       on conflict (tenant_id, instance_uid) do nothing
       returning 'created'::text as outcome, ${SESSION_FACTS}
@@ -231,6 +285,11 @@ const ENROLLMENT_STARTS = new BatchStatement<object, StartedRow>(
       from input r
       where a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid and a.revoked_at is null
       returning 'existing'::text as outcome, ${SESSION_FACTS}
+    ), held_revoked as (
+      -- A revoked agent is held without config, but it is connected: the row says so.
+      update agents a set ${CONNECTION_SET}, last_seen_at = r.seen_at
+      from input r
+      where a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid and a.revoked_at is not null
     ), held as (
       select * from created union all select * from updated
     ), unused_revoked as (
@@ -306,7 +365,8 @@ const KEYED_STARTS = new BatchStatement<object, StartedRow>(
       select * from ${rows}
     ), held as (
       update agents a set ${REPORT_SET}, ${CONNECTION_SET},
-        key_confirmed_at = coalesce(a.key_confirmed_at, now()),
+        -- When the agent switched to the key it uses now (each new key's first use).
+        key_confirmed_at = case when r.first_use then r.seen_at else coalesce(a.key_confirmed_at, r.seen_at) end,
         key_rotation_requested_at = case
           when r.first_use and a.key_rotation_requested_at <= r.key_created_at then null
           else a.key_rotation_requested_at end
@@ -314,7 +374,7 @@ const KEYED_STARTS = new BatchStatement<object, StartedRow>(
       where a.tenant_id = r.tenant_id and a.instance_uid = r.instance_uid and a.revoked_at is null
       returning 'existing'::text as outcome, ${SESSION_FACTS}
     ), used as (
-      update agent_keys k set first_used_at = coalesce(k.first_used_at, now()), last_used_at = now()
+      update agent_keys k set first_used_at = coalesce(k.first_used_at, r.seen_at), last_used_at = r.seen_at
       from input r join held h on h.tenant_id = r.tenant_id and h.instance_uid = r.instance_uid::text
       where k.id = r.key_id
     ), older_revoked as (
@@ -362,10 +422,14 @@ export interface ClosedConnection extends AgentRef {
  * Clears the connection columns of many agents in one statement, each only if its closed
  * connection still holds it (a late close of a replaced connection changes nothing).
  */
-export async function markAgentsDisconnected(db: Db, closed: readonly ClosedConnection[]): Promise<void> {
+export async function markAgentsDisconnected(
+  db: Db,
+  closed: readonly ClosedConnection[],
+  at: Date,
+): Promise<void> {
   if (closed.length === 0) return;
   await sql`
-    update agents set replica_id = null, connection_id = null, disconnected_at = now()
+    update agents set replica_id = null, connection_id = null, disconnected_at = ${at}
     from (select unnest(${closed.map((c) => c.tenantId)}::text[]) as tenant_id,
                  unnest(${closed.map((c) => c.instanceUid)}::uuid[]) as instance_uid,
                  unnest(${closed.map((c) => c.connectionId)}::text[]) as connection_id) as c
@@ -398,18 +462,18 @@ export async function storeReports(db: Db, writes: readonly ReportWrite[]): Prom
 }
 
 /** One statement for a whole batch of heartbeats (DESIGN.md §4: never one UPDATE per message). */
-export async function touchAgents(db: Db, replicaId: string, refs: AgentRef[]): Promise<void> {
+export async function touchAgents(db: Db, replicaId: string, refs: AgentRef[], at: Date): Promise<void> {
   if (refs.length === 0) return;
   const tenants = refs.map((r) => r.tenantId);
   const uids = refs.map((r) => r.instanceUid);
   await sql`
-    update agents set last_seen_at = now()
+    update agents set last_seen_at = ${at}
     from (select unnest(${tenants}::text[]) as tenant_id, unnest(${uids}::uuid[]) as instance_uid) as seen
     where agents.tenant_id = seen.tenant_id and agents.instance_uid = seen.instance_uid
       and agents.replica_id = ${replicaId}`.execute(db);
 }
 
-export async function deleteAgent(trx: Transaction<Database>, ref: AgentRef): Promise<void> {
+export async function deleteAgent(trx: Tx, ref: AgentRef): Promise<void> {
   await trx
     .deleteFrom("agents")
     .where("tenant_id", "=", ref.tenantId)
@@ -444,7 +508,7 @@ export async function listAgentKeys(db: Db, ref: AgentRef): Promise<AgentKeyRow[
 
 /** Revokes the agent's live keys matching `which`, with a reason for the key history. */
 export async function revokeAgentKeys(
-  trx: Transaction<Database>,
+  trx: Tx,
   ref: AgentRef,
   reason: string,
   which: { unusedOnly?: boolean; createdBefore?: Date; exceptId?: string } = {},
@@ -471,9 +535,9 @@ export interface AgentListFilter {
   text?: string;
   afterUid?: string;
   limit: number;
-  /** Liveness thresholds, computed by the service. */
-  onlineSince: Date;
-  replicaFreshSince: Date;
+  /** The liveness rule and the time to apply it at (the same the item view uses). */
+  liveness: Liveness;
+  now: number;
 }
 
 /** SQL for one selector requirement over the `labels` jsonb column. */
@@ -497,29 +561,12 @@ function requirementSql(r: Requirement): Expression<SqlBool> {
   return sql<SqlBool>`false`;
 }
 
-/**
- * The SQL form of "online" (see AgentService.statusOf for the same rule in code). The live
- * replicas are read once into an array (an InitPlan): as an EXISTS the planner turns it into a
- * join it estimates at one row, and sorts every connected agent instead of reading the connected
- * index in page order (40 ms instead of 1 ms with 10,000 connected).
- */
-function onlineSql(f: AgentListFilter): Expression<SqlBool> {
-  return sql<SqlBool>`(agents.replica_id is not null and agents.last_seen_at >= ${f.onlineSince}
-    and agents.replica_id = any (array(select r.id from replicas r where r.stopped_at is null
-                and r.heartbeat_at >= ${f.replicaFreshSince})))`;
-}
-
 /** Keyset page by instance_uid: one index range scan however deep the page. */
 export async function listAgents(db: Db, f: AgentListFilter): Promise<AgentListRow[]> {
-  let q = db
-    .selectFrom("agents")
-    .leftJoin("replicas", "replicas.id", "agents.replica_id")
-    .select(LIST_COLUMNS)
-    .select("replicas.heartbeat_at as replica_heartbeat_at")
-    .where("agents.tenant_id", "=", f.tenantId);
+  let q = agentsForView(db).select(LIST_COLUMNS).where("agents.tenant_id", "=", f.tenantId);
   for (const r of f.requirements) q = q.where(requirementSql(r));
-  if (f.status === "online") q = q.where(onlineSql(f));
-  if (f.status === "offline") q = q.where(sql<SqlBool>`not ${onlineSql(f)}`);
+  if (f.status === "online") q = q.where(f.liveness.onlineSql(f.now));
+  if (f.status === "offline") q = q.where(f.liveness.offlineSql(f.now));
   if (f.text) {
     const pattern = `%${f.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     q = q.where((eb) =>
@@ -532,4 +579,60 @@ export async function listAgents(db: Db, f: AgentListFilter): Promise<AgentListR
   }
   if (f.afterUid) q = q.where("agents.instance_uid", ">", f.afterUid);
   return q.orderBy("agents.instance_uid").limit(f.limit).execute();
+}
+
+// --- reads of the config planner ----------------------------------------------------------------
+
+/** What the config planner reads about an agent. */
+export interface AgentForPlanning {
+  instance_uid: string;
+  labels: Record<string, string>;
+  description: unknown;
+  remote_config_status: unknown;
+  capabilities: string | number | bigint;
+  revoked_at: Date | null;
+}
+
+/** The named agents of a tenant (connected ones being planned), one statement per call. */
+export async function findAgentsForPlanning(
+  db: Db,
+  tenantId: string,
+  instanceUids: readonly string[],
+): Promise<AgentForPlanning[]> {
+  if (instanceUids.length === 0) return [];
+  return (
+    db
+      .selectFrom("agents")
+      .select(["instance_uid", "labels", "description", "remote_config_status", "capabilities", "revoked_at"])
+      .where("tenant_id", "=", tenantId)
+      // any(array): one statement text for every chunk size (a prepared statement).
+      .where("instance_uid", "=", sql<string>`any(${[...instanceUids]}::uuid[])`)
+      .execute()
+  );
+}
+
+/**
+ * A keyset page of a tenant's offline, unrevoked agents (all, or only `instanceUids`), by the
+ * liveness rule at `now`.
+ */
+export async function findOfflineAgentsPage(
+  db: Db,
+  f: {
+    tenantId: string;
+    instanceUids?: readonly string[];
+    afterUid?: string;
+    limit: number;
+    liveness: Liveness;
+    now: number;
+  },
+): Promise<AgentForPlanning[]> {
+  let q = db
+    .selectFrom("agents")
+    .select(["instance_uid", "labels", "description", "remote_config_status", "capabilities", "revoked_at"])
+    .where("tenant_id", "=", f.tenantId)
+    .where("revoked_at", "is", null)
+    .where(f.liveness.offlineSql(f.now));
+  if (f.instanceUids) q = q.where("instance_uid", "in", [...f.instanceUids]);
+  if (f.afterUid) q = q.where("instance_uid", ">", f.afterUid);
+  return q.orderBy("instance_uid").limit(f.limit).execute();
 }

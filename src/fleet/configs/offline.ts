@@ -6,7 +6,6 @@
  */
 import type { Logger } from "../../logger.js";
 import type { FleetEvent, FleetEventFeed } from "../events.js";
-import { REPLICA_STALE_AFTER_MS } from "../replicas.js";
 import type { ConfigPlanner } from "./planner.js";
 
 export class OfflineDeliveryPlanner {
@@ -28,12 +27,8 @@ export class OfflineDeliveryPlanner {
   async #plan(event: FleetEvent): Promise<void> {
     try {
       if (!(await this.feed.claim(event, this.replicaId))) return;
-      const uids = Array.isArray(event.payload.instanceUids)
-        ? (event.payload.instanceUids as string[])
-        : undefined;
       const planned = await this.planner.planOffline(event.tenantId, {
-        instanceUids: uids,
-        replicaStaleAfterMs: REPLICA_STALE_AFTER_MS,
+        instanceUids: event.payload.instanceUids,
       });
       if (planned > 0)
         this.logger.info({ tenantId: event.tenantId, planned }, "offline agents' deliveries planned");

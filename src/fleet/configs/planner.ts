@@ -1,6 +1,7 @@
 /**
- * Decides which connected agents get a remote config now, and records the deliveries. Used by
- * the OpAMP layer at the start of a session and on every change that can alter desired configs.
+ * Decides which connected agents get a remote config now, and what each agent's delivery row
+ * becomes; `deliveries/` records it (the planner decides, deliveries records). Used by the
+ * config pusher at the start of a session and on every change that can alter desired configs.
  *
  * Rules (DESIGN.md §6–7, brief §3.3):
  * - Only agents with AcceptsRemoteConfig, on their own key (or a token that allows config).
@@ -10,20 +11,17 @@
  * - The config is sent only when its hash differs from what the agent runs; a hash the agent
  *   reported FAILED is not pushed again until the content changes or an admin retries.
  */
-import { type Kysely, sql } from "kysely";
+import type { Clock } from "../../clock.js";
 import { newRecordId } from "../../credentials/index.js";
-import type { Database } from "../../db/schema.js";
+import type { Db } from "../../db/types.js";
 import type { Logger } from "../../logger.js";
-import { CAPABILITY, hasCapability } from "../agents/capabilities.js";
+import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
+import type { Liveness } from "../agents/liveness.js";
+import { findAgentsForPlanning, findOfflineAgentsPage } from "../agents/repository.js";
 import type { RemoteConfigState, RemoteConfigStatusReport } from "../agents/types.js";
 import { BatchQueue, databaseBatches, runInRounds } from "../batch-queue.js";
-import {
-  type DeliveryPlanRow,
-  type DeliveryRow,
-  findDeliveriesForAgents,
-  supersedeOthers,
-  upsertDeliveries,
-} from "../deliveries/repository.js";
+import type { DeliveryPlanRow, DeliveryRow } from "../deliveries/repository.js";
+import type { DeliveryService } from "../deliveries/service.js";
 import { type AgentForConfig, attributesOf, type DesiredConfig, type DesiredConfigs } from "./desired.js";
 
 /** What the OpAMP session knows about an agent right now. */
@@ -60,16 +58,16 @@ export interface SessionPlan {
   retryAfter: number | undefined;
 }
 
-/** An agent counts as offline here on the same rule as AgentService.statusOf. */
-const OFFLINE_AFTER_HEARTBEATS = 3;
-
 export class ConfigPlanner {
   /** Session starts planned together: an enrollment storm plans many agents per round trip. */
   readonly #sessions: BatchQueue<{ tenantId: string; facts: AgentSessionFacts }, SessionPlan>;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly desired: DesiredConfigs,
+    private readonly deliveries: DeliveryService,
+    private readonly liveness: Liveness,
+    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
     this.#sessions = new BatchQueue((items) => this.#planSessions(items), databaseBatches(CHUNK));
@@ -118,37 +116,19 @@ export class ConfigPlanner {
     let after: string | undefined;
     let planned = 0;
     for (;;) {
-      let q = this.db
-        .selectFrom("agents")
-        .leftJoin("replicas", "replicas.id", "agents.replica_id")
-        .select([
-          "agents.instance_uid",
-          "agents.labels",
-          "agents.description",
-          "agents.remote_config_status",
-          "agents.capabilities",
-        ])
-        .where("agents.tenant_id", "=", tenantId)
-        .where("agents.revoked_at", "is", null)
-        .where((eb) =>
-          eb.or([
-            eb("agents.replica_id", "is", null),
-            eb("replicas.heartbeat_at", "is", null),
-            eb("replicas.heartbeat_at", "<", new Date(Date.now() - opts.replicaStaleAfterMs)),
-            eb(
-              "agents.last_seen_at",
-              "<",
-              sql<Date>`now() - make_interval(secs => agents.heartbeat_interval_s * ${OFFLINE_AFTER_HEARTBEATS})`,
-            ),
-          ]),
-        );
-      if (opts.instanceUids) q = q.where("agents.instance_uid", "in", [...opts.instanceUids]);
-      if (after) q = q.where("agents.instance_uid", ">", after);
-      const rows = await q.orderBy("agents.instance_uid").limit(CHUNK).execute();
+      // Offline by the same liveness rule the agent views and list filters use.
+      const rows = await findOfflineAgentsPage(this.db, {
+        tenantId,
+        instanceUids: opts.instanceUids,
+        afterUid: after,
+        limit: CHUNK,
+        liveness: this.liveness,
+        now: this.clock.now(),
+      });
       if (rows.length === 0) break;
       after = rows.at(-1)?.instance_uid;
       const eligible = rows.filter((r) =>
-        hasCapability(BigInt(r.capabilities), CAPABILITY.AcceptsRemoteConfig),
+        hasCapability(BigInt(r.capabilities), AgentCapability.AcceptsRemoteConfig),
       );
       const desired = await this.desired.compute(
         tenantId,
@@ -181,7 +161,7 @@ export class ConfigPlanner {
           ),
         );
       }
-      await upsertDeliveries(this.db, plans);
+      await this.deliveries.recordPlans(tenantId, plans, []);
       planned += plans.length;
       if (rows.length < CHUNK) break;
     }
@@ -197,7 +177,7 @@ export class ConfigPlanner {
   async plan(tenantId: string, facts: readonly AgentSessionFacts[]): Promise<PlanResult> {
     const result: PlanResult = { offers: new Map(), retryAfter: new Map() };
     const eligible = facts.filter(
-      (f) => f.mayReceiveConfig && hasCapability(f.capabilities, CAPABILITY.AcceptsRemoteConfig),
+      (f) => f.mayReceiveConfig && hasCapability(f.capabilities, AgentCapability.AcceptsRemoteConfig),
     );
     for (let i = 0; i < eligible.length; i += CHUNK) {
       await this.#planChunk(tenantId, eligible.slice(i, i + CHUNK), result);
@@ -207,13 +187,11 @@ export class ConfigPlanner {
 
   async #planChunk(tenantId: string, facts: readonly AgentSessionFacts[], result: PlanResult) {
     const { offers } = result;
-    const rows = await this.db
-      .selectFrom("agents")
-      .select(["instance_uid", "labels", "description", "remote_config_status", "revoked_at"])
-      .where("tenant_id", "=", tenantId)
-      // any(array): one statement text for every chunk size (a prepared statement).
-      .where("instance_uid", "=", sql<string>`any(${facts.map((f) => f.instanceUid)}::uuid[])`)
-      .execute();
+    const rows = await findAgentsForPlanning(
+      this.db,
+      tenantId,
+      facts.map((f) => f.instanceUid),
+    );
     const byUid = new Map(rows.filter((r) => !r.revoked_at).map((r) => [r.instance_uid, r]));
     const agents: AgentForConfig[] = [];
     for (const f of facts) {
@@ -230,8 +208,7 @@ export class ConfigPlanner {
     for (const [uid, d] of desired)
       if (d.kind === "config" || d.kind === "render_failed") current.push({ instanceUid: uid, hash: d.hash });
     const existing = new Map<string, DeliveryRow>();
-    for (const r of await findDeliveriesForAgents(this.db, tenantId, current))
-      existing.set(r.instance_uid, r);
+    for (const r of await this.deliveries.findCurrent(tenantId, current)) existing.set(r.instance_uid, r);
     // Only a config that goes (or went) to the agent supersedes its others: while the desired one
     // failed, the agent still runs the previous config, which stays applied.
     const superseding: { instanceUid: string; hash: string }[] = [];
@@ -254,8 +231,7 @@ export class ConfigPlanner {
         superseding.push({ instanceUid: f.instanceUid, hash: d.hash });
       if (decision.offer && d.kind === "config") offers.set(f.instanceUid, { hash: d.hash, yaml: d.yaml });
     }
-    await supersedeOthers(this.db, tenantId, superseding);
-    await upsertDeliveries(this.db, plans);
+    await this.deliveries.recordPlans(tenantId, plans, superseding);
     if (plans.length > 0) {
       this.logger.debug({ tenantId, planned: plans.length, offered: offers.size }, "deliveries planned");
     }
@@ -264,8 +240,7 @@ export class ConfigPlanner {
 
 export interface OfflinePlanOptions {
   /** Only these agents (a label change); all of the tenant's otherwise. */
-  instanceUids?: readonly string[];
-  replicaStaleAfterMs: number;
+  instanceUids?: readonly string[] | undefined;
 }
 
 function storedStatus(s: RemoteConfigStatusReport | null | undefined) {

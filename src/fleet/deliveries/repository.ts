@@ -1,8 +1,11 @@
-import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
+/**
+ * All SQL about delivery rows: the planner's records, the agents' status reports (batched), the
+ * admin list, roll-ups and retries. Only `deliveries/` calls these (one owner per transition).
+ */
+import { type Selectable, sql } from "kysely";
 import { BatchStatement } from "../../db/expressions.js";
-import type { AgentConfigDeliveriesTable, Database, DeliveryStatus } from "../../db/schema.js";
-
-type Db = Kysely<Database> | Transaction<Database>;
+import type { AgentConfigDeliveriesTable, DeliveryStatus } from "../../db/schema.js";
+import type { Queryable as Db, Tx } from "../../db/types.js";
 
 export type DeliveryRow = Selectable<AgentConfigDeliveriesTable>;
 
@@ -127,10 +130,26 @@ export interface StatusReportWrite {
   errorMessage: string;
 }
 
-const STATUS_REPORTS = new BatchStatement<object>(
+/** A delivery row a status report changed. */
+export interface ChangedDelivery {
+  tenant_id: string;
+  instance_uid: string;
+  config_hash: string;
+  status: DeliveryStatus;
+  error_message: string | null;
+  rolled_back_from: string | null;
+}
+
+const STATUS_REPORTS = new BatchStatement<object, ChangedDelivery>(
   "r",
   { tenant_id: "text", instance_uid: "uuid", config_hash: "text", status: "text", error_message: "text" },
-  (rows) => sql`
+  (rows) => sql<ChangedDelivery>`
+    with input as (
+      select * from ${rows}
+    ), before as (
+      select d.id, d.status from agent_config_deliveries d
+      join input r on d.tenant_id = r.tenant_id and d.instance_uid = r.instance_uid and d.config_hash = r.config_hash
+    ), changed as (
     update agent_config_deliveries d set
       status = case r.status when 'APPLYING' then 'applying' when 'FAILED' then 'failed' else 'applied' end,
       error_message = case r.status when 'FAILED' then r.error_message when 'APPLIED' then null
@@ -145,13 +164,25 @@ const STATUS_REPORTS = new BatchStatement<object>(
           d.rolled_back_from)
         else d.rolled_back_from end,
       updated_at = now()
-    from ${rows}
+    from input r
     where d.tenant_id = r.tenant_id and d.instance_uid = r.instance_uid and d.config_hash = r.config_hash
       and case r.status
         when 'APPLYING' then d.status in ('offered', 'pending')
         when 'FAILED' then d.status <> 'failed' or d.error_message is distinct from r.error_message
         when 'APPLIED' then d.status <> 'applied'
-        else false end`,
+        else false end
+    returning d.id, d.tenant_id, d.instance_uid::text as instance_uid, d.config_hash, d.status,
+      d.error_message, d.rolled_back_from
+    ), cleared as (
+      -- The agent applied the config it was sent (not a rollback to a superseded one): its older
+      -- failures are history now, superseded, so they stop counting as failed.
+      update agent_config_deliveries o set status = 'superseded', superseded_at = now(), updated_at = now()
+      from changed c join before b on b.id = c.id
+      where c.status = 'applied' and b.status <> 'superseded'
+        and o.tenant_id = c.tenant_id and o.instance_uid = c.instance_uid::uuid and o.id <> c.id
+        and o.status = 'failed'
+    )
+    select tenant_id, instance_uid, config_hash, status, error_message, rolled_back_from from changed`,
 );
 
 /**
@@ -159,10 +190,14 @@ const STATUS_REPORTS = new BatchStatement<object>(
  * nothing writes nothing (full-state reports repeat it): APPLYING moves only offered/pending rows,
  * FAILED rewrites only a different error, APPLIED only a row not applied yet. APPLIED for a row a
  * newer config superseded is a rollback when the agent's latest row failed: it is recorded as
- * `rolled_back_from`. A report for a config we never offered matches no row.
+ * `rolled_back_from`. APPLIED for the config the agent was sent supersedes its older failed rows.
+ * A report for a config we never offered matches no row. Returns the rows that changed.
  */
-export async function applyStatusReports(db: Db, reports: readonly StatusReportWrite[]): Promise<void> {
-  if (reports.length === 0) return;
+export async function applyStatusReports(
+  db: Db,
+  reports: readonly StatusReportWrite[],
+): Promise<ChangedDelivery[]> {
+  if (reports.length === 0) return [];
   const rows = reports.map((r) => ({
     tenant_id: r.tenantId,
     instance_uid: r.instanceUid,
@@ -170,7 +205,7 @@ export async function applyStatusReports(db: Db, reports: readonly StatusReportW
     status: r.status,
     error_message: r.errorMessage || "failed",
   }));
-  await STATUS_REPORTS.execute(db, rows);
+  return STATUS_REPORTS.execute(db, rows);
 }
 
 export interface DeliveryFilter {
@@ -189,6 +224,8 @@ export type DeliveryListRow = DeliveryRow & {
   template_name: string | null;
   assignment_name: string | null;
   revision_version: number | null;
+  /** The agent reports this config applied and has not applied another since: it runs it now. */
+  running: boolean;
 };
 
 /** Newest first (by last change), keyset-paged. */
@@ -198,8 +235,12 @@ export async function listDeliveries(db: Db, f: DeliveryFilter): Promise<Deliver
     .leftJoin("agent_config_templates as t", "t.id", "d.template_id")
     .leftJoin("agent_config_assignments as a", "a.id", "d.assignment_id")
     .leftJoin("agent_config_template_revisions as r", "r.id", "d.revision_id")
+    .leftJoin("agents as ag", (join) =>
+      join.onRef("ag.tenant_id", "=", "d.tenant_id").onRef("ag.instance_uid", "=", "d.instance_uid"),
+    )
     .selectAll("d")
     .select(["t.name as template_name", "a.name as assignment_name", "r.version as revision_version"])
+    .select(sql<boolean>`coalesce(ag.running_config_hash = d.config_hash, false)`.as("running"))
     .where("d.tenant_id", "=", f.tenantId);
   if (f.instanceUid) q = q.where("d.instance_uid", "=", f.instanceUid);
   if (f.status === "stalled") {
@@ -252,7 +293,7 @@ export async function rollup(
 
 /** Reopens failed rows (admin retry): they become pending and may be pushed again. */
 export async function reopenFailed(
-  trx: Transaction<Database>,
+  trx: Tx,
   tenantId: string,
   filter: { instanceUid?: string; revisionId?: string },
 ): Promise<string[]> {
@@ -265,4 +306,66 @@ export async function reopenFailed(
   if (filter.revisionId) q = q.where("revision_id", "=", filter.revisionId);
   const rows = await q.returning("instance_uid").execute();
   return [...new Set(rows.map((r) => r.instance_uid))];
+}
+
+/** The id of a tenant's template by name. */
+export async function findTemplateId(db: Db, tenantId: string, name: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("agent_config_templates")
+    .select("id")
+    .where("tenant_id", "=", tenantId)
+    .where("name", "=", name)
+    .executeTakeFirst();
+  return row?.id;
+}
+
+/** The id of a tenant's assignment by name. */
+export async function findAssignmentId(db: Db, tenantId: string, name: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("agent_config_assignments")
+    .select("id")
+    .where("tenant_id", "=", tenantId)
+    .where("name", "=", name)
+    .executeTakeFirst();
+  return row?.id;
+}
+
+/** The id of a revision by template name and version. */
+export async function findRevisionId(
+  db: Db,
+  tenantId: string,
+  template: string,
+  version: number,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("agent_config_template_revisions as r")
+    .innerJoin("agent_config_templates as t", "t.id", "r.template_id")
+    .select("r.id")
+    .where("t.tenant_id", "=", tenantId)
+    .where("t.name", "=", template)
+    .where("r.version", "=", version)
+    .executeTakeFirst();
+  return row?.id;
+}
+
+/** Names of a tenant's assignments by id (roll-up keys). */
+export async function listAssignmentNames(db: Db, tenantId: string): Promise<{ id: string; name: string }[]> {
+  return db
+    .selectFrom("agent_config_assignments")
+    .select(["id", "name"])
+    .where("tenant_id", "=", tenantId)
+    .execute();
+}
+
+/** A tenant's revisions with their template names (roll-up keys). */
+export async function listRevisionNames(
+  db: Db,
+  tenantId: string,
+): Promise<{ id: string; version: number; name: string }[]> {
+  return db
+    .selectFrom("agent_config_template_revisions as r")
+    .innerJoin("agent_config_templates as t", "t.id", "r.template_id")
+    .select(["r.id", "r.version", "t.name"])
+    .where("r.tenant_id", "=", tenantId)
+    .execute();
 }

@@ -5,9 +5,11 @@
  * for the older A) is recorded on A as `rolledBackFrom: B`. Offered/applying rows with no report
  * for DELIVERY_STALL_SECONDS are shown as stalled.
  */
-import type { Kysely } from "kysely";
-import type { Database, DeliveryStatus } from "../../db/schema.js";
+import type { Clock } from "../../clock.js";
+import type { DeliveryStatus } from "../../db/schema.js";
+import type { Db } from "../../db/types.js";
 import { NotFoundError } from "../../errors.js";
+import type { Logger } from "../../logger.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { RemoteConfigStatusReport } from "../agents/types.js";
 import type { AuditLog } from "../audit/service.js";
@@ -16,11 +18,22 @@ import { publishFleetEvent } from "../events.js";
 import { decodeCursor, type Page, toPage } from "../pagination.js";
 import {
   applyStatusReports,
+  type ChangedDelivery,
   type DeliveryListRow,
+  type DeliveryPlanRow,
+  type DeliveryRow,
+  findAssignmentId,
+  findDeliveriesForAgents,
+  findRevisionId,
+  findTemplateId,
+  listAssignmentNames,
   listDeliveries,
+  listRevisionNames,
   reopenFailed,
   rollup,
   type StatusReportWrite,
+  supersedeOthers,
+  upsertDeliveries,
 } from "./repository.js";
 
 export interface DeliveryView {
@@ -29,6 +42,8 @@ export interface DeliveryView {
   configHash: string;
   status: DeliveryStatus;
   stalled: boolean;
+  /** The agent runs this config now (the last one it reported applied). */
+  running: boolean;
   errorMessage: string | null;
   rolledBackFrom: string | null;
   attempts: number;
@@ -64,18 +79,53 @@ export class DeliveryService {
   readonly #statusWrites: BatchQueue<StatusReportWrite, void>;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly audit: AuditLog,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
     private readonly stallAfterMs: number,
   ) {
-    this.#statusWrites = BatchQueue.ofWrites(
-      (reports) => applyStatusReports(db, reports),
-      databaseBatches(500),
-    );
+    this.#statusWrites = BatchQueue.ofWrites(async (reports) => {
+      for (const changed of await applyStatusReports(db, reports)) this.#logOutcome(changed);
+    }, databaseBatches(500));
+  }
+
+  /** One line per delivery outcome an agent reported (a repeated report changes no row: no line). */
+  #logOutcome(d: ChangedDelivery): void {
+    const fields = { tenantId: d.tenant_id, instanceUid: d.instance_uid, configHash: d.config_hash };
+    if (d.status === "applied") {
+      this.logger.info(
+        { ...fields, ...(d.rolled_back_from ? { rolledBackFrom: d.rolled_back_from } : {}) },
+        d.rolled_back_from ? "agent rolled back to an earlier config" : "delivery applied",
+      );
+    } else if (d.status === "failed") {
+      this.logger.info({ ...fields, error: d.error_message }, "delivery failed");
+    }
   }
 
   #stalledBefore(): Date {
-    return new Date(Date.now() - this.stallAfterMs);
+    return new Date(this.clock.now() - this.stallAfterMs);
+  }
+
+  /**
+   * Records the planner's decisions: each agent's row for its desired hash, and (for agents in
+   * `superseding`) every other unfinished or applied row superseded by it.
+   */
+  async recordPlans(
+    tenantId: string,
+    plans: readonly DeliveryPlanRow[],
+    superseding: readonly { instanceUid: string; hash: string }[],
+  ): Promise<void> {
+    await supersedeOthers(this.db, tenantId, superseding);
+    await upsertDeliveries(this.db, plans);
+  }
+
+  /** The rows of these (agent, hash) pairs, where they exist (what the planner decides from). */
+  findCurrent(
+    tenantId: string,
+    pairs: readonly { instanceUid: string; hash: string }[],
+  ): Promise<DeliveryRow[]> {
+    return findDeliveriesForAgents(this.db, tenantId, pairs);
   }
 
   #view(r: DeliveryListRow): DeliveryView {
@@ -85,6 +135,7 @@ export class DeliveryService {
       configHash: r.config_hash,
       status: r.status,
       stalled: (r.status === "offered" || r.status === "applying") && r.updated_at < this.#stalledBefore(),
+      running: r.running,
       errorMessage: r.error_message,
       rolledBackFrom: r.rolled_back_from,
       attempts: r.attempts,
@@ -159,24 +210,14 @@ export class DeliveryService {
   ): Promise<{ templateId?: string; assignmentId?: string } | null> {
     const out: { templateId?: string; assignmentId?: string } = {};
     if (template) {
-      const t = await this.db
-        .selectFrom("agent_config_templates")
-        .select("id")
-        .where("tenant_id", "=", tenantId)
-        .where("name", "=", template)
-        .executeTakeFirst();
-      if (!t) return null;
-      out.templateId = t.id;
+      const id = await findTemplateId(this.db, tenantId, template);
+      if (!id) return null;
+      out.templateId = id;
     }
     if (assignment) {
-      const a = await this.db
-        .selectFrom("agent_config_assignments")
-        .select("id")
-        .where("tenant_id", "=", tenantId)
-        .where("name", "=", assignment)
-        .executeTakeFirst();
-      if (!a) return null;
-      out.assignmentId = a.id;
+      const id = await findAssignmentId(this.db, tenantId, assignment);
+      if (!id) return null;
+      out.assignmentId = id;
     }
     return out;
   }
@@ -203,21 +244,12 @@ export class DeliveryService {
       byKey.set(r.key, counts);
     }
     if (by === "assignment") {
-      const names = await this.db
-        .selectFrom("agent_config_assignments")
-        .select(["id", "name"])
-        .where("tenant_id", "=", tenantId)
-        .execute();
+      const names = await listAssignmentNames(this.db, tenantId);
       return names
         .filter((n) => byKey.has(n.id))
         .map((n) => ({ key: n.name, counts: byKey.get(n.id) ?? emptyRollup() }));
     }
-    const revisions = await this.db
-      .selectFrom("agent_config_template_revisions as r")
-      .innerJoin("agent_config_templates as t", "t.id", "r.template_id")
-      .select(["r.id", "r.version", "t.name"])
-      .where("r.tenant_id", "=", tenantId)
-      .execute();
+    const revisions = await listRevisionNames(this.db, tenantId);
     return revisions
       .filter((r) => byKey.has(r.id))
       .map((r) => ({
@@ -251,16 +283,8 @@ export class DeliveryService {
     authorizeTenant(meta.actor, tenantId, "editor");
     let revisionId: string | undefined;
     if (filter.template) {
-      const r = await this.db
-        .selectFrom("agent_config_template_revisions as r")
-        .innerJoin("agent_config_templates as t", "t.id", "r.template_id")
-        .select("r.id")
-        .where("t.tenant_id", "=", tenantId)
-        .where("t.name", "=", filter.template)
-        .where("r.version", "=", filter.version ?? -1)
-        .executeTakeFirst();
-      if (!r) throw new NotFoundError("revision");
-      revisionId = r.id;
+      revisionId = await findRevisionId(this.db, tenantId, filter.template, filter.version ?? -1);
+      if (!revisionId) throw new NotFoundError("revision");
     }
     return this.db.transaction().execute(async (trx) => {
       const uids = await reopenFailed(trx, tenantId, { instanceUid: filter.instanceUid, revisionId });

@@ -1,7 +1,8 @@
 /** ComponentHealth facet, accepted only from agents with ReportsHealth (0x800). */
-import { CAPABILITY, hasCapability } from "../../fleet/agents/capabilities.js";
+
 import type { HealthReport } from "../../fleet/agents/types.js";
 import type { AgentToServer, ComponentHealth } from "../../gen/opamp/v1/opamp_pb.js";
+import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
 
 function toReport(h: ComponentHealth): HealthReport {
   const components: Record<string, HealthReport> = {};
@@ -18,6 +19,6 @@ function toReport(h: ComponentHealth): HealthReport {
 }
 
 export function readHealth(msg: AgentToServer): HealthReport | undefined {
-  if (!msg.health || !hasCapability(msg.capabilities, CAPABILITY.ReportsHealth)) return undefined;
+  if (!msg.health || !hasCapability(msg.capabilities, AgentCapability.ReportsHealth)) return undefined;
   return toReport(msg.health);
 }

@@ -2,9 +2,10 @@
  * RemoteConfigStatus facet. Supervisors before v0.161 report it with AcceptsRemoteConfig alone,
  * later ones also set ReportsRemoteConfig, so either bit admits it.
  */
-import { CAPABILITY, hasCapability } from "../../fleet/agents/capabilities.js";
+
 import type { RemoteConfigState, RemoteConfigStatusReport } from "../../fleet/agents/types.js";
 import { type AgentToServer, RemoteConfigStatuses } from "../../gen/opamp/v1/opamp_pb.js";
+import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
 
 const STATES: Record<number, RemoteConfigState> = {
   [RemoteConfigStatuses.RemoteConfigStatuses_UNSET]: "UNSET",
@@ -18,8 +19,8 @@ export function readRemoteConfigStatus(msg: AgentToServer): RemoteConfigStatusRe
   if (!s) return undefined;
   const caps = msg.capabilities;
   if (
-    !hasCapability(caps, CAPABILITY.ReportsRemoteConfig) &&
-    !hasCapability(caps, CAPABILITY.AcceptsRemoteConfig)
+    !hasCapability(caps, AgentCapability.ReportsRemoteConfig) &&
+    !hasCapability(caps, AgentCapability.AcceptsRemoteConfig)
   ) {
     return undefined;
   }

@@ -6,8 +6,9 @@
  * a facet missing there is one the agent does not have, so asking again would only cost a round
  * trip.
  */
-import { CAPABILITY, hasCapability } from "../../fleet/agents/capabilities.js";
+
 import type { AgentReport, KnownFacets } from "../../fleet/agents/types.js";
+import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
 
 export function needsFullState(
   previousSeq: bigint | undefined,
@@ -20,11 +21,11 @@ export function needsFullState(
   const caps = report.capabilities;
   const missing =
     (!report.description && !known.description) ||
-    (hasCapability(caps, CAPABILITY.ReportsHealth) && !report.health && !known.health) ||
-    (hasCapability(caps, CAPABILITY.ReportsEffectiveConfig) &&
+    (hasCapability(caps, AgentCapability.ReportsHealth) && !report.health && !known.health) ||
+    (hasCapability(caps, AgentCapability.ReportsEffectiveConfig) &&
       !report.effectiveConfig &&
       !known.effectiveConfig) ||
-    (hasCapability(caps, CAPABILITY.ReportsRemoteConfig) &&
+    (hasCapability(caps, AgentCapability.ReportsRemoteConfig) &&
       !report.remoteConfigStatus &&
       !known.remoteConfigStatus);
   return missing;

@@ -1,0 +1,219 @@
+/**
+ * The admin operations on agents: list (selector, status, text), detail, label edits, revoke,
+ * key rotation, delete. Each mutation is one transaction with its audit row and the fleet event
+ * that lets the replica holding the agent act on it (close the socket, offer a key, re-plan).
+ */
+import type { Clock } from "../../clock.js";
+import type { Labels } from "../../db/schema.js";
+import type { Db, Queryable } from "../../db/types.js";
+import { NotFoundError, PreconditionFailedError, UnprocessableError, ValidationError } from "../../errors.js";
+import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import type { AuditLog } from "../audit/service.js";
+import { checkIfMatch } from "../etag.js";
+import { publishFleetEvent } from "../events.js";
+import { labelKeyProblem, labelValueProblem, MAX_LABELS } from "../labels.js";
+import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { parseSelector, SelectorSyntaxError } from "../selector.js";
+import type { AgentStatus, Liveness } from "./liveness.js";
+import {
+  type AgentRef,
+  deleteAgent,
+  findAgent,
+  listAgentKeys,
+  listAgents,
+  lockAgent,
+  revokeAgentKeys,
+  updateAgent,
+} from "./repository.js";
+import { type AgentDetailView, type AgentView, agentView, keyView } from "./view.js";
+
+type FileMap = Record<string, { body: string; contentType: string }>;
+
+export class AgentAdmin {
+  constructor(
+    private readonly db: Db,
+    private readonly audit: AuditLog,
+    private readonly liveness: Liveness,
+    private readonly clock: Clock,
+    /** Masks the tenant's secret values in stored effective config files. */
+    private readonly redactFiles: (tenantId: string, files: FileMap) => Promise<FileMap>,
+  ) {}
+
+  async list(
+    actor: Actor,
+    tenantId: string,
+    opts: { selector?: string; status?: AgentStatus; q?: string; cursor?: string; limit: number },
+  ): Promise<Page<AgentView>> {
+    authorizeTenant(actor, tenantId, "viewer");
+    let requirements: ReturnType<typeof parseSelector>["requirements"] = [];
+    if (opts.selector) {
+      try {
+        requirements = parseSelector(opts.selector).requirements;
+      } catch (err) {
+        if (err instanceof SelectorSyntaxError) {
+          throw new UnprocessableError("invalid label selector", [
+            { path: "selector", message: err.message, column: err.column },
+          ]);
+        }
+        throw err;
+      }
+    }
+    const afterUid = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    // One `now` for the filter and the views: a page never lists an agent its item contradicts.
+    const now = this.clock.now();
+    const rows = await listAgents(this.db, {
+      tenantId,
+      requirements,
+      status: opts.status,
+      text: opts.q,
+      afterUid,
+      limit: opts.limit + 1,
+      liveness: this.liveness,
+      now,
+    });
+    return toPage(
+      rows,
+      opts.limit,
+      (r) => [r.instance_uid],
+      (r) => agentView(r, this.liveness, now),
+    );
+  }
+
+  async get(actor: Actor, tenantId: string, instanceUid: string): Promise<AgentDetailView> {
+    authorizeTenant(actor, tenantId, "viewer");
+    return this.#detail(this.db, { tenantId, instanceUid });
+  }
+
+  /** The detail view, read through `db` (pass the transaction when inside one). */
+  async #detail(db: Queryable, ref: AgentRef): Promise<AgentDetailView> {
+    const row = await findAgent(db, ref);
+    if (!row) throw new NotFoundError("agent");
+    const keys = await listAgentKeys(db, ref);
+    // Redacted again when shown: a secret created after the config was stored.
+    const stored = row.effective_config
+      ? (JSON.parse(row.effective_config) as Record<string, { body: string; contentType: string }>)
+      : undefined;
+    return {
+      ...agentView(row, this.liveness, this.clock.now()),
+      effectiveConfig: stored ? { files: await this.redactFiles(ref.tenantId, stored) } : null,
+      keys: keys.map(keyView),
+    };
+  }
+
+  /**
+   * Changes server-assigned labels with JSON merge-patch semantics: a key set to null is
+   * removed. Honours If-Match against the agent's current view.
+   */
+  async patchLabels(
+    meta: RequestMeta,
+    tenantId: string,
+    instanceUid: string,
+    patch: Record<string, string | null>,
+    ifMatch?: string,
+  ): Promise<AgentDetailView> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    const ref = { tenantId, instanceUid };
+    // If-Match is checked against the view a GET shows (read before the transaction, because it
+    // decrypts secrets to redact); the locked row must still be that version.
+    const seen = ifMatch !== undefined ? await this.#detail(this.db, ref) : undefined;
+    if (seen && ifMatch !== undefined) checkIfMatch(ifMatch, seen);
+    await this.db.transaction().execute(async (trx) => {
+      const row = await lockAgent(trx, ref);
+      if (!row) throw new NotFoundError("agent");
+      if (seen && row.updated_at.toISOString() !== seen.updatedAt) throw new PreconditionFailedError();
+      const labels: Labels = { ...row.labels };
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === null) delete labels[k];
+        else labels[k] = v;
+      }
+      const issues = Object.entries(labels).flatMap(([k, v]) => {
+        const problem = labelKeyProblem(k) ?? labelValueProblem(v);
+        return problem ? [{ path: `labels.${k}`, message: problem }] : [];
+      });
+      if (Object.keys(labels).length > MAX_LABELS)
+        issues.push({ path: "labels", message: `at most ${MAX_LABELS} labels` });
+      if (issues.length) throw new ValidationError("invalid labels", issues);
+      await updateAgent(trx, ref, { labels: JSON.stringify(labels) });
+      await this.audit.record(trx, meta, {
+        tenantId,
+        action: "agent.labels_update",
+        targetType: "agent",
+        targetId: instanceUid,
+        details: { before: row.labels, after: labels },
+      });
+      await publishFleetEvent(trx, tenantId, "agent.labels_changed", { instanceUids: [instanceUid] });
+    });
+    return this.get(meta.actor, tenantId, instanceUid);
+  }
+
+  /**
+   * Revokes an agent: all its keys stop working and its live connection is closed on whichever
+   * replica holds it. It stays revoked (re-enrollment with the same uid is refused) until deleted.
+   */
+  async revoke(meta: RequestMeta, tenantId: string, instanceUid: string): Promise<AgentDetailView> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    const ref = { tenantId, instanceUid };
+    await this.db.transaction().execute(async (trx) => {
+      const row = await lockAgent(trx, ref);
+      if (!row) throw new NotFoundError("agent");
+      if (row.revoked_at) return;
+      await updateAgent(trx, ref, { revoked_at: this.clock.date(), revoked_by: meta.actor.id });
+      const keys = await revokeAgentKeys(trx, ref, "agent revoked");
+      await this.audit.record(trx, meta, {
+        tenantId,
+        action: "agent.revoke",
+        targetType: "agent",
+        targetId: instanceUid,
+        details: { keysRevoked: keys },
+      });
+      await publishFleetEvent(trx, tenantId, "agent.revoked", { instanceUids: [instanceUid] });
+    });
+    return this.get(meta.actor, tenantId, instanceUid);
+  }
+
+  /**
+   * Asks for a new key: offered on the live connection by the replica holding it (or on the
+   * agent's next connection); the current key works until the new one is first used.
+   */
+  async requestKeyRotation(
+    meta: RequestMeta,
+    tenantId: string,
+    instanceUid: string,
+  ): Promise<AgentDetailView> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    const ref = { tenantId, instanceUid };
+    await this.db.transaction().execute(async (trx) => {
+      const row = await lockAgent(trx, ref);
+      if (!row) throw new NotFoundError("agent");
+      if (row.revoked_at) throw new UnprocessableError("a revoked agent cannot get a new key");
+      await updateAgent(trx, ref, { key_rotation_requested_at: this.clock.date() });
+      await this.audit.record(trx, meta, {
+        tenantId,
+        action: "agent.rotate_key",
+        targetType: "agent",
+        targetId: instanceUid,
+      });
+      await publishFleetEvent(trx, tenantId, "agent.key_rotation_requested", { instanceUids: [instanceUid] });
+    });
+    return this.get(meta.actor, tenantId, instanceUid);
+  }
+
+  /** Deletes an agent and its keys (its delivery history stays); a live connection is closed. */
+  async delete(meta: RequestMeta, tenantId: string, instanceUid: string): Promise<void> {
+    authorizeTenant(meta.actor, tenantId, "editor");
+    const ref = { tenantId, instanceUid };
+    await this.db.transaction().execute(async (trx) => {
+      const row = await lockAgent(trx, ref);
+      if (!row) throw new NotFoundError("agent");
+      await deleteAgent(trx, ref);
+      await this.audit.record(trx, meta, {
+        tenantId,
+        action: "agent.delete",
+        targetType: "agent",
+        targetId: instanceUid,
+        details: { labels: row.labels },
+      });
+      await publishFleetEvent(trx, tenantId, "agent.deleted", { instanceUids: [instanceUid] });
+    });
+  }
+}
