@@ -3,9 +3,14 @@
  * refreshing it count as offline, even if that replica died without saying so.
  */
 import { hostname } from "node:os";
-import type { Kysely } from "kysely";
-import type { Database } from "../db/schema.js";
+import type { Db } from "../db/types.js";
 import type { Logger } from "../logger.js";
+import {
+  disconnectReplicaAgents,
+  markReplicaStopped,
+  updateReplicaHeartbeat,
+  upsertReplica,
+} from "./replicas-repository.js";
 
 /** A replica whose heartbeat is older than this is considered gone. */
 export const REPLICA_STALE_AFTER_MS = 30_000;
@@ -15,24 +20,17 @@ export class ReplicaPresence {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     readonly id: string,
     private readonly logger: Logger,
   ) {}
 
   async start(): Promise<void> {
-    await this.db
-      .insertInto("replicas")
-      .values({ id: this.id, hostname: hostname() })
-      .onConflict((oc) => oc.column("id").doUpdateSet({ heartbeat_at: new Date(), stopped_at: null }))
-      .execute();
+    await upsertReplica(this.db, this.id, hostname());
     this.#timer = setInterval(() => {
-      this.db
-        .updateTable("replicas")
-        .set({ heartbeat_at: new Date() })
-        .where("id", "=", this.id)
-        .execute()
-        .catch((err: unknown) => this.logger.warn({ err }, "replica heartbeat failed"));
+      updateReplicaHeartbeat(this.db, this.id).catch((err: unknown) =>
+        this.logger.warn({ err }, "replica heartbeat failed"),
+      );
     }, HEARTBEAT_EVERY_MS);
     this.#timer.unref();
   }
@@ -41,11 +39,7 @@ export class ReplicaPresence {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     const now = new Date();
-    await this.db
-      .updateTable("agents")
-      .set({ replica_id: null, connection_id: null, disconnected_at: now })
-      .where("replica_id", "=", this.id)
-      .execute();
-    await this.db.updateTable("replicas").set({ stopped_at: now }).where("id", "=", this.id).execute();
+    await disconnectReplicaAgents(this.db, this.id, now);
+    await markReplicaStopped(this.db, this.id, now);
   }
 }

@@ -338,6 +338,35 @@ describe("Idempotency-Key", () => {
     expect(res.status).toBe(409);
     expect(await snapshot()).toEqual(before);
   });
+
+  it("forgets a key after 24 h: the same key with another body runs, and its answer is the one replayed", async () => {
+    const key = `expired-${Date.now()}`;
+    const old = await op.post(
+      "/api/v1/tenants",
+      { displayName: "Yesterday" },
+      { headers: { "idempotency-key": key } },
+    );
+    expect(old.status).toBe(201);
+    await sql`update idempotency_keys set created_at = now() - interval '25 hours' where key = ${key}`.execute(
+      srv.ctx.database.db,
+    );
+    const fresh = await op.post(
+      "/api/v1/tenants",
+      { displayName: "Today" },
+      { headers: { "idempotency-key": key } },
+    );
+    expect(fresh.status).toBe(201);
+    expect(fresh.headers.get("idempotent-replayed")).toBeNull();
+    expect(fresh.body.id).not.toBe(old.body.id);
+    expect(fresh.body.displayName).toBe("Today");
+    const retry = await op.post(
+      "/api/v1/tenants",
+      { displayName: "Today" },
+      { headers: { "idempotency-key": key } },
+    );
+    expect(retry.headers.get("idempotent-replayed")).toBe("true");
+    expect(retry.body).toEqual(fresh.body);
+  });
 });
 
 describe("audit trail", () => {

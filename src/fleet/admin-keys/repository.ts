@@ -1,18 +1,23 @@
-import type { Insertable, Kysely, Transaction } from "kysely";
-import type { AdminApiKeyRow, AdminApiKeysTable, Database } from "../../db/schema.js";
+import type { Insertable } from "kysely";
+import type { AdminApiKeyRow, AdminApiKeysTable } from "../../db/schema.js";
+import type { Queryable, Tx } from "../../db/types.js";
 
-type Db = Kysely<Database> | Transaction<Database>;
-
-export async function insertAdminKey(trx: Db, row: Insertable<AdminApiKeysTable>): Promise<AdminApiKeyRow> {
+export async function insertAdminKey(
+  trx: Queryable,
+  row: Insertable<AdminApiKeysTable>,
+): Promise<AdminApiKeyRow> {
   return trx.insertInto("admin_api_keys").values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function findAdminKeyByHash(db: Db, hash: Uint8Array): Promise<AdminApiKeyRow | undefined> {
+export async function findAdminKeyByHash(
+  db: Queryable,
+  hash: Uint8Array,
+): Promise<AdminApiKeyRow | undefined> {
   return db.selectFrom("admin_api_keys").selectAll().where("key_hash", "=", hash).executeTakeFirst();
 }
 
 export async function findAdminKey(
-  db: Db,
+  db: Queryable,
   tenantId: string,
   id: string,
 ): Promise<AdminApiKeyRow | undefined> {
@@ -25,7 +30,7 @@ export async function findAdminKey(
 }
 
 export async function lockAdminKey(
-  trx: Transaction<Database>,
+  trx: Tx,
   tenantId: string,
   id: string,
 ): Promise<AdminApiKeyRow | undefined> {
@@ -39,7 +44,7 @@ export async function lockAdminKey(
 }
 
 export async function listAdminKeys(
-  db: Db,
+  db: Queryable,
   filter: { tenantId: string; after?: string; limit: number },
 ): Promise<AdminApiKeyRow[]> {
   let q = db.selectFrom("admin_api_keys").selectAll().where("tenant_id", "=", filter.tenantId);
@@ -47,7 +52,7 @@ export async function listAdminKeys(
   return q.orderBy("id").limit(filter.limit).execute();
 }
 
-export async function countLiveOperatorKeys(db: Db): Promise<number> {
+export async function countLiveOperatorKeys(db: Queryable): Promise<number> {
   const row = await db
     .selectFrom("admin_api_keys")
     .select((eb) => eb.fn.countAll<number>().as("n"))
@@ -57,11 +62,7 @@ export async function countLiveOperatorKeys(db: Db): Promise<number> {
   return Number(row.n);
 }
 
-export async function revokeAdminKey(
-  trx: Transaction<Database>,
-  id: string,
-  by: string,
-): Promise<AdminApiKeyRow> {
+export async function revokeAdminKey(trx: Tx, id: string, by: string): Promise<AdminApiKeyRow> {
   return trx
     .updateTable("admin_api_keys")
     .set({ revoked_at: new Date(), revoked_by: by })
@@ -71,7 +72,7 @@ export async function revokeAdminKey(
 }
 
 /** Touches last_used_at at most once a minute per key, so reads do not become writes. */
-export async function touchAdminKey(db: Db, id: string): Promise<void> {
+export async function touchAdminKey(db: Queryable, id: string): Promise<void> {
   await db
     .updateTable("admin_api_keys")
     .set({ last_used_at: new Date() })

@@ -5,9 +5,9 @@
  */
 
 import { verify as verifyJwt } from "hono/jwt";
-import type { Kysely } from "kysely";
 import { issueToken, keyFingerprint, newRecordId, parseToken } from "../../credentials/index.js";
-import type { AdminApiKeyRow, AdminRole, Database } from "../../db/schema.js";
+import type { AdminApiKeyRow, AdminRole } from "../../db/schema.js";
+import type { Db } from "../../db/types.js";
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { type Actor, authorizeTenant, type RequestMeta, roleAtLeast } from "../actor.js";
@@ -60,7 +60,7 @@ const JWT_ROLES: readonly AdminRole[] = ["operator", "admin", "editor", "viewer"
 
 export class AdminKeyService {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly audit: AuditLog,
     private readonly logger: Logger,
     private readonly jwtSecret: string | undefined,

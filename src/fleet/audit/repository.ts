@@ -1,16 +1,14 @@
-import type { Kysely, Transaction } from "kysely";
-import type { AuditEventRow, Database, NewAuditEvent } from "../../db/schema.js";
-
-type Db = Kysely<Database> | Transaction<Database>;
+import type { AuditEventRow, NewAuditEvent } from "../../db/schema.js";
+import type { Queryable, Tx } from "../../db/types.js";
 
 /** Appends one audit row; called inside the transaction of the mutation it records. */
-export async function insertAuditEvent(trx: Transaction<Database>, event: NewAuditEvent): Promise<void> {
+export async function insertAuditEvent(trx: Tx, event: NewAuditEvent): Promise<void> {
   await trx.insertInto("audit_events").values(event).execute();
 }
 
 /** Newest first; `before` is the id of the last row of the previous page. */
 export async function listAuditEvents(
-  db: Db,
+  db: Queryable,
   filter: { tenantId: string | null; before?: string; action?: string; limit: number },
 ): Promise<AuditEventRow[]> {
   let q = db.selectFrom("audit_events").selectAll();

@@ -3,9 +3,9 @@
  * never disagree with the state it describes. Details never carry secret values or token
  * plaintext (ids and display prefixes only).
  */
-import type { Kysely, Transaction } from "kysely";
 import { newRecordId } from "../../credentials/index.js";
-import type { AuditEventRow, Database } from "../../db/schema.js";
+import type { AuditEventRow } from "../../db/schema.js";
+import type { Db, Tx } from "../../db/types.js";
 import type { Metrics } from "../../metrics.js";
 import { type Actor, authorizeOperator, authorizeTenant, type RequestMeta } from "../actor.js";
 import { decodeCursor, type Page, toPage } from "../pagination.js";
@@ -51,12 +51,12 @@ function toView(row: AuditEventRow): AuditEventView {
 
 export class AuditLog {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly metrics: Metrics,
   ) {}
 
   /** Records `entry` inside `trx`; the caller's transaction commits or rolls back both. */
-  async record(trx: Transaction<Database>, meta: RequestMeta, entry: AuditEntry): Promise<void> {
+  async record(trx: Tx, meta: RequestMeta, entry: AuditEntry): Promise<void> {
     await insertAuditEvent(trx, {
       id: newRecordId("aud"),
       tenant_id: entry.tenantId,

@@ -5,8 +5,7 @@
  * changes nothing the second time; prune deletes only objects that carry the bundle's `source`
  * marker and are missing from it, so one pipeline never deletes another's (or a human's) objects.
  */
-import type { Kysely } from "kysely";
-import type { Database } from "../../db/schema.js";
+import type { Db } from "../../db/types.js";
 import type { FieldIssue } from "../../errors.js";
 import { UnprocessableError } from "../../errors.js";
 import { authorizeTenant, type RequestMeta } from "../actor.js";
@@ -61,7 +60,7 @@ class DryRunRollback extends Error {
 
 export class ApplyService {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly templates: TemplateService,
     private readonly assignments: AssignmentService,
   ) {}

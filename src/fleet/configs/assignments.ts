@@ -3,9 +3,8 @@
  * with a priority. Validated before anything is stored: selector syntax (422 with the column),
  * template and revision existence (422).
  */
-import type { Kysely, Transaction } from "kysely";
 import { newRecordId } from "../../credentials/index.js";
-import type { Database } from "../../db/schema.js";
+import type { Db, Tx } from "../../db/types.js";
 import { NotFoundError, UnprocessableError } from "../../errors.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
@@ -89,7 +88,7 @@ export function formatSelectorText(text: string): string {
 
 export class AssignmentService {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly audit: AuditLog,
   ) {}
 
@@ -118,7 +117,7 @@ export class AssignmentService {
 
   /** The upsert inside a caller's transaction (also used by GitOps apply). */
   async putInTransaction(
-    trx: Transaction<Database>,
+    trx: Tx,
     meta: RequestMeta,
     tenantId: string,
     name: string,
@@ -216,11 +215,7 @@ export class AssignmentService {
     });
   }
 
-  async deleteInTransaction(
-    trx: Transaction<Database>,
-    meta: RequestMeta,
-    row: AssignmentWithTemplate,
-  ): Promise<void> {
+  async deleteInTransaction(trx: Tx, meta: RequestMeta, row: AssignmentWithTemplate): Promise<void> {
     await deleteAssignment(trx, row.id);
     await this.audit.record(trx, meta, {
       tenantId: row.tenant_id,

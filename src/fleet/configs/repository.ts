@@ -1,12 +1,10 @@
-import type { Insertable, Kysely, Selectable, Transaction, Updateable } from "kysely";
+import type { Insertable, Selectable, Updateable } from "kysely";
 import type {
   AgentConfigAssignmentsTable,
   AgentConfigTemplateRevisionsTable,
   AgentConfigTemplatesTable,
-  Database,
 } from "../../db/schema.js";
-
-type Db = Kysely<Database> | Transaction<Database>;
+import type { Queryable, Tx } from "../../db/types.js";
 
 export type TemplateRow = Selectable<AgentConfigTemplatesTable>;
 export type RevisionRow = Selectable<AgentConfigTemplateRevisionsTable>;
@@ -16,7 +14,11 @@ export type AssignmentWithTemplate = AssignmentRow & { template_name: string };
 
 // --- templates --------------------------------------------------------------------------------
 
-export async function findTemplate(db: Db, tenantId: string, name: string): Promise<TemplateRow | undefined> {
+export async function findTemplate(
+  db: Queryable,
+  tenantId: string,
+  name: string,
+): Promise<TemplateRow | undefined> {
   return db
     .selectFrom("agent_config_templates")
     .selectAll()
@@ -25,7 +27,7 @@ export async function findTemplate(db: Db, tenantId: string, name: string): Prom
     .executeTakeFirst();
 }
 
-export async function lockTemplate(trx: Transaction<Database>, tenantId: string, name: string) {
+export async function lockTemplate(trx: Tx, tenantId: string, name: string) {
   return trx
     .selectFrom("agent_config_templates")
     .selectAll()
@@ -36,13 +38,17 @@ export async function lockTemplate(trx: Transaction<Database>, tenantId: string,
 }
 
 export async function insertTemplate(
-  trx: Db,
+  trx: Queryable,
   row: Insertable<AgentConfigTemplatesTable>,
 ): Promise<TemplateRow> {
   return trx.insertInto("agent_config_templates").values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function updateTemplate(trx: Db, id: string, patch: Updateable<AgentConfigTemplatesTable>) {
+export async function updateTemplate(
+  trx: Queryable,
+  id: string,
+  patch: Updateable<AgentConfigTemplatesTable>,
+) {
   return trx
     .updateTable("agent_config_templates")
     .set({ ...patch, updated_at: new Date() })
@@ -51,20 +57,25 @@ export async function updateTemplate(trx: Db, id: string, patch: Updateable<Agen
     .executeTakeFirstOrThrow();
 }
 
-export async function listTemplates(db: Db, tenantId: string, after: string | undefined, limit: number) {
+export async function listTemplates(
+  db: Queryable,
+  tenantId: string,
+  after: string | undefined,
+  limit: number,
+) {
   let q = db.selectFrom("agent_config_templates").selectAll().where("tenant_id", "=", tenantId);
   if (after) q = q.where("name", ">", after);
   return q.orderBy("name").limit(limit).execute();
 }
 
-export async function deleteTemplate(trx: Transaction<Database>, id: string): Promise<void> {
+export async function deleteTemplate(trx: Tx, id: string): Promise<void> {
   await trx.deleteFrom("agent_config_templates").where("id", "=", id).execute();
 }
 
 // --- revisions --------------------------------------------------------------------------------
 
 export async function insertRevision(
-  trx: Db,
+  trx: Queryable,
   row: Insertable<AgentConfigTemplateRevisionsTable>,
 ): Promise<RevisionRow> {
   return trx
@@ -75,7 +86,7 @@ export async function insertRevision(
 }
 
 export async function findRevision(
-  db: Db,
+  db: Queryable,
   templateId: string,
   version: number,
 ): Promise<RevisionRow | undefined> {
@@ -87,18 +98,26 @@ export async function findRevision(
     .executeTakeFirst();
 }
 
-export async function findRevisionById(db: Db, id: string): Promise<RevisionRow | undefined> {
+export async function findRevisionById(db: Queryable, id: string): Promise<RevisionRow | undefined> {
   return db.selectFrom("agent_config_template_revisions").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
-export async function listRevisions(db: Db, templateId: string, before: number | undefined, limit: number) {
+export async function listRevisions(
+  db: Queryable,
+  templateId: string,
+  before: number | undefined,
+  limit: number,
+) {
   let q = db.selectFrom("agent_config_template_revisions").selectAll().where("template_id", "=", templateId);
   if (before !== undefined) q = q.where("version", "<", before);
   return q.orderBy("version", "desc").limit(limit).execute();
 }
 
 /** Revisions by (template id, version) pairs, for resolving many assignments at once. */
-export async function findRevisionsByTemplateIds(db: Db, templateIds: string[]): Promise<RevisionRow[]> {
+export async function findRevisionsByTemplateIds(
+  db: Queryable,
+  templateIds: string[],
+): Promise<RevisionRow[]> {
   if (templateIds.length === 0) return [];
   return db
     .selectFrom("agent_config_template_revisions")
@@ -109,7 +128,7 @@ export async function findRevisionsByTemplateIds(db: Db, templateIds: string[]):
 
 // --- assignments ------------------------------------------------------------------------------
 
-const assignmentColumns = (db: Db) =>
+const assignmentColumns = (db: Queryable) =>
   db
     .selectFrom("agent_config_assignments as a")
     .innerJoin("agent_config_templates as t", "t.id", "a.template_id")
@@ -117,7 +136,7 @@ const assignmentColumns = (db: Db) =>
     .select("t.name as template_name");
 
 export async function findAssignment(
-  db: Db,
+  db: Queryable,
   tenantId: string,
   name: string,
 ): Promise<AssignmentWithTemplate | undefined> {
@@ -127,7 +146,7 @@ export async function findAssignment(
     .executeTakeFirst();
 }
 
-export async function lockAssignment(trx: Transaction<Database>, tenantId: string, name: string) {
+export async function lockAssignment(trx: Tx, tenantId: string, name: string) {
   return trx
     .selectFrom("agent_config_assignments")
     .selectAll()
@@ -137,7 +156,7 @@ export async function lockAssignment(trx: Transaction<Database>, tenantId: strin
     .executeTakeFirst();
 }
 
-export async function listAssignments(db: Db, tenantId: string, after?: string, limit?: number) {
+export async function listAssignments(db: Queryable, tenantId: string, after?: string, limit?: number) {
   let q = assignmentColumns(db).where("a.tenant_id", "=", tenantId);
   if (after) q = q.where("a.name", ">", after);
   q = q.orderBy("a.name");
@@ -146,13 +165,17 @@ export async function listAssignments(db: Db, tenantId: string, after?: string, 
 }
 
 export async function insertAssignment(
-  trx: Db,
+  trx: Queryable,
   row: Insertable<AgentConfigAssignmentsTable>,
 ): Promise<AssignmentRow> {
   return trx.insertInto("agent_config_assignments").values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function updateAssignment(trx: Db, id: string, patch: Updateable<AgentConfigAssignmentsTable>) {
+export async function updateAssignment(
+  trx: Queryable,
+  id: string,
+  patch: Updateable<AgentConfigAssignmentsTable>,
+) {
   return trx
     .updateTable("agent_config_assignments")
     .set({ ...patch, updated_at: new Date() })
@@ -161,11 +184,11 @@ export async function updateAssignment(trx: Db, id: string, patch: Updateable<Ag
     .executeTakeFirstOrThrow();
 }
 
-export async function deleteAssignment(trx: Transaction<Database>, id: string): Promise<void> {
+export async function deleteAssignment(trx: Tx, id: string): Promise<void> {
   await trx.deleteFrom("agent_config_assignments").where("id", "=", id).execute();
 }
 
-export async function countAssignmentsUsingTemplate(db: Db, templateId: string): Promise<string[]> {
+export async function countAssignmentsUsingTemplate(db: Queryable, templateId: string): Promise<string[]> {
   const rows = await db
     .selectFrom("agent_config_assignments")
     .select("name")

@@ -5,9 +5,8 @@
  * to a YAML mapping against a sample agent (422 with line and column otherwise).
  */
 import { createHash } from "node:crypto";
-import type { Kysely, Transaction } from "kysely";
 import { newRecordId } from "../../credentials/index.js";
-import type { Database } from "../../db/schema.js";
+import type { Db, Queryable, Tx } from "../../db/types.js";
 import { ConflictError, NotFoundError, UnprocessableError } from "../../errors.js";
 import { validateTemplate } from "../../render/index.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
@@ -114,7 +113,7 @@ export function assertValidTemplate(content: string, path = "content"): void {
 
 export class TemplateService {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly audit: AuditLog,
   ) {}
 
@@ -140,7 +139,7 @@ export class TemplateService {
 
   /** The upsert itself, inside a caller's transaction (also used by GitOps apply). */
   async upsertInTransaction(
-    trx: Transaction<Database>,
+    trx: Tx,
     meta: RequestMeta,
     tenantId: string,
     name: string,
@@ -229,7 +228,7 @@ export class TemplateService {
     return this.#detail(this.db, t);
   }
 
-  async #detail(db: Kysely<Database> | Transaction<Database>, t: TemplateRow) {
+  async #detail(db: Queryable, t: TemplateRow) {
     const latest = t.latest_version > 0 ? await findRevision(db, t.id, t.latest_version) : undefined;
     return {
       ...templateView(t),
@@ -276,7 +275,7 @@ export class TemplateService {
     });
   }
 
-  async deleteInTransaction(trx: Transaction<Database>, meta: RequestMeta, t: TemplateRow): Promise<void> {
+  async deleteInTransaction(trx: Tx, meta: RequestMeta, t: TemplateRow): Promise<void> {
     const users = await countAssignmentsUsingTemplate(trx, t.id);
     if (users.length > 0) {
       throw new ConflictError(`template "${t.name}" is used by assignments: ${users.join(", ")}`, {

@@ -1,11 +1,10 @@
-import type { Insertable, Kysely, Transaction } from "kysely";
+import type { Insertable } from "kysely";
 import { anyHash } from "../../db/expressions.js";
-import type { AgentEnrollmentTokensTable, Database, EnrollmentTokenRow } from "../../db/schema.js";
-
-type Db = Kysely<Database> | Transaction<Database>;
+import type { AgentEnrollmentTokensTable, EnrollmentTokenRow } from "../../db/schema.js";
+import type { Queryable, Tx } from "../../db/types.js";
 
 export async function insertEnrollmentToken(
-  trx: Db,
+  trx: Queryable,
   row: Insertable<AgentEnrollmentTokensTable>,
 ): Promise<EnrollmentTokenRow> {
   return trx.insertInto("agent_enrollment_tokens").values(row).returningAll().executeTakeFirstOrThrow();
@@ -13,7 +12,7 @@ export async function insertEnrollmentToken(
 
 /** The tokens with these hashes (any order; unknown hashes have no row). */
 export async function findEnrollmentTokensByHash(
-  db: Db,
+  db: Queryable,
   hashes: readonly Uint8Array[],
 ): Promise<EnrollmentTokenRow[]> {
   if (hashes.length === 0) return [];
@@ -25,7 +24,7 @@ export async function findEnrollmentTokensByHash(
 }
 
 export async function findEnrollmentToken(
-  db: Db,
+  db: Queryable,
   tenantId: string,
   id: string,
 ): Promise<EnrollmentTokenRow | undefined> {
@@ -38,7 +37,7 @@ export async function findEnrollmentToken(
 }
 
 export async function lockEnrollmentToken(
-  trx: Transaction<Database>,
+  trx: Tx,
   tenantId: string,
   id: string,
 ): Promise<EnrollmentTokenRow | undefined> {
@@ -52,7 +51,7 @@ export async function lockEnrollmentToken(
 }
 
 export async function listEnrollmentTokens(
-  db: Db,
+  db: Queryable,
   filter: { tenantId: string; after?: string; limit: number },
 ): Promise<EnrollmentTokenRow[]> {
   let q = db.selectFrom("agent_enrollment_tokens").selectAll().where("tenant_id", "=", filter.tenantId);
@@ -60,11 +59,7 @@ export async function listEnrollmentTokens(
   return q.orderBy("id").limit(filter.limit).execute();
 }
 
-export async function revokeEnrollmentToken(
-  trx: Transaction<Database>,
-  id: string,
-  by: string,
-): Promise<EnrollmentTokenRow> {
+export async function revokeEnrollmentToken(trx: Tx, id: string, by: string): Promise<EnrollmentTokenRow> {
   return trx
     .updateTable("agent_enrollment_tokens")
     .set({ revoked_at: new Date(), revoked_by: by })

@@ -3,9 +3,9 @@
  * one tenant, carrying the labels its agents get, optionally limited by expiry and use count.
  * The plaintext is returned once at creation; only its SHA-256 is stored.
  */
-import type { Kysely } from "kysely";
 import { issueToken, keyFingerprint, newRecordId } from "../../credentials/index.js";
-import type { Database, EnrollmentTokenRow, Labels } from "../../db/schema.js";
+import type { EnrollmentTokenRow, Labels } from "../../db/schema.js";
+import type { Db } from "../../db/types.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
@@ -79,7 +79,7 @@ export interface CreateEnrollmentTokenInput {
 
 export class EnrollmentTokenService {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly audit: AuditLog,
   ) {}
 

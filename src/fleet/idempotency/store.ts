@@ -4,9 +4,9 @@
  * with one-time secrets removed (the caller saw them once, on the first answer).
  */
 import { createHash } from "node:crypto";
-import { type Kysely, sql } from "kysely";
-import type { Database } from "../../db/schema.js";
+import type { Db } from "../../db/types.js";
 import { ConflictError } from "../../errors.js";
+import { findRetainedIdempotencyKey, insertIdempotencyKey } from "./repository.js";
 
 export interface StoredAnswer {
   status: number;
@@ -24,20 +24,14 @@ export function requestFingerprint(method: string, path: string, body: string): 
 }
 
 export class IdempotencyStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(private readonly db: Db) {}
 
   /**
    * The stored answer for (scope, key), if any. Throws ConflictError when the key was used
    * for a different request.
    */
   async find(scope: string, key: string, fingerprint: string): Promise<StoredAnswer | undefined> {
-    const row = await this.db
-      .selectFrom("idempotency_keys")
-      .selectAll()
-      .where("scope", "=", scope)
-      .where("key", "=", key)
-      .where("created_at", ">", sql<Date>`now() - make_interval(hours => ${RETENTION_HOURS})`)
-      .executeTakeFirst();
+    const row = await findRetainedIdempotencyKey(this.db, scope, key, RETENTION_HOURS);
     if (!row) return undefined;
     if (row.request_hash !== fingerprint) {
       throw new ConflictError("Idempotency-Key was already used for a different request");
@@ -47,31 +41,17 @@ export class IdempotencyStore {
 
   /** Keeps the answer, without one-time secrets. The first writer wins a race. */
   async save(scope: string, key: string, fingerprint: string, answer: StoredAnswer): Promise<void> {
-    await this.db
-      .insertInto("idempotency_keys")
-      .values({
+    await insertIdempotencyKey(
+      this.db,
+      {
         scope,
         key,
         request_hash: fingerprint,
         status_code: answer.status,
         response: JSON.stringify(withoutOneTimeSecrets(answer.body)),
-      })
-      .onConflict((oc) =>
-        oc
-          .columns(["scope", "key"])
-          .doUpdateSet({
-            request_hash: fingerprint,
-            status_code: answer.status,
-            response: JSON.stringify(withoutOneTimeSecrets(answer.body)),
-            created_at: new Date(),
-          })
-          .where(
-            "idempotency_keys.created_at",
-            "<=",
-            sql<Date>`now() - make_interval(hours => ${RETENTION_HOURS})`,
-          ),
-      )
-      .execute();
+      },
+      RETENTION_HOURS,
+    );
   }
 }
 

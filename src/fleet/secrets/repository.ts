@@ -1,12 +1,12 @@
-import { type Kysely, type Selectable, sql, type Transaction } from "kysely";
-import type { AgentConfigSecretsTable, Database } from "../../db/schema.js";
+import { type Selectable, sql } from "kysely";
+import type { AgentConfigSecretsTable } from "../../db/schema.js";
+import type { Queryable, Tx } from "../../db/types.js";
 
-type Db = Kysely<Database> | Transaction<Database>;
 export type SecretRow = Selectable<AgentConfigSecretsTable>;
 
 /** The newest version of one secret. */
 export async function findLatestSecret(
-  db: Db,
+  db: Queryable,
   tenantId: string,
   name: string,
 ): Promise<SecretRow | undefined> {
@@ -22,7 +22,7 @@ export async function findLatestSecret(
 
 /** The newest version of every secret of a tenant (names ascending), optionally after a name. */
 export async function listLatestSecrets(
-  db: Db,
+  db: Queryable,
   tenantId: string,
   after?: string,
   limit?: number,
@@ -35,11 +35,7 @@ export async function listLatestSecrets(
   return result.rows;
 }
 
-export async function lockSecretVersions(
-  trx: Transaction<Database>,
-  tenantId: string,
-  name: string,
-): Promise<SecretRow[]> {
+export async function lockSecretVersions(trx: Tx, tenantId: string, name: string): Promise<SecretRow[]> {
   return trx
     .selectFrom("agent_config_secrets")
     .selectAll()
@@ -51,7 +47,7 @@ export async function lockSecretVersions(
 }
 
 export async function insertSecret(
-  trx: Db,
+  trx: Queryable,
   row: {
     id: string;
     tenant_id: string;
@@ -65,11 +61,7 @@ export async function insertSecret(
   return trx.insertInto("agent_config_secrets").values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function deleteSecret(
-  trx: Transaction<Database>,
-  tenantId: string,
-  name: string,
-): Promise<void> {
+export async function deleteSecret(trx: Tx, tenantId: string, name: string): Promise<void> {
   await trx
     .deleteFrom("agent_config_secrets")
     .where("tenant_id", "=", tenantId)
@@ -79,7 +71,7 @@ export async function deleteSecret(
 
 /** Every stored secret version, in pages (for rewrap). */
 export async function listAllSecretVersions(
-  db: Db,
+  db: Queryable,
   afterId: string | undefined,
   limit: number,
 ): Promise<SecretRow[]> {
@@ -88,7 +80,12 @@ export async function listAllSecretVersions(
   return q.orderBy("id").limit(limit).execute();
 }
 
-export async function updateEnvelope(db: Db, id: string, envelope: string, keyId: string): Promise<void> {
+export async function updateEnvelope(
+  db: Queryable,
+  id: string,
+  envelope: string,
+  keyId: string,
+): Promise<void> {
   await db
     .updateTable("agent_config_secrets")
     .set({ envelope, kms_key_id: keyId })
@@ -98,7 +95,7 @@ export async function updateEnvelope(db: Db, id: string, envelope: string, keyId
 
 /** Latest revisions of a tenant's templates, with whether an assignment uses the template. */
 export async function latestRevisionContents(
-  db: Db,
+  db: Queryable,
   tenantId: string,
 ): Promise<Array<{ template: string; version: number; content: string; in_use: boolean }>> {
   const result = await sql<{ template: string; version: number; content: string; in_use: boolean }>`

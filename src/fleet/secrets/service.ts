@@ -3,9 +3,8 @@
  * never comes back in any answer, log, error or audit row; it is decrypted only to render a
  * config at delivery time (`resolve`) and to redact it from what agents report (`redact`).
  */
-import type { Kysely } from "kysely";
 import { newRecordId } from "../../credentials/index.js";
-import type { Database } from "../../db/schema.js";
+import type { Db } from "../../db/types.js";
 import {
   ConflictError,
   NotFoundError,
@@ -82,7 +81,7 @@ export class SecretService implements SecretResolver {
   #generation = 0;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly cipher: EnvelopeCipher,
     private readonly audit: AuditLog,
     private readonly logger: Logger,

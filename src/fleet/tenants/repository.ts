@@ -1,23 +1,22 @@
-import type { Insertable, Kysely, Transaction } from "kysely";
-import type { Database, TenantRow, TenantsTable } from "../../db/schema.js";
+import type { Insertable } from "kysely";
+import type { TenantRow, TenantsTable } from "../../db/schema.js";
+import type { Queryable, Tx } from "../../db/types.js";
 
-type Db = Kysely<Database> | Transaction<Database>;
-
-export async function insertTenant(trx: Db, row: Insertable<TenantsTable>): Promise<TenantRow> {
+export async function insertTenant(trx: Queryable, row: Insertable<TenantsTable>): Promise<TenantRow> {
   return trx.insertInto("tenants").values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function findTenant(db: Db, id: string): Promise<TenantRow | undefined> {
+export async function findTenant(db: Queryable, id: string): Promise<TenantRow | undefined> {
   return db.selectFrom("tenants").selectAll().where("id", "=", id).executeTakeFirst();
 }
 
-export async function lockTenant(trx: Transaction<Database>, id: string): Promise<TenantRow | undefined> {
+export async function lockTenant(trx: Tx, id: string): Promise<TenantRow | undefined> {
   return trx.selectFrom("tenants").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
 }
 
 /** Ascending by id; `after` is the last id of the previous page; `only` limits to one tenant. */
 export async function listTenants(
-  db: Db,
+  db: Queryable,
   filter: { after?: string; only?: string; limit: number },
 ): Promise<TenantRow[]> {
   let q = db.selectFrom("tenants").selectAll();
@@ -26,6 +25,6 @@ export async function listTenants(
   return q.orderBy("id").limit(filter.limit).execute();
 }
 
-export async function deleteTenant(trx: Transaction<Database>, id: string): Promise<void> {
+export async function deleteTenant(trx: Tx, id: string): Promise<void> {
   await trx.deleteFrom("tenants").where("id", "=", id).execute();
 }

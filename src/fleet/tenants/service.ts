@@ -3,10 +3,10 @@
  * its own tenant only. Deleting a tenant removes everything it owns (foreign keys cascade);
  * its audit history stays.
  */
-import type { Kysely } from "kysely";
 import { newTenantId } from "../../credentials/index.js";
 import { isUniqueViolation } from "../../db/errors.js";
-import type { Database, TenantRow } from "../../db/schema.js";
+import type { TenantRow } from "../../db/schema.js";
+import type { Db } from "../../db/types.js";
 import { NotFoundError } from "../../errors.js";
 import { type Actor, authorizeOperator, type RequestMeta } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
@@ -32,7 +32,7 @@ function toView(row: TenantRow): TenantView {
 
 export class TenantService {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly audit: AuditLog,
   ) {}
 

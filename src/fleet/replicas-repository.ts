@@ -1,0 +1,29 @@
+import type { Queryable } from "../db/types.js";
+
+/** Registers a replica, or brings a known id back: a fresh heartbeat, no longer stopped. */
+export async function upsertReplica(db: Queryable, id: string, hostname: string): Promise<void> {
+  await db
+    .insertInto("replicas")
+    .values({ id, hostname })
+    .onConflict((oc) => oc.column("id").doUpdateSet({ heartbeat_at: new Date(), stopped_at: null }))
+    .execute();
+}
+
+/** Stamps the replica's heartbeat with the current time. */
+export async function updateReplicaHeartbeat(db: Queryable, id: string): Promise<void> {
+  await db.updateTable("replicas").set({ heartbeat_at: new Date() }).where("id", "=", id).execute();
+}
+
+/** Every agent the replica holds becomes disconnected at `at` (served by the connected partial index). */
+export async function disconnectReplicaAgents(db: Queryable, replicaId: string, at: Date): Promise<void> {
+  await db
+    .updateTable("agents")
+    .set({ replica_id: null, connection_id: null, disconnected_at: at })
+    .where("replica_id", "=", replicaId)
+    .execute();
+}
+
+/** Marks the replica stopped at `at`. */
+export async function markReplicaStopped(db: Queryable, id: string, at: Date): Promise<void> {
+  await db.updateTable("replicas").set({ stopped_at: at }).where("id", "=", id).execute();
+}
