@@ -171,7 +171,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     state: { draining: false },
     replicaId,
     offerCaCert,
-    replica: new ReplicaPresence(db, replicaId, logger.child({ component: "replica" })),
+    replica: new ReplicaPresence(db, replicaId, clock, logger.child({ component: "replica" })),
     fleetEvents: new FleetEventFeed(database, logger.child({ component: "fleet-events" }), {
       pollIntervalMs: config.fleet.eventsPollMs,
       windowMs: 15_000,

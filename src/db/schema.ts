@@ -248,3 +248,4 @@ export type AgentRow = Selectable<AgentsTable>;
 export type AgentKeyRow = Selectable<AgentKeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type NewAuditEvent = Insertable<AuditEventsTable>;
+export type FleetEventRow = Selectable<FleetEventsTable>;

@@ -7,10 +7,16 @@
  * id after a larger one was read. The feed therefore re-reads a short window of recent rows and
  * skips ids it has already dispatched.
  */
-import { type Kysely, sql, type Transaction } from "kysely";
 import type { DatabaseHandle } from "../db/database.js";
-import type { Database } from "../db/schema.js";
+import type { Db, Tx } from "../db/types.js";
 import type { Logger } from "../logger.js";
+import {
+  claimFleetEvent,
+  insertFleetEvent,
+  newestFleetEventId,
+  pruneFleetEvents,
+  readFleetEvents,
+} from "./events-repository.js";
 
 export const FLEET_EVENTS_CHANNEL = "agent_api_fleet_events";
 
@@ -100,18 +106,12 @@ export function parseFleetEvent(row: {
 
 /** Records an event inside `trx` and wakes every replica up when `trx` commits. */
 export async function publishFleetEvent<K extends FleetEventKind>(
-  trx: Transaction<Database>,
+  trx: Tx,
   tenantId: string,
   kind: K,
   payload: FleetEventPayloads[K],
 ): Promise<void> {
-  const row = await trx
-    .insertInto("fleet_events")
-    .values({ tenant_id: tenantId, kind, payload: JSON.stringify(payload) })
-    .returning("id")
-    .executeTakeFirstOrThrow();
-  // NOTIFY is transactional: delivered at commit, dropped on rollback.
-  await sql`select pg_notify(${FLEET_EVENTS_CHANNEL}, ${String(row.id)})`.execute(trx);
+  await insertFleetEvent(trx, FLEET_EVENTS_CHANNEL, { tenantId, kind, payload: JSON.stringify(payload) });
 }
 
 export interface FleetEventFeedOptions {
@@ -140,7 +140,7 @@ export class FleetEventFeed {
     private readonly options: FleetEventFeedOptions,
   ) {}
 
-  private get db(): Kysely<Database> {
+  private get db(): Db {
     return this.database.db;
   }
 
@@ -150,11 +150,7 @@ export class FleetEventFeed {
 
   /** Starts after the newest existing event: history is not replayed. */
   async start(): Promise<void> {
-    const row = await this.db
-      .selectFrom("fleet_events")
-      .select((eb) => eb.fn.max("id").as("max"))
-      .executeTakeFirst();
-    this.#highest = Number(row?.max ?? 0);
+    this.#highest = await newestFleetEventId(this.db);
     this.#unlisten = await this.database.listen(FLEET_EVENTS_CHANNEL, () => this.pull());
     this.#timer = setInterval(() => this.pull(), this.options.pollIntervalMs);
     this.#pruneTimer = setInterval(() => this.#prune(), Math.max(60_000, this.options.retentionMs / 4));
@@ -166,14 +162,7 @@ export class FleetEventFeed {
    * Claims `event` for fleet-wide work on behalf of `replicaId`; true for exactly one replica.
    */
   async claim(event: FleetEvent, replicaId: string): Promise<boolean> {
-    const row = await this.db
-      .updateTable("fleet_events")
-      .set({ claimed_by: replicaId })
-      .where("id", "=", event.id)
-      .where("claimed_by", "is", null)
-      .returning("id")
-      .executeTakeFirst();
-    return row !== undefined;
+    return claimFleetEvent(this.db, event.id, replicaId);
   }
 
   async stop(): Promise<void> {
@@ -208,13 +197,7 @@ export class FleetEventFeed {
 
   async #readOnce(): Promise<void> {
     const since = new Date(Date.now() - this.options.windowMs);
-    const rows = await this.db
-      .selectFrom("fleet_events")
-      .selectAll()
-      .where((eb) => eb.or([eb("id", ">", this.#highest), eb("created_at", ">=", since)]))
-      .orderBy("id")
-      .limit(5000)
-      .execute();
+    const rows = await readFleetEvents(this.db, this.#highest, since, 5000);
     const now = Date.now();
     for (const row of rows) {
       const id = Number(row.id);
@@ -240,10 +223,7 @@ export class FleetEventFeed {
 
   async #prune(): Promise<void> {
     try {
-      await this.db
-        .deleteFrom("fleet_events")
-        .where("created_at", "<", new Date(Date.now() - this.options.retentionMs))
-        .execute();
+      await pruneFleetEvents(this.db, new Date(Date.now() - this.options.retentionMs));
     } catch (err) {
       this.logger.warn({ err }, "pruning fleet events failed");
     }

@@ -1,17 +1,17 @@
 import type { Queryable } from "../db/types.js";
 
 /** Registers a replica, or brings a known id back: a fresh heartbeat, no longer stopped. */
-export async function upsertReplica(db: Queryable, id: string, hostname: string): Promise<void> {
+export async function upsertReplica(db: Queryable, id: string, hostname: string, at: Date): Promise<void> {
   await db
     .insertInto("replicas")
-    .values({ id, hostname })
-    .onConflict((oc) => oc.column("id").doUpdateSet({ heartbeat_at: new Date(), stopped_at: null }))
+    .values({ id, hostname, heartbeat_at: at })
+    .onConflict((oc) => oc.column("id").doUpdateSet({ heartbeat_at: at, stopped_at: null }))
     .execute();
 }
 
-/** Stamps the replica's heartbeat with the current time. */
-export async function updateReplicaHeartbeat(db: Queryable, id: string): Promise<void> {
-  await db.updateTable("replicas").set({ heartbeat_at: new Date() }).where("id", "=", id).execute();
+/** Stamps the replica's heartbeat with `at` (the liveness rule reads it with the same clock). */
+export async function updateReplicaHeartbeat(db: Queryable, id: string, at: Date): Promise<void> {
+  await db.updateTable("replicas").set({ heartbeat_at: at }).where("id", "=", id).execute();
 }
 
 /** Every agent the replica holds becomes disconnected at `at` (served by the connected partial index). */

@@ -72,7 +72,12 @@ export async function revokeEnrollmentToken(trx: Tx, id: string, by: string): Pr
  * Adds counted uses to a token without max_uses (the session path counts them in memory and
  * writes them with the liveness flush: one statement per token per flush, no row lock per agent).
  */
-export async function addEnrollmentTokenUses(db: Db, tokenId: string, uses: number, at: Date): Promise<void> {
+export async function addEnrollmentTokenUses(
+  db: Queryable,
+  tokenId: string,
+  uses: number,
+  at: Date,
+): Promise<void> {
   await db
     .updateTable("agent_enrollment_tokens")
     .set((eb) => ({ use_count: eb("use_count", "+", uses), last_used_at: at }))
