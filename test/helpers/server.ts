@@ -3,6 +3,7 @@
  * fresh test database, with a known operator key.
  */
 import { Writable } from "node:stream";
+import type { Clock } from "../../src/clock.js";
 import { type Config, loadConfig } from "../../src/config.js";
 import { type AppContext, createContext } from "../../src/context.js";
 import { issueToken } from "../../src/credentials/index.js";
@@ -36,6 +37,8 @@ export interface TestServerOptions {
   shareDatabaseOf?: TestServer;
   /** The KMS the server uses (default: the local provider under the test's DATA_DIR). */
   kms?: Kms;
+  /** Time (a ManualClock moves only when the test advances it); default the system clock. */
+  clock?: Clock;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -64,6 +67,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     logger: createLogger(config.log.level, sink),
     ...(options.shareDatabaseOf ? { database: options.shareDatabaseOf.ctx.database } : {}),
     ...(kms ? { kms } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   await ctx.services.adminKeys.ensureOperatorKey(config.auth.adminToken);
   const server = createServer(ctx);

@@ -26,9 +26,8 @@ export type DeliveryPlanRow = Pick<
  * one. An offer counts an attempt; a failed row is only reopened by an explicit retry (which
  * sets it back to pending), never by a plain re-plan.
  */
-export async function upsertDeliveries(db: Db, rows: readonly DeliveryPlanRow[]): Promise<void> {
+export async function upsertDeliveries(db: Db, rows: readonly DeliveryPlanRow[], now: Date): Promise<void> {
   if (rows.length === 0) return;
-  const now = new Date();
   await db
     .insertInto("agent_config_deliveries")
     .values(
@@ -74,12 +73,13 @@ export async function supersedeOthers(
   db: Db,
   tenantId: string,
   current: readonly { instanceUid: string; hash: string }[],
+  at: Date,
 ): Promise<void> {
   if (current.length === 0) return;
   const uids = current.map((c) => c.instanceUid);
   const hashes = current.map((c) => c.hash);
   await sql`
-    update agent_config_deliveries d set status = 'superseded', superseded_at = now(), updated_at = now()
+    update agent_config_deliveries d set status = 'superseded', superseded_at = ${at}, updated_at = ${at}
     from (select unnest(${uids}::uuid[]) as instance_uid, unnest(${hashes}::text[]) as keep) c
     where d.tenant_id = ${tenantId} and d.instance_uid = c.instance_uid and d.config_hash <> c.keep
       -- "not failed or superseded" rather than the list of the other four: a condition the status
@@ -128,6 +128,8 @@ export interface StatusReportWrite {
   configHash: string;
   status: "APPLYING" | "APPLIED" | "FAILED";
   errorMessage: string;
+  /** When the report was heard (the Clock's time). */
+  at: Date;
 }
 
 /** A delivery row a status report changed. */
@@ -142,7 +144,14 @@ export interface ChangedDelivery {
 
 const STATUS_REPORTS = new BatchStatement<object, ChangedDelivery>(
   "r",
-  { tenant_id: "text", instance_uid: "uuid", config_hash: "text", status: "text", error_message: "text" },
+  {
+    tenant_id: "text",
+    instance_uid: "uuid",
+    config_hash: "text",
+    status: "text",
+    error_message: "text",
+    at: "timestamptz",
+  },
   (rows) => sql<ChangedDelivery>`
     with input as (
       select * from ${rows}
@@ -154,16 +163,16 @@ const STATUS_REPORTS = new BatchStatement<object, ChangedDelivery>(
       status = case r.status when 'APPLYING' then 'applying' when 'FAILED' then 'failed' else 'applied' end,
       error_message = case r.status when 'FAILED' then r.error_message when 'APPLIED' then null
         else d.error_message end,
-      applying_at = case when r.status = 'APPLYING' then now() else d.applying_at end,
-      failed_at = case when r.status = 'FAILED' then now() else d.failed_at end,
-      applied_at = case when r.status = 'APPLIED' then now() else d.applied_at end,
+      applying_at = case when r.status = 'APPLYING' then r.at else d.applying_at end,
+      failed_at = case when r.status = 'FAILED' then r.at else d.failed_at end,
+      applied_at = case when r.status = 'APPLIED' then r.at else d.applied_at end,
       rolled_back_from = case when r.status = 'APPLIED' and d.status = 'superseded' then coalesce(
           (select case when l.id <> d.id and l.status = 'failed' then l.config_hash end
            from agent_config_deliveries l where l.tenant_id = d.tenant_id and l.instance_uid = d.instance_uid
            order by l.updated_at desc, l.id desc limit 1),
           d.rolled_back_from)
         else d.rolled_back_from end,
-      updated_at = now()
+      updated_at = r.at
     from input r
     where d.tenant_id = r.tenant_id and d.instance_uid = r.instance_uid and d.config_hash = r.config_hash
       and case r.status
@@ -172,11 +181,12 @@ const STATUS_REPORTS = new BatchStatement<object, ChangedDelivery>(
         when 'APPLIED' then d.status <> 'applied'
         else false end
     returning d.id, d.tenant_id, d.instance_uid::text as instance_uid, d.config_hash, d.status,
-      d.error_message, d.rolled_back_from
+      d.error_message, d.rolled_back_from, d.updated_at
     ), cleared as (
       -- The agent applied the config it was sent (not a rollback to a superseded one): its older
       -- failures are history now, superseded, so they stop counting as failed.
-      update agent_config_deliveries o set status = 'superseded', superseded_at = now(), updated_at = now()
+      update agent_config_deliveries o set status = 'superseded', superseded_at = c.updated_at,
+        updated_at = c.updated_at
       from changed c join before b on b.id = c.id
       where c.status = 'applied' and b.status <> 'superseded'
         and o.tenant_id = c.tenant_id and o.instance_uid = c.instance_uid::uuid and o.id <> c.id
@@ -204,6 +214,7 @@ export async function applyStatusReports(
     config_hash: r.configHash,
     status: r.status,
     error_message: r.errorMessage || "failed",
+    at: r.at.toISOString(),
   }));
   return STATUS_REPORTS.execute(db, rows);
 }
@@ -296,10 +307,11 @@ export async function reopenFailed(
   trx: Tx,
   tenantId: string,
   filter: { instanceUid?: string; revisionId?: string },
+  at: Date,
 ): Promise<string[]> {
   let q = trx
     .updateTable("agent_config_deliveries")
-    .set({ status: "pending", error_message: null, updated_at: new Date() })
+    .set({ status: "pending", error_message: null, updated_at: at })
     .where("tenant_id", "=", tenantId)
     .where("status", "=", "failed");
   if (filter.instanceUid) q = q.where("instance_uid", "=", filter.instanceUid);

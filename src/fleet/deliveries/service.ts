@@ -116,8 +116,9 @@ export class DeliveryService {
     plans: readonly DeliveryPlanRow[],
     superseding: readonly { instanceUid: string; hash: string }[],
   ): Promise<void> {
-    await supersedeOthers(this.db, tenantId, superseding);
-    await upsertDeliveries(this.db, plans);
+    const at = this.clock.date();
+    await supersedeOthers(this.db, tenantId, superseding, at);
+    await upsertDeliveries(this.db, plans, at);
   }
 
   /** The rows of these (agent, hash) pairs, where they exist (what the planner decides from). */
@@ -165,6 +166,7 @@ export class DeliveryService {
       configHash: report.lastRemoteConfigHash,
       status: report.status,
       errorMessage: report.errorMessage,
+      at: this.clock.date(),
     });
   }
 
@@ -287,7 +289,12 @@ export class DeliveryService {
       if (!revisionId) throw new NotFoundError("revision");
     }
     return this.db.transaction().execute(async (trx) => {
-      const uids = await reopenFailed(trx, tenantId, { instanceUid: filter.instanceUid, revisionId });
+      const uids = await reopenFailed(
+        trx,
+        tenantId,
+        { instanceUid: filter.instanceUid, revisionId },
+        this.clock.date(),
+      );
       await this.audit.record(trx, meta, {
         tenantId,
         action: "delivery.retry",
