@@ -7,7 +7,7 @@
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.js";
 import { NotFoundError } from "../../errors.js";
-import type { SecretResolver } from "../../render/index.js";
+import { SECRET_MASK, type SecretResolver } from "../../render/index.js";
 import { type Actor, authorizeTenant } from "../actor.js";
 import { findAgent } from "../agents/repository.js";
 import { latestDelivery } from "../deliveries/repository.js";
@@ -15,8 +15,6 @@ import type { DeliveryService, RollupView } from "../deliveries/service.js";
 import { attributesOf, type DesiredConfigs } from "./desired.js";
 import { findAssignment } from "./repository.js";
 import { resolveAssignment } from "./resolve.js";
-
-export const SECRET_MASK = "********";
 
 /** Renders every `{{secret}}` as a mask: previews show structure, never values. */
 const maskingResolver: SecretResolver = {
