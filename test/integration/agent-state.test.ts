@@ -39,6 +39,13 @@ async function assign(name: string, content: string): Promise<void> {
   expect(assignment.status).toBe(201);
 }
 
+async function latestDelivery(instanceUid: string, status: string) {
+  return eventually(async () => {
+    const r = await fleet.api.get(t(`/agents/${instanceUid}/deliveries`));
+    return r.body.items[0]?.status === status ? r.body.items[0] : undefined;
+  });
+}
+
 beforeAll(async () => {
   kms = new SwitchableKms(await explicitKms());
   srv = await startTestServer({ kms, env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "500" } });
@@ -51,6 +58,47 @@ afterEach(async () => {
 afterAll(() => srv?.stop());
 
 describe("the config explanation is the delivery's render", () => {
+  it("explains a template whose secret does not exist as render_failed, with the delivery's reason", async () => {
+    await assign("missing", 'a:\n  token: "{{secret "never_created"}}"\n');
+    const a = await enrolled({ tier: "missing" });
+    const delivery = await latestDelivery(a.instanceUidString, "failed");
+
+    const explain = await fleet.api.get(t(`/agents/${a.instanceUidString}/config`));
+    expect(explain.status).toBe(200);
+    expect(explain.body).toMatchObject({
+      outcome: "render_failed",
+      assignment: "missing",
+      renderedConfig: null,
+      renderError: 'secret "never_created" does not exist',
+      delivery: { status: "failed", errorMessage: delivery.errorMessage },
+    });
+    expect(delivery.errorMessage).toBe(`render failed: ${explain.body.renderError}`);
+    expect(a.received.some((m) => m.remoteConfig)).toBe(false);
+  });
+
+  it("explains a KMS outage as a secret that cannot be read now, not as a config", async () => {
+    await assign("outage", 'a:\n  token: "{{secret "outage_token"}}"\n');
+    // A fresh version while the KMS is up: no data key of it is cached when the KMS goes down.
+    expect((await fleet.api.put(t("/secrets/outage_token"), { value: "outage-value-1" })).status).toBe(201);
+    const a = await enrolled({ tier: "other" });
+    kms.down = true;
+    await fleet.api.patch(t(`/agents/${a.instanceUidString}`), { labels: { tier: "outage" } });
+
+    const explain = await fleet.api.get(t(`/agents/${a.instanceUidString}/config`));
+    expect(explain.status).toBe(200);
+    expect(explain.body).toMatchObject({
+      outcome: "render_failed",
+      assignment: "outage",
+      renderedConfig: null,
+    });
+    expect(explain.body.renderError).toMatch(/secret "outage_token" is unavailable: .*KMS unreachable/);
+    expect(explain.body.explanation).toMatch(/cannot be read now/);
+
+    kms.down = false;
+    const back = await fleet.api.get(t(`/agents/${a.instanceUidString}/config`));
+    expect(back.body).toMatchObject({ outcome: "config", renderError: null });
+  });
+
   it("masks a secret in the preview with the mask of the agent's effective config, in every escaped form", async () => {
     // Quote and backslash: the YAML carries the value escaped, not as typed.
     const value = `p"ss\\word-${randomBytes(8).toString("hex")}`;
