@@ -4,10 +4,12 @@
  * way wherever the agent's config is shown, and deleting an agent keeps its delivery history.
  */
 import { randomBytes } from "node:crypto";
+import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
-import { TestAgent } from "../helpers/opamp-agent.js";
+import type { Json } from "../helpers/http.js";
+import type { TestAgent } from "../helpers/opamp-agent.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { SwitchableKms } from "../helpers/switchable-kms.js";
 import { explicitKms } from "../helpers/test-kms.js";
@@ -15,18 +17,9 @@ import { explicitKms } from "../helpers/test-kms.js";
 let srv: TestServer;
 let fleet: TenantFixture;
 let kms: SwitchableKms;
-const agents: TestAgent[] = [];
 const t = (suffix: string) => `/api/v1/tenants/${fleet.tenantId}${suffix}`;
 
-async function enrolled(labels: Record<string, string>, instanceUid?: Uint8Array): Promise<TestAgent> {
-  const { token } = await fleet.enrollmentToken({ labels });
-  const a = new TestAgent({ url: fleet.opampUrl, token, ...(instanceUid ? { instanceUid } : {}) });
-  agents.push(a);
-  await a.start();
-  await a.waitForConnection(2);
-  await a.settle();
-  return a;
-}
+const enrolled = (labels: Record<string, string>) => fleet.enrolledAgent({}, { labels });
 
 /** A template and an assignment that gives it to agents labelled `tier=<name>`. */
 async function assign(name: string, content: string): Promise<void> {
@@ -46,6 +39,15 @@ async function latestDelivery(instanceUid: string, status: string) {
   });
 }
 
+/** An agent of `tier` whose latest delivery reached `status`, then stopped and deleted. */
+async function deletedAgent(tier: string, status: string): Promise<{ agent: TestAgent; delivery: Json }> {
+  const agent = await enrolled({ tier });
+  const delivery = await latestDelivery(agent.instanceUidString, status);
+  await agent.stop();
+  expect((await fleet.api.delete(t(`/agents/${agent.instanceUidString}`))).status).toBe(204);
+  return { agent, delivery };
+}
+
 beforeAll(async () => {
   kms = new SwitchableKms(await explicitKms());
   srv = await startTestServer({ kms, env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "500" } });
@@ -53,7 +55,7 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   kms.down = false;
-  for (const a of agents.splice(0)) await a.stop().catch(() => undefined);
+  await fleet.stopAgents();
 });
 afterAll(() => srv?.stop());
 
@@ -128,5 +130,74 @@ describe("the config explanation is the delivery's render", () => {
       expect(text).not.toContain(value);
       expect(text).not.toContain(escaped);
     }
+  });
+});
+
+describe("deleting an agent", () => {
+  it("keeps its delivery history, listed by status and by agent; roll-ups count only current agents", async () => {
+    await assign("kept", "receivers: {}\n");
+    const a = await enrolled({ tier: "kept" });
+    const applied = await latestDelivery(a.instanceUidString, "applied");
+    const counted = await fleet.api.get(t("/assignments/kept"));
+    expect(counted.body.status.deliveries.applied).toBe(1);
+    await a.stop();
+
+    expect((await fleet.api.delete(t(`/agents/${a.instanceUidString}`))).status).toBe(204);
+    expect((await fleet.api.get(t(`/agents/${a.instanceUidString}`))).status).toBe(404);
+
+    const byStatus = await fleet.api.get(t("/deliveries?status=applied&limit=100"));
+    expect(byStatus.status).toBe(200);
+    expect(byStatus.body.items).toContainEqual(
+      expect.objectContaining({ id: applied.id, instanceUid: a.instanceUidString, status: "applied" }),
+    );
+    const byAgent = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+    expect(byAgent.body.items.map((d: { id: string }) => d.id)).toEqual([applied.id]);
+    const rollup = await fleet.api.get(t("/deliveries/rollup?by=assignment"));
+    expect(rollup.status).toBe(200);
+    expect(rollup.body.items.find((i: { key: string }) => i.key === "kept")).toBeUndefined();
+    expect((await fleet.api.get(t("/assignments/kept"))).body.status.deliveries.applied).toBe(0);
+  });
+
+  it("leaves a deleted agent's failed delivery failed when failed deliveries are retried", async () => {
+    await assign("retry-gone", 'a:\n  token: "{{secret "retry_gone_token"}}"\n');
+    const { agent: a, delivery: failed } = await deletedAgent("retry-gone", "failed");
+
+    const retry = await fleet.api.post(t("/deliveries/retry"), { template: "retry-gone", version: 1 });
+    expect(retry.status).toBe(200);
+    expect(retry.body).toEqual({ agents: 0 });
+    const history = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+    expect(history.body.items).toEqual([
+      expect.objectContaining({ id: failed.id, status: "failed", errorMessage: failed.errorMessage }),
+    ]);
+  });
+
+  it("lets an agent re-enrolling with the same uid continue its history", async () => {
+    await assign("again", "exporters: {}\n");
+    const { agent: a, delivery: first } = await deletedAgent("again", "applied");
+
+    const back = await fleet.enrolledAgent({ instanceUid: a.instanceUid }, { labels: { tier: "again" } });
+    await back.waitFor((m) => m.remoteConfig !== undefined, 3_000);
+    const again = await eventually(async () => {
+      const d = await latestDelivery(a.instanceUidString, "applied");
+      return d.attempts === 2 ? d : undefined;
+    });
+    expect(again).toMatchObject({ id: first.id, configHash: first.configHash });
+  });
+
+  it("leaves the kept history to go with its tenant: deleting the tenant deletes it", async () => {
+    // Last in the file: it deletes the file's tenant.
+    await assign("tenant-gone", "processors: {}\n");
+    await deletedAgent("tenant-gone", "applied");
+    const rows = () =>
+      sql<{ n: number }>`select count(*)::int as n from agent_config_deliveries
+        where tenant_id = ${fleet.tenantId}`.execute(srv.ctx.database.db);
+    expect((await rows()).rows[0]?.n).toBeGreaterThan(0);
+
+    const etag = (await fleet.api.get(`/api/v1/tenants/${fleet.tenantId}`)).headers.get("etag") ?? "";
+    const gone = await fleet.api.delete(`/api/v1/tenants/${fleet.tenantId}`, {
+      headers: { "if-match": etag },
+    });
+    expect(gone.status).toBe(204);
+    expect((await rows()).rows[0]?.n).toBe(0);
   });
 });
