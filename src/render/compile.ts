@@ -4,6 +4,7 @@
  * compile in an isolated Handlebars environment.
  */
 import Handlebars from "handlebars";
+import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "./secrets.js";
 import { classifySlots, type SiteContext, type TemplatePiece } from "./yaml-scan.js";
 
 /** A problem in a template source, with its 1-based position when known. */
@@ -70,8 +71,6 @@ const RESERVED_NAMES: ReadonlySet<string> = new Set([
   "blockHelperMissing",
   ESCAPE_HELPER,
 ]);
-/** Secret names a tenant can create (the same rule as fleet/secrets' SECRET_NAME). */
-const SECRET_NAME = /^[a-z0-9_.-]{1,128}$/;
 
 /** One interpolation: its YAML context and 1-based template position. */
 export interface Site extends SiteContext {
@@ -581,8 +580,12 @@ function checkHelperCall(walk: Walk, node: CallNode, name: string, depth: number
     const arg = node.params[0];
     // A literal name keeps the set of secrets a template can reach fixed and reviewable: an agent
     // can never steer which secret it receives through the values it reports.
-    if (arg?.type !== "StringLiteral" || typeof arg.value !== "string" || !SECRET_NAME.test(arg.value)) {
-      issue(walk, node, 'secret takes a literal secret name: {{secret "name"}} (1-128 of a-z 0-9 _ . -)');
+    if (
+      arg?.type !== "StringLiteral" ||
+      typeof arg.value !== "string" ||
+      !SECRET_NAME_PATTERN.test(arg.value)
+    ) {
+      issue(walk, node, `secret takes a literal secret name: {{secret "name"}} (${SECRET_NAME_RULE})`);
     } else {
       walk.secretNames.add(arg.value);
     }

@@ -14,4 +14,11 @@ export {
   type TemplateIssue,
   validateTemplate,
 } from "./renderer.js";
-export { SecretNotFoundError, type SecretResolver, SecretUnavailableError } from "./secrets.js";
+export { maskSecretValues, SECRET_MASK } from "./secret-mask.js";
+export {
+  SECRET_NAME_PATTERN,
+  SECRET_NAME_RULE,
+  SecretNotFoundError,
+  type SecretResolver,
+  SecretUnavailableError,
+} from "./secrets.js";

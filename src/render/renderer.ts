@@ -16,9 +16,9 @@ import {
 } from "./compile.js";
 import { failureResult, RenderFailure, type RenderFailureResult } from "./failure.js";
 import { createHelpers, type HelperState } from "./helpers.js";
+import { maskSecretValues } from "./secret-mask.js";
 import { SecretNotFoundError, type SecretResolver, SecretUnavailableError } from "./secrets.js";
 import { checkYamlMapping } from "./yaml-check.js";
-import { escapeDoubleQuoted } from "./yaml-escape.js";
 
 export {
   type CompiledTemplate,
@@ -365,21 +365,7 @@ function secretFailure(
  * carry a secret's plaintext (raw or in an escaped form) out of the renderer.
  */
 function redacted(failure: RenderFailureResult, secretValues: readonly string[]): RenderFailureResult {
-  const forms = new Set<string>();
-  for (const value of secretValues) {
-    for (const form of [
-      value,
-      escapeDoubleQuoted(value),
-      JSON.stringify(value).slice(1, -1),
-      value.replaceAll("'", "''"),
-    ]) {
-      if (form.length >= MIN_REDACTED_LENGTH) forms.add(form);
-    }
-  }
-  let message = failure.message;
-  for (const form of [...forms].sort((a, b) => b.length - a.length))
-    message = message.replaceAll(form, "[secret]");
-  return { ...failure, message };
+  return { ...failure, message: maskSecretValues(failure.message, secretValues, MIN_REDACTED_LENGTH) };
 }
 
 // ---- Mapping sample-output positions back to the template ----

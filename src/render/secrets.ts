@@ -4,6 +4,14 @@
  * so that the caller can mask them (RenderResult.secretValues).
  */
 
+/**
+ * The names a tenant's secret can have: the API accepts only these, and `{{secret "name"}}` only
+ * compiles with one of them, so a template can never name a secret that could not exist.
+ */
+export const SECRET_NAME_PATTERN = /^[a-z0-9_.-]{1,128}$/;
+/** SECRET_NAME_PATTERN in words, for error messages. */
+export const SECRET_NAME_RULE = "1-128 characters of [a-z0-9_.-]";
+
 /** Resolves a tenant's secret by name at render time (e.g. decrypts it through the KMS). */
 export interface SecretResolver {
   /**

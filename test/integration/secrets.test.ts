@@ -178,7 +178,7 @@ describe("secrets at delivery", () => {
     });
     expect(detail.body.effectiveConfig.files[""].body).not.toContain(second);
     const explain = await fleet.api.get(t(`/agents/${a.instanceUidString}/config`));
-    expect(explain.body.renderedConfig).toContain("Bearer ********");
+    expect(explain.body.renderedConfig).toContain("Bearer [REDACTED]");
 
     const dump = await databaseText();
     const logs = srv.logs();

@@ -7,9 +7,11 @@ import {
   type CompiledTemplate,
   compileTemplate,
   MAX_TEMPLATE_BYTES,
+  maskSecretValues,
   type RenderContext,
   type RenderResult,
   renderConfig,
+  SECRET_MASK,
   SecretNotFoundError,
   type SecretResolver,
   SecretUnavailableError,
@@ -542,6 +544,35 @@ describe("secrets", () => {
   it("rethrows resolver errors that are neither not-found nor unavailable", async () => {
     const broken: SecretResolver = { resolve: async () => Promise.reject(new Error("bug")) };
     await expect(render('a: {{secret "x"}}\n', context(), broken)).rejects.toThrow("bug");
+  });
+
+  it("masks a rendered secret in every form a YAML context writes it in, and a mask only once", async () => {
+    const pem = "-----BEGIN KEY-----\nabc\\def\n-----END KEY-----";
+    const pw = `it's "q\\uoted"`;
+    const source = [
+      'block: |\n  {{secret "pem"}}',
+      'double: "{{secret "pw"}}"',
+      "single: '{{secret \"pw\"}}'",
+      'plain: {{secret "pw"}}',
+      'json: {{json (secret "pw")}}',
+      '# {{secret "pw"}}',
+      "",
+    ].join("\n");
+    const result = await render(source, context(), new FakeSecrets({ pem, pw }));
+    if (!result.ok) throw new Error(result.message);
+    const masked = maskSecretValues(result.yaml, result.secretValues);
+    for (const line of [...pem.split("\n"), pw, "abc", "uoted"]) expect(masked).not.toContain(line);
+    expect(parse(masked)).toMatchObject({
+      block: `${SECRET_MASK}\n${SECRET_MASK}\n${SECRET_MASK}\n`,
+      double: SECRET_MASK,
+      single: SECRET_MASK,
+      plain: SECRET_MASK,
+      json: SECRET_MASK,
+    });
+    // A value inside the mask's own text is not masked again.
+    expect(maskSecretValues("a: RED", ["RED"])).toBe(`a: ${SECRET_MASK}`);
+    // Forms shorter than the minimum are left alone (agent reports); blank ones always are.
+    expect(maskSecretValues("port: 4317 otel", ["otel", "431", "  "], 4)).toBe(`port: 4317 ${SECRET_MASK}`);
   });
 
   it("lists the secrets a template can reference", () => {

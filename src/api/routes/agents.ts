@@ -166,7 +166,8 @@ const remove = createRoute({
   method: "delete",
   path: "/tenants/{tenantId}/agents/{instanceUid}",
   tags,
-  summary: "Delete an agent and its keys; a revoked agent can then enroll again (editor)",
+  summary:
+    "Delete an agent and its keys (its delivery history is kept); a revoked agent can then enroll again (editor)",
   request: { params: AgentParams },
   responses: { 204: { description: "Deleted" }, ...commonErrorResponses },
 });

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { etagOf } from "../../fleet/etag.js";
 import type { SecretService } from "../../fleet/secrets/service.js";
+import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "../../render/index.js";
 import { commonErrorResponses, conflictResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import { json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
@@ -8,7 +9,7 @@ import { json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 const Params = TenantIdParam.extend({
   name: z
     .string()
-    .regex(/^[a-z0-9_.-]{1,128}$/, "1-128 characters of [a-z0-9_.-]")
+    .regex(SECRET_NAME_PATTERN, SECRET_NAME_RULE)
     .openapi({ param: { name: "name", in: "path" }, example: "otlp_token" }),
 });
 

@@ -144,23 +144,19 @@ export class DesiredConfigs {
     };
   }
 
-  /** Resolves and renders the desired config of each agent (secrets resolved through KMS). */
-  async compute(
-    tenantId: string,
-    agents: readonly AgentForConfig[],
-    secrets = this.secrets,
-  ): Promise<Map<string, DesiredConfig>> {
+  /**
+   * Resolves and renders the desired config of each agent (secrets resolved through KMS). The one
+   * computation behind both delivery (planner) and the explanation (explain): what one shows is
+   * what the other does.
+   */
+  async compute(tenantId: string, agents: readonly AgentForConfig[]): Promise<Map<string, DesiredConfig>> {
     const snapshot = await this.snapshot(tenantId);
     const out = new Map<string, DesiredConfig>();
-    for (const agent of agents) out.set(agent.instanceUid, await this.#computeOne(snapshot, agent, secrets));
+    for (const agent of agents) out.set(agent.instanceUid, await this.#computeOne(snapshot, agent));
     return out;
   }
 
-  async #computeOne(
-    snapshot: TenantSnapshot,
-    agent: AgentForConfig,
-    secrets: SecretResolver,
-  ): Promise<DesiredConfig> {
+  async #computeOne(snapshot: TenantSnapshot, agent: AgentForConfig): Promise<DesiredConfig> {
     const resolution = resolveAssignment(snapshot.assignments, agent.labels, agent.attributes);
     if (resolution.conflict.length > 0) {
       return { kind: "conflict", resolution, assignments: resolution.conflict.map((a) => a.name) };
@@ -188,7 +184,7 @@ export class DesiredConfigs {
     };
     const template = this.#templates.get(revision.id, revision.content);
     const result = await renderConfig(template, ctx, {
-      resolve: (_tenant, name) => secrets.resolve(snapshot.tenantId, name),
+      resolve: (_tenant, name) => this.secrets.resolve(snapshot.tenantId, name),
     });
     if (!result.ok) {
       const where =

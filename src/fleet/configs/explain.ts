@@ -1,13 +1,17 @@
 /**
  * "Why does this agent get what it gets": the matching assignments by priority, the winner or
- * the conflict, the revision, and the rendered config with every secret masked (the preview
- * never decrypts anything). Also the fleet-wide view of one assignment: how many agents it
- * matches, wins, or ties on.
+ * the conflict, the revision, and the rendered config with every secret masked. Also the
+ * fleet-wide view of one assignment: how many agents it matches, wins, or ties on.
+ *
+ * The agent's config is computed exactly as delivery computes it (DesiredConfigs.compute, secrets
+ * decrypted through the KMS), so a missing secret or a KMS outage reads here as the same
+ * render_failed, with the same message, that its delivery records. The decrypted values only
+ * serve to mask the preview (SECRET_MASK); they never leave this module.
  */
 import type { Kysely } from "kysely";
 import type { Database } from "../../db/schema.js";
 import { NotFoundError } from "../../errors.js";
-import type { SecretResolver } from "../../render/index.js";
+import { maskSecretValues } from "../../render/index.js";
 import { type Actor, authorizeTenant } from "../actor.js";
 import { findAgent } from "../agents/repository.js";
 import { latestDelivery } from "../deliveries/repository.js";
@@ -15,13 +19,6 @@ import type { DeliveryService, RollupView } from "../deliveries/service.js";
 import { attributesOf, type DesiredConfigs } from "./desired.js";
 import { findAssignment } from "./repository.js";
 import { resolveAssignment } from "./resolve.js";
-
-export const SECRET_MASK = "********";
-
-/** Renders every `{{secret}}` as a mask: previews show structure, never values. */
-const maskingResolver: SecretResolver = {
-  resolve: async () => SECRET_MASK,
-};
 
 export interface AgentConfigExplanation {
   instanceUid: string;
@@ -37,7 +34,7 @@ export interface AgentConfigExplanation {
   assignment: string | null;
   conflict: string[];
   revision: { template: string; version: number; contentSha256: string } | null;
-  /** Rendered YAML with secrets masked, when rendering succeeds. */
+  /** Rendered YAML with every secret value masked (SECRET_MASK), when rendering succeeds. */
   renderedConfig: string | null;
   renderError: string | null;
   delivery: { configHash: string; status: string; errorMessage: string | null; updatedAt: string } | null;
@@ -64,11 +61,9 @@ export class ConfigExplainer {
     authorizeTenant(actor, tenantId, "viewer");
     const agent = await findAgent(this.db, { tenantId, instanceUid });
     if (!agent) throw new NotFoundError("agent");
-    const computed = await this.desired.compute(
-      tenantId,
-      [{ instanceUid, labels: agent.labels, attributes: attributesOf(agent.description) }],
-      maskingResolver,
-    );
+    const computed = await this.desired.compute(tenantId, [
+      { instanceUid, labels: agent.labels, attributes: attributesOf(agent.description) },
+    ]);
     const d = computed.get(instanceUid);
     if (!d) throw new NotFoundError("agent");
     const last = await latestDelivery(this.db, tenantId, instanceUid);
@@ -134,7 +129,11 @@ export class ConfigExplainer {
             : null,
           renderedConfig: null,
           renderError: d.message,
-          explanation: `assignment "${d.assignment.name}" wins (priority ${d.assignment.priority}) but its template does not render for this agent`,
+          explanation: `assignment "${d.assignment.name}" wins (priority ${d.assignment.priority}) but ${
+            d.reason === "secret_unavailable"
+              ? "a secret its template uses cannot be read now; nothing is sent until it can"
+              : "its template does not render for this agent"
+          }`,
         };
       case "config":
         return {
@@ -147,7 +146,8 @@ export class ConfigExplainer {
             version: d.revision.version,
             contentSha256: d.revision.content_sha256,
           },
-          renderedConfig: d.yaml,
+          // Every value, however short: the preview never shows one (a short one may mask more).
+          renderedConfig: maskSecretValues(d.yaml, d.secretValues),
           renderError: null,
           explanation: `assignment "${d.assignment.name}" wins with priority ${d.assignment.priority}${
             matching.length > 1 ? ` over ${matching.length - 1} other matching assignment(s)` : ""

@@ -2,12 +2,19 @@
  * All SQL about delivery rows: the planner's records, the agents' status reports (batched), the
  * admin list, roll-ups and retries. Only `deliveries/` calls these (one owner per transition).
  */
-import { type Selectable, sql } from "kysely";
+import { type Selectable, type SqlBool, sql } from "kysely";
 import { BatchStatement } from "../../db/expressions.js";
 import type { AgentConfigDeliveriesTable, DeliveryStatus } from "../../db/schema.js";
 import type { Queryable as Db, Tx } from "../../db/types.js";
 
 export type DeliveryRow = Selectable<AgentConfigDeliveriesTable>;
+
+/**
+ * The delivery row `d` is of an agent that exists. Rows outlive their agent (history is kept when
+ * an agent is deleted): listings show them all, roll-ups and retries only the current fleet's.
+ */
+const OF_CURRENT_AGENT = sql<SqlBool>`exists (select 1 from agents a
+  where a.tenant_id = d.tenant_id and a.instance_uid = d.instance_uid)`;
 
 export type DeliveryPlanRow = Pick<
   DeliveryRow,
@@ -283,7 +290,7 @@ export interface RollupRow {
   n: number;
 }
 
-/** Counts of deliveries by status, grouped by revision or assignment. */
+/** Counts of the current agents' deliveries by status, grouped by revision or assignment. */
 export async function rollup(
   db: Db,
   tenantId: string,
@@ -297,12 +304,15 @@ export async function rollup(
       (d.status in ('offered','applying') and d.updated_at < ${stalledBefore}) as stalled,
       count(*)::int as n
     from agent_config_deliveries d
-    where d.tenant_id = ${tenantId} ${only ? sql`and ${column} = ${only}` : sql``}
+    where d.tenant_id = ${tenantId} and ${OF_CURRENT_AGENT} ${only ? sql`and ${column} = ${only}` : sql``}
     group by 1, 2, 3`.execute(db);
   return result.rows;
 }
 
-/** Reopens failed rows (admin retry): they become pending and may be pushed again. */
+/**
+ * Reopens current agents' failed rows (admin retry): they become pending and may be pushed again.
+ * A deleted agent's failed row stays failed history.
+ */
 export async function reopenFailed(
   trx: Tx,
   tenantId: string,
@@ -310,13 +320,14 @@ export async function reopenFailed(
   at: Date,
 ): Promise<string[]> {
   let q = trx
-    .updateTable("agent_config_deliveries")
+    .updateTable("agent_config_deliveries as d")
     .set({ status: "pending", error_message: null, updated_at: at })
-    .where("tenant_id", "=", tenantId)
-    .where("status", "=", "failed");
-  if (filter.instanceUid) q = q.where("instance_uid", "=", filter.instanceUid);
-  if (filter.revisionId) q = q.where("revision_id", "=", filter.revisionId);
-  const rows = await q.returning("instance_uid").execute();
+    .where("d.tenant_id", "=", tenantId)
+    .where("d.status", "=", "failed")
+    .where(OF_CURRENT_AGENT);
+  if (filter.instanceUid) q = q.where("d.instance_uid", "=", filter.instanceUid);
+  if (filter.revisionId) q = q.where("d.revision_id", "=", filter.revisionId);
+  const rows = await q.returning("d.instance_uid").execute();
   return [...new Set(rows.map((r) => r.instance_uid))];
 }
 

@@ -14,7 +14,14 @@ import {
 } from "../../errors.js";
 import { type EnvelopeCipher, IntegrityError, KmsUnavailableError } from "../../kms/index.js";
 import type { Logger } from "../../logger.js";
-import { SecretNotFoundError, type SecretResolver, SecretUnavailableError } from "../../render/index.js";
+import {
+  maskSecretValues,
+  SECRET_NAME_PATTERN,
+  SECRET_NAME_RULE,
+  SecretNotFoundError,
+  type SecretResolver,
+  SecretUnavailableError,
+} from "../../render/index.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { publishFleetEvent } from "../events.js";
@@ -31,8 +38,8 @@ import {
   updateEnvelope,
 } from "./repository.js";
 
-export const SECRET_NAME = /^[a-z0-9_.-]{1,128}$/;
-export const REDACTED = "[REDACTED]";
+/** Very short values would mask ordinary words in what agents report; they are left alone. */
+const MIN_REDACTED_LENGTH = 4;
 
 export interface SecretView {
   name: string;
@@ -64,10 +71,8 @@ export function referencesSecret(content: string, name: string): boolean {
 }
 
 export function assertSecretName(name: string): void {
-  if (!SECRET_NAME.test(name)) {
-    throw new ValidationError("invalid secret name", [
-      { path: "name", message: "1-128 characters of [a-z0-9_.-]" },
-    ]);
+  if (!SECRET_NAME_PATTERN.test(name)) {
+    throw new ValidationError("invalid secret name", [{ path: "name", message: SECRET_NAME_RULE }]);
   }
 }
 
@@ -75,7 +80,7 @@ export function assertSecretName(name: string): void {
 const REDACTION_CACHE_MS = 10_000;
 
 export class SecretService implements SecretResolver {
-  /** Per tenant: the values to redact, newest secret versions, longest first. */
+  /** Per tenant: the values to redact, newest secret versions. */
   readonly #redactionValues = new Map<string, { values: string[]; expires: number }>();
   /** Bumped by every invalidation: a list read across one is not cached. */
   #generation = 0;
@@ -218,14 +223,15 @@ export class SecretService implements SecretResolver {
   }
 
   /**
-   * Replaces every occurrence of the tenant's secret values in `texts` with [REDACTED]. Used on
-   * agent-reported effective configs before they are stored or shown. A secret that cannot be
-   * decrypted is skipped (logged); the text is still stored, so this never blocks status.
+   * Masks the tenant's secret values in `texts` (SECRET_MASK, in every form the renderer writes
+   * them in). Used on agent-reported effective configs before they are stored or shown. A secret
+   * that cannot be decrypted is skipped (logged); the text is still stored, so this never blocks
+   * status.
    */
   async redact(tenantId: string, texts: string[]): Promise<string[]> {
     const values = await this.#valuesToRedact(tenantId);
     if (values.length === 0) return texts;
-    return texts.map((t) => values.reduce((acc, v) => acc.split(v).join(REDACTED), t));
+    return texts.map((t) => maskSecretValues(t, values, MIN_REDACTED_LENGTH));
   }
 
   /** Forgets cached values of a tenant (a secret changed, here or on another replica). */
@@ -245,9 +251,7 @@ export class SecretService implements SecretResolver {
     const values: string[] = [];
     for (const row of rows) {
       try {
-        const v = await this.cipher.open({ tenantId, secretName: row.name }, row.envelope);
-        // Very short values would redact ordinary words; they cannot be told apart from config.
-        if (v.length >= 4) values.push(v);
+        values.push(await this.cipher.open({ tenantId, secretName: row.name }, row.envelope));
       } catch (err) {
         this.logger.warn(
           { tenantId, secret: row.name, err: (err as Error).message },
@@ -255,7 +259,6 @@ export class SecretService implements SecretResolver {
         );
       }
     }
-    values.sort((a, b) => b.length - a.length);
     // Bounded: one entry per tenant seen recently.
     if (this.#redactionValues.size > 10_000) this.#redactionValues.clear();
     if (generation === this.#generation) {
