@@ -19,13 +19,12 @@
  * messages, own-telemetry settings, WS compression (the supervisor never enables it).
  */
 
-import { randomBytes } from "node:crypto";
 import { type ClientRequest, request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { gunzipSync } from "node:zlib";
-import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import WebSocket from "ws";
-import type { KeyValue, KeyValueSchema } from "../../src/gen/opamp/v1/anyvalue_pb.js";
+import type { KeyValue } from "../../src/gen/opamp/v1/anyvalue_pb.js";
 import {
   type AgentDescription,
   AgentDescriptionSchema,
@@ -40,35 +39,27 @@ import {
   RemoteConfigStatuses,
   RemoteConfigStatusSchema,
   type ServerToAgent,
-  ServerToAgentSchema,
 } from "../../src/gen/opamp/v1/opamp_pb.js";
+import { AgentCapability, encodeAgentToServerFrame, ServerToAgentFlag } from "../../src/opamp/codec.js";
 import {
-  AgentCapability,
-  encodeAgentToServerFrame,
-  instanceUidToString,
-  ServerToAgentFlag,
-} from "../../src/opamp/codec.js";
+  bytesEqual,
+  ConfigStatus,
+  decodeServerToAgentBody,
+  decodeServerToAgentFrame,
+  effectiveConfigOf,
+  encodeAgentToServerBody,
+  instanceUidText,
+  keyValues,
+  offeredHeaders,
+  runningHealth,
+  SUPERVISOR_CAPABILITIES,
+  supervisorIdentifyingAttributes,
+  supervisorNonIdentifyingAttributes,
+  unixNanos,
+  uuidV7,
+} from "./opamp/agent-wire.js";
 
-/**
- * What a supervisor with `accepts_remote_config: true` and
- * `accepts_opamp_connection_settings: true` (other capabilities at their defaults) announces.
- */
-export const SUPERVISOR_CAPABILITIES: bigint =
-  AgentCapability.ReportsStatus |
-  AgentCapability.AcceptsRemoteConfig |
-  AgentCapability.ReportsEffectiveConfig |
-  AgentCapability.ReportsHealth |
-  AgentCapability.ReportsRemoteConfig |
-  AgentCapability.ReportsHeartbeat |
-  AgentCapability.AcceptsOpAMPConnectionSettings;
-
-/** `RemoteConfigStatuses` values under short names (note APPLIED < APPLYING numerically). */
-export const ConfigStatus = Object.freeze({
-  UNSET: RemoteConfigStatuses.RemoteConfigStatuses_UNSET,
-  APPLIED: RemoteConfigStatuses.RemoteConfigStatuses_APPLIED,
-  APPLYING: RemoteConfigStatuses.RemoteConfigStatuses_APPLYING,
-  FAILED: RemoteConfigStatuses.RemoteConfigStatuses_FAILED,
-} as const);
+export { ConfigStatus, SUPERVISOR_CAPABILITIES, uuidV7 } from "./opamp/agent-wire.js";
 
 /** One entry of a remote config map, body decoded as UTF-8. */
 export interface ConfigFile {
@@ -214,32 +205,8 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-/** A fresh UUIDv7 (48-bit ms timestamp, version 7, RFC 9562 variant), as the supervisor makes. */
-export function uuidV7(): Uint8Array {
-  const bytes = new Uint8Array(randomBytes(16));
-  let ms = BigInt(Date.now());
-  for (let i = 5; i >= 0; i--) {
-    bytes[i] = Number(ms & 0xffn);
-    ms >>= 8n;
-  }
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  return bytes;
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
-}
-
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("hex");
-}
-
-function keyValues(attrs: Record<string, string>): MessageInitShape<typeof KeyValueSchema>[] {
-  return Object.entries(attrs).map(([key, value]) => ({
-    key,
-    value: { value: { case: "stringValue", value } },
-  }));
 }
 
 function stringAttrs(kvs: KeyValue[]): Record<string, string> {
@@ -258,11 +225,6 @@ function bearerOf(headers: Record<string, string>): string | undefined {
     return match?.[1];
   }
   return undefined;
-}
-
-/** Strips the WS header (a uvarint 0, normally the single byte 0x00) when present, as opamp-go does. */
-function decodeServerToAgentFrame(frame: Uint8Array): ServerToAgent {
-  return fromBinary(ServerToAgentSchema, frame[0] === 0x00 ? frame.subarray(1) : frame);
 }
 
 function rawDataToBytes(data: WebSocket.RawData): Uint8Array {
@@ -384,18 +346,14 @@ export class TestAgent {
       opts.applyConfig ?? ((config) => ({ ok: true, effectiveConfig: config.get("")?.body ?? "" }));
     this.uid = new Uint8Array(opts.instanceUid ?? uuidV7());
     if (this.uid.byteLength !== 16) throw new TypeError("instanceUid must be 16 bytes");
-    const identifying = opts.description?.identifying ?? {
-      "service.name": "otelcol-contrib",
-      "service.version": "0.156.0",
-      "service.instance.id": this.instanceUidString,
-    };
-    const nonIdentifying = opts.description?.nonIdentifying ?? {
-      "host.name": "test-host",
-      "os.type": "linux",
-    };
+    const { identifying, nonIdentifying } = opts.description ?? {};
     this.description = create(AgentDescriptionSchema, {
-      identifyingAttributes: keyValues(identifying),
-      nonIdentifyingAttributes: keyValues(nonIdentifying),
+      identifyingAttributes: identifying
+        ? keyValues(identifying)
+        : supervisorIdentifyingAttributes(this.instanceUidString),
+      nonIdentifyingAttributes: nonIdentifying
+        ? keyValues(nonIdentifying)
+        : supervisorNonIdentifyingAttributes("test-host"),
     });
     this.health = create(ComponentHealthSchema, opts.startingHealth ?? { healthy: false });
     this.effectiveConfigBody = opts.effectiveConfig;
@@ -421,7 +379,7 @@ export class TestAgent {
 
   /** {@link instanceUid} as canonical UUID text. */
   get instanceUidString(): string {
-    return instanceUidToString(this.uid) ?? hex(this.uid);
+    return instanceUidText(this.uid);
   }
 
   /** Endpoint of the current (or last) client. */
@@ -899,12 +857,7 @@ export class TestAgent {
 
   private effectiveConfigMessage(): EffectiveConfig | undefined {
     if (this.effectiveConfigBody === undefined) return undefined;
-    // Key "" and text/yaml: what the collector's opamp extension reports and the supervisor forwards.
-    return create(EffectiveConfigSchema, {
-      configMap: {
-        configMap: { "": { body: textEncoder.encode(this.effectiveConfigBody), contentType: "text/yaml" } },
-      },
-    });
+    return create(EffectiveConfigSchema, effectiveConfigOf(textEncoder.encode(this.effectiveConfigBody)));
   }
 
   /** Sends the client's next message now and resolves with its reply. */
@@ -959,7 +912,7 @@ export class TestAgent {
         return;
       }
       try {
-        const res = await this.post(client, toBinary(AgentToServerSchema, msg));
+        const res = await this.post(client, encodeAgentToServerBody(msg));
         this.lastHttpResponse = { status: res.status, contentEncoding: res.contentEncoding };
         if (res.status !== 200) {
           // opamp-go: "invalid response from server: N"; the message is lost, the next poll retries.
@@ -976,7 +929,7 @@ export class TestAgent {
         }
         let decoded: ServerToAgent;
         try {
-          decoded = fromBinary(ServerToAgentSchema, res.body);
+          decoded = decodeServerToAgentBody(res.body);
         } catch (err) {
           this.protocolErrors.push(`undecodable ServerToAgent: ${(err as Error).message}`);
           reply.reject(err as Error);
@@ -1121,14 +1074,8 @@ export class TestAgent {
       result = { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
     if (result.ok) {
-      const now = BigInt(Date.now()) * 1_000_000n;
       this.effectiveConfigBody = result.effectiveConfig ?? config.get("")?.body ?? "";
-      this.health = create(ComponentHealthSchema, {
-        healthy: true,
-        status: "StatusOK",
-        startTimeUnixNano: now,
-        statusTimeUnixNano: now,
-      });
+      this.health = create(ComponentHealthSchema, runningHealth(unixNanos()));
       this.markPending("effectiveConfig");
       this.markPending("health");
       this.setConfigStatus(hash, ConfigStatus.APPLIED, "");
@@ -1212,8 +1159,7 @@ export class TestAgent {
       return;
     }
     // The new server config is built from the offer alone: every header from the file is dropped.
-    const headers: Record<string, string> = {};
-    for (const header of offer.headers?.headers ?? []) headers[header.key] = header.value;
+    const headers = offeredHeaders(offer);
     this.followedOffers.push(offer);
     this.note(`following the connection-settings offer to ${offer.destinationEndpoint}`);
     await this.stopClient(client, true);
