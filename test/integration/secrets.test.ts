@@ -8,7 +8,7 @@ import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { configPushedAfter, createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
-import { TestAgent } from "../helpers/opamp-agent.js";
+import { TestAgent } from "../helpers/opamp/supervisor.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { SwitchableKms } from "../helpers/switchable-kms.js";
 import { explicitKms } from "../helpers/test-kms.js";

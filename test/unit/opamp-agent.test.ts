@@ -24,12 +24,9 @@ import {
   instanceUidToString,
   ServerToAgentFlag,
 } from "../../src/opamp/codec.js";
-import {
-  ConfigStatus,
-  ConnectionRefusedError,
-  SUPERVISOR_CAPABILITIES,
-  TestAgent,
-} from "../helpers/opamp-agent.js";
+import { ConfigStatus, SUPERVISOR_CAPABILITIES } from "../helpers/opamp/agent-wire.js";
+import { TestAgent } from "../helpers/opamp/supervisor.js";
+import { ConnectionRefusedError } from "../helpers/opamp/transport.js";
 
 const LIMIT = { maxBytes: 64 * 1024 * 1024 };
 const ENROLL = "xse_enrollment_token";
