@@ -6,7 +6,7 @@
  * encoding an AgentToServer as a plain-HTTP body).
  *
  * The bench runs parts of this for every message of thousands of agents: no test-framework
- * imports here, and no function builds more objects than the message it returns.
+ * imports here, and what the bench calls builds nothing beyond the message parts it returns.
  */
 
 import { fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
