@@ -15,17 +15,33 @@
  *   ±50 % jitter, ×1.5, capped at 60 s; Retry-After of a 429/503 wins), with a full report
  *   whose sequence number continues.
  * It keeps no history: a few numbers per agent, and the last config body (its effective config).
+ * Instance UIDs, the capabilities and description it reports, and ServerToAgent decoding come
+ * from test/helpers/opamp/agent-wire.ts, as for the test agent, so both speak the same OpAMP.
  */
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import WebSocket from "ws";
 import {
   type AgentToServer,
   AgentToServerSchema,
-  RemoteConfigStatuses,
+  EffectiveConfigSchema,
+  RemoteConfigStatusSchema,
   type ServerToAgent,
-  ServerToAgentSchema,
 } from "../src/gen/opamp/v1/opamp_pb.js";
-import { AgentCapability, encodeAgentToServerFrame, ServerToAgentFlag } from "../src/opamp/codec.js";
+import { encodeAgentToServerFrame, ServerToAgentFlag } from "../src/opamp/codec.js";
+import {
+  bytesEqual,
+  ConfigStatus,
+  decodeServerToAgentFrame,
+  effectiveConfigOf,
+  instanceUidText,
+  offeredHeaders,
+  runningHealth,
+  SUPERVISOR_CAPABILITIES,
+  supervisorIdentifyingAttributes,
+  supervisorNonIdentifyingAttributes,
+  unixNanos,
+  uuidV7,
+} from "../test/helpers/opamp/agent-wire.js";
 import type {
   BaselineConnectResult,
   EnrollCommand,
@@ -36,16 +52,6 @@ import type {
   WorkerStats,
   WorkerToParent,
 } from "./lib/ipc.js";
-
-/** What a supervisor with remote config and connection settings enabled announces (0x3907). */
-const CAPABILITIES =
-  AgentCapability.ReportsStatus |
-  AgentCapability.AcceptsRemoteConfig |
-  AgentCapability.ReportsEffectiveConfig |
-  AgentCapability.AcceptsOpAMPConnectionSettings |
-  AgentCapability.ReportsHealth |
-  AgentCapability.ReportsRemoteConfig |
-  AgentCapability.ReportsHeartbeat;
 
 const BACKOFF_INITIAL_MS = 500;
 const BACKOFF_MULTIPLIER = 1.5;
@@ -77,28 +83,6 @@ function noteError(text: string): void {
 
 function send(msg: WorkerToParent): void {
   process.send?.(msg);
-}
-
-function uuidV7(): Uint8Array {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  let ms = Date.now();
-  for (let i = 5; i >= 0; i--) {
-    bytes[i] = ms % 256;
-    ms = Math.floor(ms / 256);
-  }
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  return bytes;
-}
-
-function uuidText(b: Uint8Array): string {
-  const h = Buffer.from(b).toString("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
-
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  return a !== undefined && a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
 }
 
 function backoffDelay(attempt: number): number {
@@ -163,7 +147,7 @@ class LeanAgent {
     readonly sendApplying: boolean,
   ) {
     this.uid = uuidV7();
-    this.uidText = uuidText(this.uid);
+    this.uidText = instanceUidText(this.uid);
   }
 
   start(url: string, token: string): void {
@@ -235,36 +219,24 @@ class LeanAgent {
 
   /** The first message of a connection: everything the agent has (opamp-go PrepareFirstMessage). */
   fullReport(): AgentToServer {
-    const now = BigInt(Date.now()) * 1_000_000n;
+    const now = unixNanos();
     const msg = create(AgentToServerSchema, {
       instanceUid: this.uid,
       sequenceNum: this.seq,
-      capabilities: CAPABILITIES,
+      capabilities: SUPERVISOR_CAPABILITIES,
       agentDescription: {
-        identifyingAttributes: [
-          { key: "service.name", value: { value: { case: "stringValue", value: "otelcol-contrib" } } },
-          { key: "service.version", value: { value: { case: "stringValue", value: "0.156.0" } } },
-          { key: "service.instance.id", value: { value: { case: "stringValue", value: this.uidText } } },
-        ],
-        nonIdentifyingAttributes: [
-          {
-            key: "host.name",
-            value: { value: { case: "stringValue", value: `bench-${workerId}-${this.index}` } },
-          },
-          { key: "os.type", value: { value: { case: "stringValue", value: "linux" } } },
-        ],
+        identifyingAttributes: supervisorIdentifyingAttributes(this.uidText),
+        nonIdentifyingAttributes: supervisorNonIdentifyingAttributes(`bench-${workerId}-${this.index}`),
       },
       health: this.configHash
-        ? { healthy: true, status: "StatusOK", startTimeUnixNano: now, statusTimeUnixNano: now }
+        ? runningHealth(now)
         : { healthy: false, status: "StatusStarting", startTimeUnixNano: now, statusTimeUnixNano: now },
     });
     if (this.configHash) {
-      msg.remoteConfigStatus = create(AgentToServerSchema, {
-        remoteConfigStatus: {
-          lastRemoteConfigHash: this.configHash,
-          status: RemoteConfigStatuses.RemoteConfigStatuses_APPLIED,
-        },
-      }).remoteConfigStatus;
+      msg.remoteConfigStatus = create(RemoteConfigStatusSchema, {
+        lastRemoteConfigHash: this.configHash,
+        status: ConfigStatus.APPLIED,
+      });
       msg.effectiveConfig = this.effectiveConfig();
     }
     return msg;
@@ -272,11 +244,7 @@ class LeanAgent {
 
   effectiveConfig(): AgentToServer["effectiveConfig"] {
     if (!this.configBody) return undefined;
-    return create(AgentToServerSchema, {
-      effectiveConfig: {
-        configMap: { configMap: { "": { body: this.configBody, contentType: "text/yaml" } } },
-      },
-    }).effectiveConfig;
+    return create(EffectiveConfigSchema, effectiveConfigOf(this.configBody));
   }
 
   transmit(msg: AgentToServer): void {
@@ -292,7 +260,7 @@ class LeanAgent {
     stats.messagesReceived++;
     let msg: ServerToAgent;
     try {
-      msg = fromBinary(ServerToAgentSchema, frame[0] === 0 ? frame.subarray(1) : frame);
+      msg = decodeServerToAgentFrame(frame);
     } catch (err) {
       noteError(`undecodable ServerToAgent: ${(err as Error).message}`);
       return;
@@ -315,12 +283,14 @@ class LeanAgent {
     }
     const offer = msg.connectionSettings?.opamp;
     if (offer?.destinationEndpoint) {
-      this.followOffer(offer.destinationEndpoint, offer.headers?.headers ?? []);
+      this.followOffer(offer.destinationEndpoint, offeredHeaders(offer));
       return;
     }
     const rc = msg.remoteConfig;
     if (rc && rc.configHash.byteLength > 0) {
-      if (!sameBytes(this.configHash, rc.configHash)) this.applyConfig(rc.configHash, rc, frame.byteLength);
+      if (!this.configHash || !bytesEqual(this.configHash, rc.configHash)) {
+        this.applyConfig(rc.configHash, rc, frame.byteLength);
+      }
     } else {
       stats.repliesReceived++;
       if (this.ackCountdown > 0 && --this.ackCountdown === 0) this.configAnswered();
@@ -331,14 +301,14 @@ class LeanAgent {
     }
   }
 
-  followOffer(endpoint: string, headers: readonly { key: string; value: string }[]): void {
+  followOffer(endpoint: string, headers: Record<string, string>): void {
     if (this.offerAt < 0) this.offerAt = performance.now() - this.t0;
     this.enrolling = false;
     this.endpoint = endpoint;
-    this.headers = Object.fromEntries(headers.map((h) => [h.key, h.value]));
+    this.headers = headers;
     const bye = create(AgentToServerSchema, {
       instanceUid: this.uid,
-      capabilities: CAPABILITIES,
+      capabilities: SUPERVISOR_CAPABILITIES,
       agentDisconnect: {},
     });
     this.transmit(bye);
@@ -360,24 +330,23 @@ class LeanAgent {
       this.transmit(
         create(AgentToServerSchema, {
           instanceUid: this.uid,
-          capabilities: CAPABILITIES,
+          capabilities: SUPERVISOR_CAPABILITIES,
           remoteConfigStatus: {
             lastRemoteConfigHash: this.configHash,
-            status: RemoteConfigStatuses.RemoteConfigStatuses_APPLYING,
+            status: ConfigStatus.APPLYING,
           },
         }),
       );
     }
-    const now = BigInt(Date.now()) * 1_000_000n;
     this.transmit(
       create(AgentToServerSchema, {
         instanceUid: this.uid,
-        capabilities: CAPABILITIES,
+        capabilities: SUPERVISOR_CAPABILITIES,
         remoteConfigStatus: {
           lastRemoteConfigHash: this.configHash,
-          status: RemoteConfigStatuses.RemoteConfigStatuses_APPLIED,
+          status: ConfigStatus.APPLIED,
         },
-        health: { healthy: true, status: "StatusOK", startTimeUnixNano: now, statusTimeUnixNano: now },
+        health: runningHealth(unixNanos()),
         effectiveConfig: this.effectiveConfig(),
       }),
     );
@@ -401,7 +370,9 @@ class LeanAgent {
       return;
     }
     stats.heartbeatsSent++;
-    this.transmit(create(AgentToServerSchema, { instanceUid: this.uid, capabilities: CAPABILITIES }));
+    this.transmit(
+      create(AgentToServerSchema, { instanceUid: this.uid, capabilities: SUPERVISOR_CAPABILITIES }),
+    );
   }
 
   startHeartbeat(intervalMs: number): void {
@@ -431,7 +402,7 @@ class LeanAgent {
       this.transmit(
         create(AgentToServerSchema, {
           instanceUid: this.uid,
-          capabilities: CAPABILITIES,
+          capabilities: SUPERVISOR_CAPABILITIES,
           agentDisconnect: {},
         }),
       ),

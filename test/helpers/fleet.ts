@@ -1,6 +1,7 @@
 /** Shortcuts for tests that need a tenant, a token and agents on a running test server. */
 import { type ApiClient, apiClient } from "./http.js";
-import { TestAgent, type TestAgentOptions } from "./opamp-agent.js";
+import type { TestAgentOptions } from "./opamp/agent-options.js";
+import { TestAgent } from "./opamp/supervisor.js";
 import type { TestServer } from "./server.js";
 
 export interface TenantFixture {

@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
-import { ConfigStatus } from "../helpers/opamp-agent.js";
+import { ConfigStatus } from "../helpers/opamp/agent-wire.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const HEARTBEAT_S = 2;

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import type { Json } from "../helpers/http.js";
-import type { TestAgent } from "../helpers/opamp-agent.js";
+import type { TestAgent } from "../helpers/opamp/supervisor.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { SwitchableKms } from "../helpers/switchable-kms.js";
 import { explicitKms } from "../helpers/test-kms.js";

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, type TenantFixture } from "../helpers/fleet.js";
 import { apiClient } from "../helpers/http.js";
-import { TestAgent } from "../helpers/opamp-agent.js";
+import { TestAgent } from "../helpers/opamp/supervisor.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 let srv: TestServer;

@@ -7,7 +7,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { configPushedAfter, createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
-import { type ApplyConfig, TestAgent } from "../helpers/opamp-agent.js";
+import type { ApplyConfig } from "../helpers/opamp/agent-options.js";
+import { TestAgent } from "../helpers/opamp/supervisor.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 let srv: TestServer;

@@ -20,7 +20,9 @@ import {
 } from "../../src/gen/opamp/v1/opamp_pb.js";
 import { AgentCapability, encodeAgentToServerFrame, instanceUidToString } from "../../src/opamp/codec.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
-import { SUPERVISOR_CAPABILITIES, TestAgent, type TestAgentOptions, uuidV7 } from "../helpers/opamp-agent.js";
+import type { TestAgentOptions } from "../helpers/opamp/agent-options.js";
+import { SUPERVISOR_CAPABILITIES, uuidV7 } from "../helpers/opamp/agent-wire.js";
+import { TestAgent } from "../helpers/opamp/supervisor.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const MAX_MESSAGE_BYTES = 65_536;

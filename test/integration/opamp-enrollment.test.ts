@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
-import { TestAgent } from "../helpers/opamp-agent.js";
+import { TestAgent } from "../helpers/opamp/supervisor.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 let srv: TestServer;

@@ -15,7 +15,7 @@ import {
 } from "../../src/gen/opamp/v1/opamp_pb.js";
 import { instanceUidToString } from "../../src/opamp/codec.js";
 import { createTenant, type TenantFixture } from "../helpers/fleet.js";
-import { SUPERVISOR_CAPABILITIES, uuidV7 } from "../helpers/opamp-agent.js";
+import { SUPERVISOR_CAPABILITIES, uuidV7 } from "../helpers/opamp/agent-wire.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 let srv: TestServer;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import { createContext } from "../../src/context.js";
 import { createTenant, type TenantFixture } from "../helpers/fleet.js";
-import { TestAgent } from "../helpers/opamp-agent.js";
+import { TestAgent } from "../helpers/opamp/supervisor.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const PEM =

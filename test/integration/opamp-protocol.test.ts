@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AgentToServerSchema } from "../../src/gen/opamp/v1/opamp_pb.js";
 import { encodeAgentToServerFrame } from "../../src/opamp/codec.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
-import { SUPERVISOR_CAPABILITIES, uuidV7 } from "../helpers/opamp-agent.js";
+import { SUPERVISOR_CAPABILITIES, uuidV7 } from "../helpers/opamp/agent-wire.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 let srv: TestServer;

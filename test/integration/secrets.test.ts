@@ -14,7 +14,8 @@ import {
 } from "../../src/gen/opamp/v1/opamp_pb.js";
 import { instanceUidToString } from "../../src/opamp/codec.js";
 import { configPushedAfter, createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
-import { SUPERVISOR_CAPABILITIES, TestAgent, uuidV7 } from "../helpers/opamp-agent.js";
+import { SUPERVISOR_CAPABILITIES, uuidV7 } from "../helpers/opamp/agent-wire.js";
+import { TestAgent } from "../helpers/opamp/supervisor.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { SwitchableKms } from "../helpers/switchable-kms.js";
 import { explicitKms } from "../helpers/test-kms.js";

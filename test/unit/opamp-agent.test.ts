@@ -12,6 +12,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import {
   type AgentToServer,
+  AgentToServerSchema,
   type ServerToAgent,
   ServerToAgentSchema,
 } from "../../src/gen/opamp/v1/opamp_pb.js";
@@ -23,13 +24,19 @@ import {
   encodeServerToAgentFrame,
   instanceUidToString,
   ServerToAgentFlag,
+  uuidStringToBytes,
 } from "../../src/opamp/codec.js";
 import {
   ConfigStatus,
-  ConnectionRefusedError,
+  decodeServerToAgentBody,
+  decodeServerToAgentFrame,
+  encodeAgentToServerBody,
+  instanceUidText,
   SUPERVISOR_CAPABILITIES,
-  TestAgent,
-} from "../helpers/opamp-agent.js";
+  uuidV7,
+} from "../helpers/opamp/agent-wire.js";
+import { TestAgent } from "../helpers/opamp/supervisor.js";
+import { ConnectionRefusedError } from "../helpers/opamp/transport.js";
 
 const LIMIT = { maxBytes: 64 * 1024 * 1024 };
 const ENROLL = "xse_enrollment_token";
@@ -639,4 +646,41 @@ describe("TestAgent over plain HTTP", () => {
 test("the default capabilities are what a supervisor with remote config and connection settings sends", () => {
   expect(SUPERVISOR_CAPABILITIES & AgentCapability.AcceptsOpAMPConnectionSettings).not.toBe(0n);
   expect(SUPERVISOR_CAPABILITIES & AgentCapability.AcceptsRestartCommand).toBe(0n);
+});
+
+describe("agent-wire, shared with the bench's lean agent", () => {
+  test("uuidV7 holds the current millisecond in its first 48 bits, version 7 and the RFC 9562 variant", () => {
+    const before = Date.now();
+    const uid = uuidV7();
+    const after = Date.now();
+    expect(uid.byteLength).toBe(16);
+    const ms = Buffer.from(uid).readUIntBE(0, 6);
+    expect(ms).toBeGreaterThanOrEqual(before);
+    expect(ms).toBeLessThanOrEqual(after);
+    expect((uid[6] ?? 0) >> 4).toBe(7);
+    expect((uid[8] ?? 0) >> 6).toBe(0b10);
+    expect(instanceUidText(uid)).toBe(instanceUidToString(uid));
+    expect(uuidStringToBytes(instanceUidText(uid))).toEqual(uid);
+  });
+
+  test("decodes a ServerToAgent with or without the 0x00 WebSocket header", () => {
+    const msg = create(ServerToAgentSchema, {
+      instanceUid: uuidV7(),
+      flags: ServerToAgentFlag.ReportFullState,
+    });
+    expect(decodeServerToAgentFrame(encodeServerToAgentFrame(msg))).toEqual(msg);
+    expect(decodeServerToAgentFrame(encodeServerToAgentBody(msg))).toEqual(msg);
+    expect(decodeServerToAgentBody(encodeServerToAgentBody(msg))).toEqual(msg);
+  });
+
+  test("encodes an AgentToServer HTTP body that the server's codec reads back", () => {
+    const msg = create(AgentToServerSchema, {
+      instanceUid: uuidV7(),
+      sequenceNum: 3n,
+      capabilities: SUPERVISOR_CAPABILITIES,
+    });
+    const body = encodeAgentToServerBody(msg);
+    expect(body[0]).not.toBe(0x00);
+    expect(decodeAgentToServerBody(body, LIMIT)).toEqual({ ok: true, message: msg });
+  });
 });
