@@ -636,3 +636,16 @@ export async function findOfflineAgentsPage(
   if (f.afterUid) q = q.where("instance_uid", ">", f.afterUid);
   return q.orderBy("instance_uid").limit(f.limit).execute();
 }
+
+/** A tenant's unrevoked agents with what assignments match on (the fleet-wide assignment view). */
+export async function listAgentsForMatching(
+  db: Db,
+  tenantId: string,
+): Promise<Array<{ instance_uid: string; labels: Record<string, string>; description: unknown }>> {
+  return db
+    .selectFrom("agents")
+    .select(["instance_uid", "labels", "description"])
+    .where("tenant_id", "=", tenantId)
+    .where("revoked_at", "is", null)
+    .execute();
+}

@@ -5,8 +5,8 @@
  * short TTL) invalidates it, so a fan-out to thousands of agents costs one load, not one per agent.
  */
 import { createHash } from "node:crypto";
-import { type Kysely, type SqlBool, sql } from "kysely";
-import type { Database, Labels } from "../../db/schema.js";
+import type { Labels } from "../../db/schema.js";
+import type { Db } from "../../db/types.js";
 import {
   configHashHex,
   type RenderContext,
@@ -16,7 +16,7 @@ import {
 } from "../../render/index.js";
 import { parseSelector } from "../selector.js";
 import type { AssignmentWithTemplate, RevisionRow } from "./repository.js";
-import { listAssignments } from "./repository.js";
+import { findAssignedRevisions, findTenantDisplayName, listAssignments } from "./repository.js";
 import { type AssignmentCandidate, type Resolution, resolveAssignment } from "./resolve.js";
 
 /** The one config file we send: the supervisor merges the "" entry last (highest precedence). */
@@ -84,7 +84,7 @@ export class DesiredConfigs {
   readonly #templates = new TemplateCache(1000);
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly secrets: SecretResolver,
   ) {}
 
@@ -109,28 +109,13 @@ export class DesiredConfigs {
   }
 
   async #load(tenantId: string): Promise<TenantSnapshot> {
-    const tenant = await this.db
-      .selectFrom("tenants")
-      .select("display_name")
-      .where("id", "=", tenantId)
-      .executeTakeFirst();
+    const tenantName = await findTenantDisplayName(this.db, tenantId);
     const rows = await listAssignments(this.db, tenantId);
-    const wanted = await this.db
-      .selectFrom("agent_config_assignments as a")
-      .innerJoin("agent_config_templates as t", "t.id", "a.template_id")
-      .innerJoin("agent_config_template_revisions as r", (j) =>
-        j
-          .onRef("r.template_id", "=", "t.id")
-          .on(sql<SqlBool>`r.version = coalesce(a.revision_version, t.latest_version)`),
-      )
-      .selectAll("r")
-      .select("a.id as assignment_id")
-      .where("a.tenant_id", "=", tenantId)
-      .execute();
+    const wanted = await findAssignedRevisions(this.db, tenantId);
     const revisionFor = new Map(wanted.map((r) => [r.assignment_id, r as RevisionRow]));
     return {
       tenantId,
-      tenantName: tenant?.display_name ?? tenantId,
+      tenantName: tenantName ?? tenantId,
       loadedAt: Date.now(),
       assignments: rows.map((row) => ({
         id: row.id,

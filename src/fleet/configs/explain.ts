@@ -8,12 +8,11 @@
  * render_failed, with the same message, that its delivery records. The decrypted values only
  * serve to mask the preview (SECRET_MASK); they never leave this module.
  */
-import type { Kysely } from "kysely";
-import type { Database } from "../../db/schema.js";
+import type { Db } from "../../db/types.js";
 import { NotFoundError } from "../../errors.js";
 import { maskSecretValues } from "../../render/index.js";
 import { type Actor, authorizeTenant } from "../actor.js";
-import { findAgent } from "../agents/repository.js";
+import { findAgent, listAgentsForMatching } from "../agents/repository.js";
 import { latestDelivery } from "../deliveries/repository.js";
 import type { DeliveryService, RollupView } from "../deliveries/service.js";
 import { attributesOf, type DesiredConfigs } from "./desired.js";
@@ -52,7 +51,7 @@ export interface AssignmentFleetStatus {
 
 export class ConfigExplainer {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly db: Db,
     private readonly desired: DesiredConfigs,
     private readonly deliveries: DeliveryService,
   ) {}
@@ -162,12 +161,7 @@ export class ConfigExplainer {
     const row = await findAssignment(this.db, tenantId, name);
     if (!row) throw new NotFoundError("assignment");
     const snapshot = await this.desired.snapshot(tenantId);
-    const agents = await this.db
-      .selectFrom("agents")
-      .select(["instance_uid", "labels", "description"])
-      .where("tenant_id", "=", tenantId)
-      .where("revoked_at", "is", null)
-      .execute();
+    const agents = await listAgentsForMatching(this.db, tenantId);
     let matched = 0;
     let winning = 0;
     let conflicting = 0;

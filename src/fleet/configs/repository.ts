@@ -1,4 +1,4 @@
-import type { Insertable, Selectable, Updateable } from "kysely";
+import { type Insertable, type Selectable, type SqlBool, sql, type Updateable } from "kysely";
 import type {
   AgentConfigAssignmentsTable,
   AgentConfigTemplateRevisionsTable,
@@ -195,4 +195,34 @@ export async function countAssignmentsUsingTemplate(db: Queryable, templateId: s
     .where("template_id", "=", templateId)
     .execute();
   return rows.map((r) => r.name);
+}
+
+/** A tenant's display name (rendering context), if the tenant exists. */
+export async function findTenantDisplayName(db: Queryable, tenantId: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("tenants")
+    .select("display_name")
+    .where("id", "=", tenantId)
+    .executeTakeFirst();
+  return row?.display_name;
+}
+
+/** The revision each of a tenant's assignments renders now (pinned, or its template's latest). */
+export async function findAssignedRevisions(
+  db: Queryable,
+  tenantId: string,
+): Promise<Array<RevisionRow & { assignment_id: string }>> {
+  const rows = await db
+    .selectFrom("agent_config_assignments as a")
+    .innerJoin("agent_config_templates as t", "t.id", "a.template_id")
+    .innerJoin("agent_config_template_revisions as r", (j) =>
+      j
+        .onRef("r.template_id", "=", "t.id")
+        .on(sql<SqlBool>`r.version = coalesce(a.revision_version, t.latest_version)`),
+    )
+    .selectAll("r")
+    .select("a.id as assignment_id")
+    .where("a.tenant_id", "=", tenantId)
+    .execute();
+  return rows as Array<RevisionRow & { assignment_id: string }>;
 }
