@@ -19,7 +19,6 @@ import {
   ServerToAgentFlag,
 } from "../protocol/capabilities.js";
 import { instanceUidToString } from "./codec.js";
-import type { ConfigPusher } from "./config-pusher.js";
 import { badRequest } from "./errors.js";
 import { facetNames, needsFullState, readReport } from "./facets/index.js";
 
@@ -32,9 +31,14 @@ export const SERVER_CAPABILITIES =
 
 export type Transport = "websocket" | "http";
 
+/** Where a session gets the config for its reply (the replica's ConfigPusher, below the sessions). */
+export interface ConfigSource {
+  offerFor(tenantId: string, facts: AgentSessionFacts): Promise<RemoteConfigOffer | undefined>;
+}
+
 export interface SessionDeps {
   sessions: AgentSessions;
-  pusher: ConfigPusher;
+  pusher: ConfigSource;
   deliveries: DeliveryService;
   metrics: Metrics;
   logger: Logger;

@@ -7,14 +7,7 @@ import { randomBytes } from "node:crypto";
 import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import {
-  AgentToServerSchema,
-  ServerErrorResponseType,
-  ServerToAgentSchema,
-} from "../../src/gen/opamp/v1/opamp_pb.js";
-import { instanceUidToString } from "../../src/opamp/codec.js";
 import { configPushedAfter, createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
-import { SUPERVISOR_CAPABILITIES, uuidV7 } from "../helpers/opamp/agent-wire.js";
 import { TestAgent } from "../helpers/opamp/supervisor.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { SwitchableKms } from "../helpers/switchable-kms.js";
