@@ -19,12 +19,10 @@ import type { Logger } from "../../logger.js";
 import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
 import { BatchQueue, databaseBatches, runInRounds } from "../batch-queue.js";
 import { addEnrollmentTokenUses } from "../enrollment/repository.js";
+import { type AgentRef, findAgent, insertAgentKey } from "./repository.js";
 import {
-  type AgentRef,
   type ClosedConnection,
   type EnrollmentSessionStart,
-  findAgent,
-  insertAgentKey,
   type KeyedSessionStart,
   markAgentsDisconnected,
   type ReportColumns,
@@ -34,7 +32,7 @@ import {
   startKeyedSessions,
   storeReports,
   touchAgents,
-} from "./repository.js";
+} from "./session-repository.js";
 import type { AgentReport, ConnectionAuth, ConnectionInfo, KnownFacets } from "./types.js";
 
 export type { AgentRef } from "./repository.js";
