@@ -8,6 +8,7 @@ import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { configPushedAfter, createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
+import { apiClient } from "../helpers/http.js";
 import { TestAgent } from "../helpers/opamp/supervisor.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { SwitchableKms } from "../helpers/switchable-kms.js";
@@ -246,5 +247,55 @@ describe("secrets at delivery", () => {
     const pushed = await a.waitFor((m) => m.remoteConfig !== undefined, 8_000);
     const body = Buffer.from(pushed.remoteConfig?.config?.configMap[""]?.body ?? []).toString("utf8");
     expect(parse(body).a.token).toBe("kms-value-456");
+  });
+});
+
+describe("redaction fails closed", () => {
+  it("an effective config reported while a secret cannot be decrypted is not stored, nor shown, in clear", async () => {
+    const value = `clear-${randomBytes(8).toString("hex")}`;
+    expect((await fleet.api.put(t("/secrets/outage_token"), { value })).status).toBe(201);
+    // A second replica that has never decrypted the secret (a cold data-key cache), whose KMS is
+    // about to become unreachable.
+    const kmsB = new SwitchableKms(kms);
+    const b = await startTestServer({ kms: kmsB, shareDatabaseOf: srv, env: { LIVENESS_FLUSH_MS: "200" } });
+    try {
+      const { token } = await fleet.enrollmentToken();
+      const a = new TestAgent({ url: `ws://127.0.0.1:${b.port}/v1/opamp`, token });
+      agents.push(a);
+      await a.start();
+      await a.waitForConnection(2);
+      await a.settle();
+      const uid = a.instanceUidString;
+      // Replica B's KMS goes down (B never decrypted the secret: nothing cached); the agent
+      // reports an effective config that holds the secret's value.
+      kmsB.down = true;
+      const reply = await a.reportEffectiveConfig(
+        `exporters:\n  otlphttp:\n    headers: {Authorization: ${value}}\n`,
+      );
+      expect(reply.errorResponse).toBeUndefined();
+      const during = await apiClient(b.url, srv.operatorKey).get(t(`/agents/${uid}`));
+      expect(during.status).toBe(200);
+      // Not shown while it cannot be masked; the agent's status is still served.
+      expect(during.body.effectiveConfig).toBeNull();
+      expect(during.body.status).toBe("online");
+      expect(await databaseText()).not.toContain(value);
+      expect(b.logs()).not.toContain(value);
+      expect(b.logs()).toContain("effective config not stored: its secrets cannot be masked now");
+
+      kmsB.down = false;
+      const after = await apiClient(b.url, srv.operatorKey).get(t(`/agents/${uid}`));
+      // Nothing was stored for that report; the next one, once the secret can be masked, is.
+      expect(after.body.effectiveConfig).toBeNull();
+      await a.reportEffectiveConfig(
+        `exporters:\n  otlphttp:\n    headers: {Authorization: ${value}}\n# again\n`,
+      );
+      const masked = await apiClient(b.url, srv.operatorKey).get(t(`/agents/${uid}`));
+      expect(masked.body.effectiveConfig.files[""].body).toContain("Authorization: [REDACTED]");
+      expect(JSON.stringify(masked.body)).not.toContain(value);
+      expect(await databaseText()).not.toContain(value);
+    } finally {
+      for (const a of agents.splice(0)) await a.stop().catch(() => undefined);
+      await b.server.stop();
+    }
   });
 });

@@ -6,7 +6,13 @@
 import type { Clock } from "../../clock.js";
 import type { Labels } from "../../db/schema.js";
 import type { Db, Queryable } from "../../db/types.js";
-import { NotFoundError, PreconditionFailedError, UnprocessableError, ValidationError } from "../../errors.js";
+import {
+  NotFoundError,
+  PreconditionFailedError,
+  UnavailableError,
+  UnprocessableError,
+  ValidationError,
+} from "../../errors.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
@@ -89,15 +95,26 @@ export class AgentAdmin {
     const row = await findAgent(db, ref);
     if (!row) throw new NotFoundError("agent");
     const keys = await listAgentKeys(db, ref);
-    // Redacted again when shown: a secret created after the config was stored.
-    const stored = row.effective_config
-      ? (JSON.parse(row.effective_config) as Record<string, { body: string; contentType: string }>)
-      : undefined;
     return {
       ...agentView(row, this.liveness, this.clock.now()),
-      effectiveConfig: stored ? { files: await this.redactFiles(ref.tenantId, stored) } : null,
+      effectiveConfig: await this.#shownEffectiveConfig(ref.tenantId, row.effective_config),
       keys: keys.map(keyView),
     };
+  }
+
+  /**
+   * The stored effective config, masked again when shown (a secret created after it was stored).
+   * While secrets cannot be decrypted it cannot be masked: it is not shown (null) rather than
+   * shown with a value in clear.
+   */
+  async #shownEffectiveConfig(tenantId: string, stored: string | null): Promise<{ files: FileMap } | null> {
+    if (!stored) return null;
+    try {
+      return { files: await this.redactFiles(tenantId, JSON.parse(stored) as FileMap) };
+    } catch (err) {
+      if (err instanceof UnavailableError) return null;
+      throw err;
+    }
   }
 
   /**

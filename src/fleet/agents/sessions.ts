@@ -15,6 +15,7 @@
 import type { Clock, ClockTimer } from "../../clock.js";
 import { issueToken, newRecordId } from "../../credentials/index.js";
 import type { Db } from "../../db/types.js";
+import { UnavailableError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
 import { BatchQueue, databaseBatches, runInRounds } from "../batch-queue.js";
@@ -232,13 +233,26 @@ export class AgentSessions {
     await this.#reportWrites.submit({ ...ref, columns });
   }
 
-  /** Effective config files with the tenant's secret values replaced, before anything stores them. */
+  /**
+   * The report with the tenant's secret values masked in its effective config, before anything
+   * stores it. When they cannot be masked now (a secret cannot be decrypted), the effective config
+   * is left out (the stored one stays): never stored in clear, and the rest of the report (status,
+   * health, the session itself) is not held up by a KMS outage.
+   */
   async #redacted(tenantId: string, report: AgentReport): Promise<AgentReport> {
     if (!report.effectiveConfig) return report;
-    return {
-      ...report,
-      effectiveConfig: { files: await this.redactFiles(tenantId, report.effectiveConfig.files) },
-    };
+    try {
+      const files = await this.redactFiles(tenantId, report.effectiveConfig.files);
+      return { ...report, effectiveConfig: { files } };
+    } catch (err) {
+      if (!(err instanceof UnavailableError)) throw err;
+      this.logger.warn(
+        { tenantId, err: err.message },
+        "effective config not stored: its secrets cannot be masked now",
+      );
+      const { effectiveConfig: _dropped, ...rest } = report;
+      return rest;
+    }
   }
 
   /** Config files with the tenant's secret values masked (also applied again when shown). */

@@ -224,9 +224,10 @@ export class SecretService implements SecretResolver {
 
   /**
    * Masks the tenant's secret values in `texts` (SECRET_MASK, in every form the renderer writes
-   * them in). Used on agent-reported effective configs before they are stored or shown. A secret
-   * that cannot be decrypted is skipped (logged); the text is still stored, so this never blocks
-   * status.
+   * them in). Used on agent-reported effective configs before they are stored or shown.
+   * Fails closed: when any of the tenant's secrets cannot be decrypted now (KMS down, a damaged
+   * envelope), its value cannot be masked, so this throws UnavailableError and the caller must
+   * neither store nor show the texts (a secret must never be stored in clear).
    */
   async redact(tenantId: string, texts: string[]): Promise<string[]> {
     const values = await this.#valuesToRedact(tenantId);
@@ -257,6 +258,7 @@ export class SecretService implements SecretResolver {
           { tenantId, secret: row.name, err: (err as Error).message },
           "cannot decrypt a secret to redact it",
         );
+        throw new UnavailableError(`secret "${row.name}" cannot be decrypted to mask it now`);
       }
     }
     // Bounded: one entry per tenant seen recently.
