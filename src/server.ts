@@ -135,7 +135,7 @@ export function createServer(ctx: AppContext): RunningServer {
       stopping ??= (async () => {
         const t0 = Date.now();
         ctx.state.draining = true;
-        log.info("draining");
+        log.info({ connectedAgents: opamp.connectedAgents }, "draining: closing every agent connection");
         const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         await opamp.stop();
         http.closeIdleConnections();

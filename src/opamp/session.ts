@@ -342,10 +342,10 @@ export class AgentSession {
     this.state = "closed";
     if (!wasActive || !this.ref) return;
     // After a key offer, the agent leaves to come back with its key (see AgentSessions.end).
+    // A stopping server marks all its agents offline in one statement and logs once.
+    if (this.deps.isStopping()) return;
     const switchingKeys = this.#keyOffered && reason === "agent_disconnect";
-    if (!this.deps.isStopping()) {
-      await this.deps.sessions.end(this.ref, this.connectionId, switchingKeys);
-    }
+    await this.deps.sessions.end(this.ref, this.connectionId, switchingKeys);
     this.deps.logger.info(
       { tenantId: this.ref.tenantId, instanceUid: this.ref.instanceUid, transport: this.transport, reason },
       switchingKeys ? "agent left to switch to its own key" : "agent connection ended",

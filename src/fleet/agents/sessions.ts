@@ -121,7 +121,8 @@ export class AgentSessions {
       reported.capabilities,
       AgentCapability.AcceptsOpAMPConnectionSettings,
     );
-    const log = this.logger.child({ tenantId: ref.tenantId, instanceUid, transport: conn.transport });
+    // Fields of this session's log lines (a child logger per enrollment costs more than the line).
+    const at = { tenantId: ref.tenantId, instanceUid, transport: conn.transport };
     let offerKey: string | null = null;
     let row: SessionStartRow | undefined;
     if (auth.kind === "enrollment") {
@@ -144,14 +145,18 @@ export class AgentSessions {
       // second run takes it over like any re-enrollment.
       row = (await this.#enrollmentStarts.submit(start)) ?? (await this.#enrollmentStarts.submit(start));
       if (row?.outcome === "exhausted") {
-        log.info({ enrollmentTokenId: auth.tokenId }, "enrollment refused: the token is exhausted");
+        this.logger.info(
+          { ...at, enrollmentTokenId: auth.tokenId },
+          "enrollment refused: the token is exhausted",
+        );
         return { outcome: "rejected", reason: "enrollment token is exhausted" };
       }
       if (row?.outcome === "created" && auth.maxUses === null) this.#countUnlimitedUse(auth.tokenId);
       if (row?.outcome === "created" || row?.outcome === "existing") {
         offerKey = issued?.plaintext ?? null;
-        log.info(
+        this.logger.info(
           {
+            ...at,
             enrollmentTokenId: auth.tokenId,
             enrollment: row.outcome === "created" ? "new" : "re-enrollment",
             keyOffered: issued ? { id: start.key?.id, prefix: issued.displayPrefix } : null,
@@ -169,7 +174,7 @@ export class AgentSessions {
         conn,
       });
       if (row?.outcome === "existing" && auth.firstUse) {
-        log.info({ keyId: auth.keyId }, "agent switched to its own key");
+        this.logger.info({ ...at, keyId: auth.keyId }, "agent switched to its own key");
       }
       const rotationPending =
         row?.key_rotation_requested_at != null && row.key_rotation_requested_at > auth.keyCreatedAt;
@@ -179,7 +184,7 @@ export class AgentSessions {
     }
     if (!row) return { outcome: "rejected", reason: "agent is not registered" };
     if (row.outcome === "revoked") {
-      log.info("revoked agent connected; held without config");
+      this.logger.info(at, "revoked agent connected; held without config");
       return {
         outcome: "held",
         ref,

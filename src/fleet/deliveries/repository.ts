@@ -162,9 +162,6 @@ const STATUS_REPORTS = new BatchStatement<object, ChangedDelivery>(
   (rows) => sql<ChangedDelivery>`
     with input as (
       select * from ${rows}
-    ), before as (
-      select d.id, d.status from agent_config_deliveries d
-      join input r on d.tenant_id = r.tenant_id and d.instance_uid = r.instance_uid and d.config_hash = r.config_hash
     ), changed as (
     update agent_config_deliveries d set
       status = case r.status when 'APPLYING' then 'applying' when 'FAILED' then 'failed' else 'applied' end,
@@ -190,14 +187,15 @@ const STATUS_REPORTS = new BatchStatement<object, ChangedDelivery>(
     returning d.id, d.tenant_id, d.instance_uid::text as instance_uid, d.config_hash, d.status,
       d.error_message, d.rolled_back_from, d.updated_at
     ), cleared as (
-      -- The agent applied the config it was sent (not a rollback to a superseded one): its older
-      -- failures are history now, superseded, so they stop counting as failed.
+      -- The agent applied a config: its older failures are history now, superseded, so they stop
+      -- counting as failed. Except the failure it just rolled back from (rolled_back_from): that
+      -- row is what stops the failed hash being pushed again.
       update agent_config_deliveries o set status = 'superseded', superseded_at = c.updated_at,
         updated_at = c.updated_at
-      from changed c join before b on b.id = c.id
-      where c.status = 'applied' and b.status <> 'superseded'
+      from changed c
+      where c.status = 'applied'
         and o.tenant_id = c.tenant_id and o.instance_uid = c.instance_uid::uuid and o.id <> c.id
-        and o.status = 'failed'
+        and o.status = 'failed' and o.config_hash is distinct from c.rolled_back_from
     )
     select tenant_id, instance_uid, config_hash, status, error_message, rolled_back_from from changed`,
 );
