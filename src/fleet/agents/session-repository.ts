@@ -22,6 +22,8 @@ export interface ReportColumns {
   effective_config?: string;
   remote_config_status?: string;
   available_components_hash?: string;
+  /** The hash the message reports APPLIED (the agent runs it now); absent otherwise. */
+  running_config_hash?: string;
 }
 
 /** The connection that now holds the agent. */
@@ -71,6 +73,7 @@ const REPORT_COLUMNS = {
   effective_config: "text",
   remote_config_status: "text",
   available_components_hash: "text",
+  running_config_hash: "text",
 } as const;
 /** Batch columns of the connection that holds the agent (ConnectionColumns). */
 const CONNECTION_COLUMNS = {
@@ -80,9 +83,6 @@ const CONNECTION_COLUMNS = {
   heartbeat_interval_s: "int",
 } as const;
 
-/** The reported status is APPLIED for a hash: the agent runs that config now. */
-const REPORTS_APPLIED = sql`(r.remote_config_status::jsonb ->> 'status') = 'APPLIED'
-  and (r.remote_config_status::jsonb ->> 'lastRemoteConfigHash') <> ''`;
 /**
  * Agent columns (alias `a`) set from a report record (alias `r`); an absent facet keeps its
  * column. The running config changes only on APPLIED: after a FAILED report the agent still runs
@@ -94,10 +94,9 @@ const REPORT_SET = sql`capabilities = r.capabilities, sequence_num = r.sequence_
   effective_config = coalesce(r.effective_config, a.effective_config),
   remote_config_status = coalesce(r.remote_config_status::jsonb, a.remote_config_status),
   available_components_hash = coalesce(r.available_components_hash, a.available_components_hash),
-  running_config_hash = case when ${REPORTS_APPLIED}
-    then r.remote_config_status::jsonb ->> 'lastRemoteConfigHash' else a.running_config_hash end,
-  running_since = case when ${REPORTS_APPLIED}
-      and a.running_config_hash is distinct from (r.remote_config_status::jsonb ->> 'lastRemoteConfigHash')
+  running_config_hash = coalesce(r.running_config_hash, a.running_config_hash),
+  running_since = case when r.running_config_hash is not null
+      and a.running_config_hash is distinct from r.running_config_hash
     then r.seen_at else a.running_since end,
   last_seen_at = r.seen_at, updated_at = r.seen_at`;
 /**
@@ -172,11 +171,14 @@ const ENROLLMENT_STARTS = new BatchStatement<object, StartedRow>(
     ), created as (
       insert into agents as a (tenant_id, instance_uid, enrollment_token_id, labels, capabilities,
         sequence_num, description, health, effective_config, remote_config_status, available_components_hash,
+        running_config_hash, running_since,
         replica_id, connection_id, transport, connected_at, last_seen_at, heartbeat_interval_s,
         enrolled_at, created_at, updated_at)
       select r.tenant_id, r.instance_uid, r.token_id, r.labels::jsonb, r.capabilities, r.sequence_num,
         r.description::jsonb, r.health::jsonb, r.effective_config, r.remote_config_status::jsonb,
-        r.available_components_hash, r.replica_id, r.connection_id, r.transport, r.seen_at, r.seen_at,
+        r.available_components_hash, r.running_config_hash,
+        case when r.running_config_hash is not null then r.seen_at end,
+        r.replica_id, r.connection_id, r.transport, r.seen_at, r.seen_at,
         r.heartbeat_interval_s, r.seen_at, r.seen_at, r.seen_at
       from admitted r
       on conflict (tenant_id, instance_uid) do nothing

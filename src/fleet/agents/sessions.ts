@@ -291,6 +291,10 @@ export class AgentSessions {
       ...(report.availableComponentsHash !== undefined
         ? { available_components_hash: report.availableComponentsHash }
         : {}),
+      // Decided here, not by parsing the status JSON again in SQL for every row.
+      ...(report.remoteConfigStatus?.status === "APPLIED" && report.remoteConfigStatus.lastRemoteConfigHash
+        ? { running_config_hash: report.remoteConfigStatus.lastRemoteConfigHash }
+        : {}),
     };
   }
 
