@@ -226,3 +226,28 @@ export async function findAssignedRevisions(
     .execute();
   return rows as Array<RevisionRow & { assignment_id: string }>;
 }
+
+/** Names of a tenant's assignments by id (roll-up keys). */
+export async function listAssignmentNames(
+  db: Queryable,
+  tenantId: string,
+): Promise<{ id: string; name: string }[]> {
+  return db
+    .selectFrom("agent_config_assignments")
+    .select(["id", "name"])
+    .where("tenant_id", "=", tenantId)
+    .execute();
+}
+
+/** A tenant's revisions with their template names (roll-up keys). */
+export async function listRevisionNames(
+  db: Queryable,
+  tenantId: string,
+): Promise<{ id: string; version: number; name: string }[]> {
+  return db
+    .selectFrom("agent_config_template_revisions as r")
+    .innerJoin("agent_config_templates as t", "t.id", "r.template_id")
+    .select(["r.id", "r.version", "t.name"])
+    .where("r.tenant_id", "=", tenantId)
+    .execute();
+}

@@ -14,6 +14,13 @@ import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { RemoteConfigStatusReport } from "../agents/types.js";
 import type { AuditLog } from "../audit/service.js";
 import { BatchQueue, databaseBatches } from "../batch-queue.js";
+import {
+  findAssignment,
+  findRevision,
+  findTemplate,
+  listAssignmentNames,
+  listRevisionNames,
+} from "../configs/repository.js";
 import { publishFleetEvent } from "../events.js";
 import { decodeCursor, type Page, toPage } from "../pagination.js";
 import {
@@ -22,13 +29,8 @@ import {
   type DeliveryListRow,
   type DeliveryPlanRow,
   type DeliveryRow,
-  findAssignmentId,
   findDeliveriesForAgents,
-  findRevisionId,
-  findTemplateId,
-  listAssignmentNames,
   listDeliveries,
-  listRevisionNames,
   reopenFailed,
   rollup,
   type StatusReportWrite,
@@ -212,14 +214,14 @@ export class DeliveryService {
   ): Promise<{ templateId?: string; assignmentId?: string } | null> {
     const out: { templateId?: string; assignmentId?: string } = {};
     if (template) {
-      const id = await findTemplateId(this.db, tenantId, template);
-      if (!id) return null;
-      out.templateId = id;
+      const t = await findTemplate(this.db, tenantId, template);
+      if (!t) return null;
+      out.templateId = t.id;
     }
     if (assignment) {
-      const id = await findAssignmentId(this.db, tenantId, assignment);
-      if (!id) return null;
-      out.assignmentId = id;
+      const a = await findAssignment(this.db, tenantId, assignment);
+      if (!a) return null;
+      out.assignmentId = a.id;
     }
     return out;
   }
@@ -285,8 +287,10 @@ export class DeliveryService {
     authorizeTenant(meta.actor, tenantId, "editor");
     let revisionId: string | undefined;
     if (filter.template) {
-      revisionId = await findRevisionId(this.db, tenantId, filter.template, filter.version ?? -1);
-      if (!revisionId) throw new NotFoundError("revision");
+      const t = await findTemplate(this.db, tenantId, filter.template);
+      const revision = t && (await findRevision(this.db, t.id, filter.version ?? -1));
+      if (!revision) throw new NotFoundError("revision");
+      revisionId = revision.id;
     }
     return this.db.transaction().execute(async (trx) => {
       const uids = await reopenFailed(
