@@ -132,6 +132,19 @@ export class ReportedStatus {
     this.cursor?.pending.add("health");
   }
 
+  /** A new collector process (after a restart command): healthy, with its own start time. */
+  collectorStarted(nth: number): void {
+    const startedNs = BigInt(Date.now()) * 1_000_000n + BigInt(nth);
+    this.setHealth({ healthy: true, startTimeUnixNano: startedNs, statusTimeUnixNano: startedNs });
+  }
+
+  /** The collector runs with a new `service.instance.id` (the supervisor got a new uid). */
+  setServiceInstanceId(uid: string): void {
+    const { identifying, nonIdentifying } = this.descriptionAttributes;
+    if (!("service.instance.id" in identifying)) return;
+    this.setDescription({ identifying: { ...identifying, "service.instance.id": uid }, nonIdentifying });
+  }
+
   setEffectiveConfig(body: string): void {
     this.effectiveConfigBody = body;
     this.cursor?.pending.add("effectiveConfig");

@@ -364,13 +364,7 @@ export class TestAgent extends AgentRecord {
       this.uid = new Uint8Array(uid);
       this.assignedUids.push(this.instanceUidString);
       this.note(`new instance_uid ${this.instanceUidString}`);
-      const { identifying, nonIdentifying } = this.status.descriptionAttributes;
-      if ("service.instance.id" in identifying) {
-        this.status.setDescription({
-          identifying: { ...identifying, "service.instance.id": this.instanceUidString },
-          nonIdentifying,
-        });
-      }
+      this.status.setServiceInstanceId(this.instanceUidString);
     } else {
       this.protocolErrors.push(`new_instance_uid of ${uid.byteLength} bytes ignored`);
     }
@@ -390,8 +384,7 @@ export class TestAgent extends AgentRecord {
     this.track(
       new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
         this.collectorRestarts++;
-        const startedNs = BigInt(Date.now()) * 1_000_000n + BigInt(this.collectorRestarts);
-        this.status.setHealth({ healthy: true, startTimeUnixNano: startedNs, statusTimeUnixNano: startedNs });
+        this.status.collectorStarted(this.collectorRestarts);
         this.client?.flush();
         this.poke();
       }),
