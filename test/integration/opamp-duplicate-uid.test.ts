@@ -7,6 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
+import type { TestAgentOptions } from "../helpers/opamp/agent-options.js";
 import { instanceUidText } from "../helpers/opamp/agent-wire.js";
 import type { TestAgent } from "../helpers/opamp/supervisor.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -34,9 +35,15 @@ async function adminView(agent: TestAgent) {
   };
 }
 
-/** A clone of `original`: same uid (shared persistent state), same token, another host. */
-function cloneOf(original: TestAgent, token: string, host: string): TestAgent {
+/** A clone of `original`: same uid (shared persistent state), `token`, another host. */
+function cloneOf(
+  original: TestAgent,
+  token: string,
+  host: string,
+  options: Partial<TestAgentOptions> = {},
+): TestAgent {
   return fleet.agent({
+    ...options,
     token,
     instanceUid: original.instanceUid,
     description: {
@@ -115,14 +122,7 @@ describe("duplicate instance uids", () => {
 
   it("refuses the agent key of a live agent presented by another identity", async () => {
     const original = await fleet.enrolledAgent();
-    const copy = fleet.agent({
-      token: original.currentToken,
-      instanceUid: original.instanceUid,
-      description: {
-        identifying: original.descriptionAttributes.identifying,
-        nonIdentifying: { "host.name": "copied-memory" },
-      },
-    });
+    const copy = cloneOf(original, original.currentToken, "copied-memory");
     await copy.start();
     const refusal = await copy.waitFor((m) => m.errorResponse !== undefined);
     expect(refusal.errorResponse?.errorMessage).toMatch(/another agent/);
@@ -155,15 +155,7 @@ describe("duplicate instance uids", () => {
     await original.start();
     await original.waitForConnection(2);
     await original.settle();
-    const clone = fleet.agent({
-      token,
-      url: fleet.opampHttpUrl,
-      instanceUid: original.instanceUid,
-      description: {
-        identifying: original.descriptionAttributes.identifying,
-        nonIdentifying: { "host.name": "cloned-http" },
-      },
-    });
+    const clone = cloneOf(original, token, "cloned-http", { url: fleet.opampHttpUrl });
     await clone.start();
     await clone.waitFor((m) => m.agentIdentification !== undefined);
     await clone.waitForConnection(2);
