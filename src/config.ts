@@ -61,6 +61,7 @@ const envSchema = z
     OPAMP_MAX_CONCURRENT_HANDSHAKES: positiveInt.default(1_000),
     OPAMP_OFFER_CA_FILE: z.string().min(1).optional(),
     DELIVERY_STALL_SECONDS: positiveInt.default(300),
+    RESTART_RATE_PER_SECOND: z.coerce.number().positive().max(10_000).default(10),
     REPLICA_ID: z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/)
@@ -106,6 +107,8 @@ export interface Config {
     eventsPollMs: number;
     /** Offered/applying deliveries with no report for this long are shown as stalled. */
     deliveryStallMs: number;
+    /** The pace of restart commands when many agents are asked at once (agents per second). */
+    restartsPerSecond: number;
   };
   auth: { adminToken: string | undefined; jwtSecret: string | undefined };
   kms:
@@ -161,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       livenessFlushMs: e.LIVENESS_FLUSH_MS,
       eventsPollMs: e.FLEET_EVENTS_POLL_MS,
       deliveryStallMs: e.DELIVERY_STALL_SECONDS * 1000,
+      restartsPerSecond: e.RESTART_RATE_PER_SECOND,
     },
     auth: { adminToken: e.ADMIN_TOKEN, jwtSecret: e.JWT_SECRET },
     kms:

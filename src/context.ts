@@ -14,6 +14,7 @@ import { AdminKeyService } from "./fleet/admin-keys/service.js";
 import { AgentAdmin } from "./fleet/agents/admin.js";
 import { AgentAuthenticator } from "./fleet/agents/authenticator.js";
 import { Liveness } from "./fleet/agents/liveness.js";
+import { AgentRestarts } from "./fleet/agents/restarts.js";
 import { AgentSessions } from "./fleet/agents/sessions.js";
 import { AuditLog } from "./fleet/audit/service.js";
 import { ApplyService } from "./fleet/configs/apply.js";
@@ -44,6 +45,7 @@ export interface Services {
   agentAuthenticator: AgentAuthenticator;
   agentSessions: AgentSessions;
   agentAdmin: AgentAdmin;
+  agentRestarts: AgentRestarts;
   secrets: SecretService;
   templates: TemplateService;
   assignments: AssignmentService;
@@ -129,6 +131,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const agentSessions = new AgentSessions(db, clock, logger.child({ component: "agents" }), {
     replicaId,
     livenessFlushMs: config.fleet.livenessFlushMs,
+    liveness,
     redact: (tenantId, texts) => secrets.redact(tenantId, texts),
   });
   const templates = new TemplateService(db, audit);
@@ -145,6 +148,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     agentAdmin: new AgentAdmin(db, audit, liveness, clock, (tenantId, files) =>
       agentSessions.redactFiles(tenantId, files),
     ),
+    agentRestarts: new AgentRestarts(db, audit, liveness, clock, config.fleet.restartsPerSecond),
     secrets,
     templates,
     assignments,

@@ -82,6 +82,18 @@ export class Metrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+  readonly #instanceUidsAssigned = new Counter({
+    name: "agentapi_opamp_instance_uids_assigned_total",
+    help: "New instance uids given to connections (why: duplicate, requested)",
+    labelNames: ["why"] as const,
+    registers: [this.registry],
+  });
+  readonly #commandsSent = new Counter({
+    name: "agentapi_opamp_commands_sent_total",
+    help: "ServerToAgent commands sent to agents, by type",
+    labelNames: ["type"] as const,
+    registers: [this.registry],
+  });
   readonly #opampLatency = new Histogram({
     name: "agentapi_opamp_message_duration_seconds",
     help: "Time to handle one AgentToServer message and produce its reply",
@@ -183,6 +195,14 @@ export class Metrics {
 
   opampRejected(reason: string): void {
     this.#opampRejected.inc({ reason });
+  }
+
+  instanceUidAssigned(why: "duplicate" | "requested"): void {
+    this.#instanceUidsAssigned.inc({ why });
+  }
+
+  commandSent(type: "restart"): void {
+    this.#commandsSent.inc({ type });
   }
 
   /** Prometheus text exposition of every metric in this registry. */

@@ -63,7 +63,7 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
   api.route("/", apiKeyRoutes(services.adminKeys));
   api.route("/", enrollmentTokenRoutes(services.enrollmentTokens));
   api.route("/", auditRoutes(services.audit));
-  api.route("/", agentRoutes(services.agentAdmin));
+  api.route("/", agentRoutes(services.agentAdmin, services.agentRestarts));
   api.route("/", configTemplateRoutes(services.templates));
   api.route("/", assignmentRoutes(services.assignments, services.explainer));
   api.route("/", deliveryRoutes(services.deliveries, services.explainer));

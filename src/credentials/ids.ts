@@ -120,3 +120,17 @@ export function isRecordId(s: string, prefix?: RecordIdPrefix): boolean {
   if (prefix !== undefined ? actual !== prefix : !RECORD_PREFIXES.has(actual)) return false;
   return RECORD_BODY_PATTERN.test(s.slice(4));
 }
+
+/**
+ * A new agent instance uid: a UUIDv7 (RFC 9562: 48-bit unix milliseconds, version 7, 74 random
+ * bits), as canonical text. The spec asks servers that assign one to generate it this way.
+ */
+export function newInstanceUid(unixMs: number): string {
+  const bytes = randomBytes(16);
+  const ms = BigInt(Math.max(0, Math.floor(unixMs)));
+  for (let i = 0; i < 6; i++) bytes[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
+  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
+  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+  const hex = bytes.toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

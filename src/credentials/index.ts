@@ -1,6 +1,14 @@
 /** Credentials and identifiers: token issue/parse/hash and id generation (see README.md). */
 export type { RecordIdPrefix } from "./ids.js";
-export { isOrgId, isRecordId, isTenantId, newOrgId, newRecordId, newTenantId } from "./ids.js";
+export {
+  isOrgId,
+  isRecordId,
+  isTenantId,
+  newInstanceUid,
+  newOrgId,
+  newRecordId,
+  newTenantId,
+} from "./ids.js";
 export type { IssuedToken, ParsedToken, TokenKind } from "./token.js";
 export {
   bearerCredential,

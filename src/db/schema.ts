@@ -95,6 +95,14 @@ export interface AgentsTable {
   revoked_by: string | null;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
+  /** When an admin last asked the agent to restart. */
+  restart_requested_at: Timestamp | null;
+  /** The health start time (unix nanos, decimal) the agent had reported when the restart was asked. */
+  restart_start_time_unix_nano: string | null;
+  /** When the agent reported another start time after that request: it came back. */
+  restart_completed_at: Timestamp | null;
+  /** The custom capabilities it reported last (reverse-DNS names). */
+  custom_capabilities: Json<string[]> | null;
 }
 
 export interface AgentKeysTable {

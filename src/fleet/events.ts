@@ -32,6 +32,12 @@ export interface FleetEventPayloads {
   "agent.deleted": { instanceUids: string[] };
   "agent.key_rotation_requested": { instanceUids: string[] };
   "agent.labels_changed": { instanceUids: string[] };
+  /**
+   * Send these agents the restart command. With `perSecond`, the n-th agent of the list gets it
+   * n / perSecond seconds after the event is read, on whichever replica holds it: one schedule
+   * for the whole fleet, however many replicas share it.
+   */
+  "agent.restart_requested": { instanceUids: string[]; perSecond?: number };
   "config.changed": {
     reason: ConfigChangeReason;
     instanceUids?: string[];
@@ -81,6 +87,16 @@ export function parseFleetEvent(row: {
       return isStringArray(p.instanceUids)
         ? { ...base, kind: row.kind, payload: { instanceUids: p.instanceUids } }
         : undefined;
+    case "agent.restart_requested": {
+      if (!isStringArray(p.instanceUids)) return undefined;
+      const perSecond = p.perSecond;
+      if (perSecond !== undefined && !(typeof perSecond === "number" && perSecond > 0)) return undefined;
+      return {
+        ...base,
+        kind: row.kind,
+        payload: { instanceUids: p.instanceUids, ...(perSecond !== undefined ? { perSecond } : {}) },
+      };
+    }
     case "config.changed": {
       const reason = p.reason;
       if (reason !== "revision" && reason !== "assignment" && reason !== "secret" && reason !== "retry")

@@ -4,6 +4,7 @@
  * `!key` (does not exist). As in Kubernetes, `!=` and `notin` also match agents without the key.
  * Errors carry the 1-based column of the offending character, for 422 answers.
  */
+import { UnprocessableError } from "../errors.js";
 import { labelKeyProblem, labelValueProblem } from "./labels.js";
 
 export type Requirement =
@@ -63,6 +64,20 @@ function tokenize(text: string): Token[] {
     throw new SelectorSyntaxError(`unexpected character ${JSON.stringify(ch)}`, i + 1);
   }
   return tokens;
+}
+
+/** Parses a selector from a request; 422 naming `path` and the column on a syntax error. */
+export function parseSelectorInput(input: string, path = "selector"): Selector {
+  try {
+    return parseSelector(input);
+  } catch (err) {
+    if (err instanceof SelectorSyntaxError) {
+      throw new UnprocessableError("invalid label selector", [
+        { path, message: err.message, column: err.column },
+      ]);
+    }
+    throw err;
+  }
 }
 
 /** Parses a selector; throws SelectorSyntaxError with a column on any mistake. */

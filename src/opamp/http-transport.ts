@@ -1,8 +1,10 @@
 /**
  * OpAMP over plain HTTP: each POST carries one AgentToServer (no header byte) and gets one
  * ServerToAgent back, always with 200 (closing without an answer shows up as EOF errors in
- * clients). A run of polls with the same credential forms one session; pushes wait for the
- * next poll. Request bodies may be gzip-compressed; answers are gzipped when the client accepts it.
+ * clients). A run of polls with the same uid and credential forms one session; pushes wait for
+ * the next poll. A poll with another credential starts another session, which replaces the older
+ * one only once it holds the agent (ConnectionRegistry): a clone polling with the enrollment token
+ * under a uid in use does not end the session of the agent that uses it. Request bodies may be gzip-compressed; answers are gzipped when the client accepts it.
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -15,7 +17,12 @@ import type { ConnectionAuth } from "../fleet/agents/types.js";
 import type { ServerToAgent } from "../gen/opamp/v1/opamp_pb.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { decodeAgentToServerBody, encodeServerToAgentBody, instanceUidToString } from "./codec.js";
+import {
+  decodeAgentToServerBody,
+  encodeServerToAgentBody,
+  instanceUidToString,
+  isPlainAck,
+} from "./codec.js";
 import { badRequest, unavailable } from "./errors.js";
 import type { AgentEndpoint, ConnectionRegistry } from "./registry.js";
 import { AgentSession, type SessionDeps } from "./session.js";
@@ -32,6 +39,8 @@ export interface HttpTransportOptions {
 const SWEEP_EVERY_MS = 5_000;
 
 interface HttpSession {
+  /** Its key in the session map: tenant, uid and credential. */
+  key: string;
   session: AgentSession;
   endpoint: AgentEndpoint;
   credential: string;
@@ -48,9 +57,23 @@ function credentialOf(auth: ConnectionAuth): string {
 function mergeInto(into: ServerToAgent, from: ServerToAgent): void {
   if (from.remoteConfig) into.remoteConfig = from.remoteConfig;
   if (from.connectionSettings) into.connectionSettings = from.connectionSettings;
-  if (from.command) into.command = from.command;
   if (from.agentIdentification) into.agentIdentification = from.agentIdentification;
   into.flags |= from.flags;
+}
+
+/**
+ * The answer to a poll: the reply with the pushes waiting for it. A command cannot share a
+ * message (the agent would drop everything else): it is the answer only when the reply carries
+ * nothing of its own, and otherwise waits for the next poll (`pending` keeps it).
+ */
+function answerWith(reply: ServerToAgent, pending: ServerToAgent[]): ServerToAgent {
+  const pushes = pending.splice(0);
+  const command = pushes.find((m) => m.command);
+  for (const pushed of pushes) if (!pushed.command) mergeInto(reply, pushed);
+  if (!command) return reply;
+  if (isPlainAck(reply) && !reply.errorResponse) return command;
+  pending.push(command);
+  return reply;
 }
 
 export class HttpTransport {
@@ -102,9 +125,9 @@ export class HttpTransport {
       entry.lastPollAt = this.clock.now();
       const run = entry.queue.then(async () => {
         const result = await this.registry.handle(entry.endpoint, msg);
-        for (const pushed of entry.pending.splice(0)) mergeInto(result.reply, pushed);
+        const answer = answerWith(result.reply, entry.pending);
         if (result.disconnected) this.#drop(entry, "agent_disconnect");
-        return result.reply;
+        return answer;
       });
       entry.queue = run.catch(() => undefined);
       try {
@@ -136,14 +159,13 @@ export class HttpTransport {
   }
 
   #sessionFor(ref: AgentRef, auth: ConnectionAuth): HttpSession {
-    const key = `${ref.tenantId}/${ref.instanceUid}`;
     const credential = credentialOf(auth);
+    const key = `${ref.tenantId}/${ref.instanceUid}/${credential}`;
     const existing = this.#sessions.get(key);
-    if (existing && existing.credential === credential && existing.session.state !== "closed")
-      return existing;
-    if (existing) this.#drop(existing, "credential_changed");
+    if (existing && existing.session.state !== "closed") return existing;
     const session = new AgentSession(auth, randomUUID(), "http", this.sessionDeps);
     const entry: HttpSession = {
+      key,
       session,
       credential,
       lastPollAt: this.clock.now(),
@@ -163,14 +185,9 @@ export class HttpTransport {
   }
 
   #drop(entry: HttpSession, reason: string): void {
+    if (this.#sessions.get(entry.key) === entry) this.#sessions.delete(entry.key);
     const ref = entry.session.ref;
-    if (ref) {
-      const key = `${ref.tenantId}/${ref.instanceUid}`;
-      if (this.#sessions.get(key) === entry) this.#sessions.delete(key);
-      this.registry.release(ref, entry.endpoint);
-    } else {
-      for (const [k, v] of this.#sessions) if (v === entry) this.#sessions.delete(k);
-    }
+    if (ref) this.registry.release(ref, entry.endpoint);
     this.metrics.opampDisconnect("http", reason);
     entry.queue = entry.queue
       .then(() => entry.session.end(reason))

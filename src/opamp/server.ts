@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import type { Clock } from "../clock.js";
+import type { Clock, ClockTimer } from "../clock.js";
 import { RateLimitedError, UnauthenticatedError, UnavailableError } from "../errors.js";
 import type { AgentAuthenticator } from "../fleet/agents/authenticator.js";
 import type { Liveness } from "../fleet/agents/liveness.js";
@@ -20,7 +20,7 @@ import type { Metrics } from "../metrics.js";
 import { ConfigPusher } from "./config-pusher.js";
 import { CLOSE, upgradeRejection } from "./errors.js";
 import { HttpTransport } from "./http-transport.js";
-import { ConnectionRegistry } from "./registry.js";
+import { type AgentEndpoint, ConnectionRegistry } from "./registry.js";
 import type { SessionDeps, Transport } from "./session.js";
 import { WebSocketTransport } from "./websocket-transport.js";
 
@@ -72,10 +72,12 @@ export class OpampServer {
   #publicBase: string;
   #handshakes = 0;
   #stopped = false;
+  /** Paced restart commands not sent yet. */
+  readonly #pacedRestarts = new Set<ClockTimer>();
 
   constructor(
     fleet: OpampFleet,
-    clock: Clock,
+    private readonly clock: Clock,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: OpampServerOptions,
@@ -216,7 +218,42 @@ export class OpampServer {
           if (offer) endpoint.push(offer);
         }
         return;
+      case "agent.restart_requested":
+        this.#scheduleRestarts(event.tenantId, event.payload.instanceUids, event.payload.perSecond);
+        return;
     }
+  }
+
+  /**
+   * Sends the restart command to the agents of the list this replica holds, the n-th one at
+   * n / perSecond seconds from now (every replica reads the event at about the same time, so the
+   * fleet keeps one pace however the agents are spread over replicas).
+   */
+  #scheduleRestarts(tenantId: string, instanceUids: readonly string[], perSecond: number | undefined): void {
+    instanceUids.forEach((instanceUid, n) => {
+      const ref = { tenantId, instanceUid };
+      if (!this.registry.get(ref)) return;
+      const delayMs = perSecond ? Math.floor((n * 1000) / perSecond) : 0;
+      if (delayMs === 0) {
+        this.#sendRestart(this.registry.get(ref));
+        return;
+      }
+      const timer = this.clock.setTimeout(() => {
+        this.#pacedRestarts.delete(timer);
+        // Looked up again: the agent may have reconnected (or left) meanwhile.
+        this.#sendRestart(this.registry.get(ref));
+      }, delayMs);
+      this.#pacedRestarts.add(timer);
+    });
+  }
+
+  #sendRestart(endpoint: AgentEndpoint | undefined): void {
+    const command = endpoint?.session.restartCommand();
+    if (!endpoint || !command) return;
+    endpoint.push(command);
+    this.metrics.commandSent("restart");
+    const ref = endpoint.session.ref;
+    this.logger.info({ tenantId: ref?.tenantId, instanceUid: ref?.instanceUid }, "restart command sent");
   }
 
   /** The endpoints this replica holds for these agents of a tenant. */
@@ -231,6 +268,8 @@ export class OpampServer {
   /** Closes every connection (1001, paced) and ends every session. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    for (const timer of this.#pacedRestarts) timer.cancel();
+    this.#pacedRestarts.clear();
     this.pusher.stop();
     await this.#ws.stop();
     await this.#http.stop();

@@ -9,7 +9,12 @@ import type { AgentRef, AgentSessions, SessionStart } from "../fleet/agents/sess
 import type { AgentReport, ConnectionAuth, KnownFacets, RemoteConfigState } from "../fleet/agents/types.js";
 import type { AgentSessionFacts, RemoteConfigOffer } from "../fleet/configs/planner.js";
 import type { DeliveryService } from "../fleet/deliveries/service.js";
-import { type AgentToServer, type ServerToAgent, ServerToAgentSchema } from "../gen/opamp/v1/opamp_pb.js";
+import {
+  type AgentToServer,
+  CommandType,
+  type ServerToAgent,
+  ServerToAgentSchema,
+} from "../gen/opamp/v1/opamp_pb.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import {
@@ -18,7 +23,7 @@ import {
   ServerCapability,
   ServerToAgentFlag,
 } from "../protocol/capabilities.js";
-import { instanceUidToString } from "./codec.js";
+import { instanceUidToString, uuidStringToBytes } from "./codec.js";
 import { badRequest } from "./errors.js";
 import { facetNames, needsFullState, readReport } from "./facets/index.js";
 
@@ -85,6 +90,8 @@ export class AgentSession {
   /** What the agent last said about its remote config, on this connection. */
   #reported: { hash: string; status: RemoteConfigState } | undefined;
   #lastOfferedHash: string | undefined;
+  /** The uid this connection was told to continue with (agent_identification), until it does. */
+  #assignedUid: { text: string; bytes: Uint8Array } | undefined;
 
   constructor(
     readonly auth: ConnectionAuth,
@@ -155,12 +162,21 @@ export class AgentSession {
     this.#capabilities = report.capabilities;
 
     if (this.state === "new") {
+      // Told to continue under another uid: nothing happens under this one until it does.
+      if (this.#assignedUid && uidText !== this.#assignedUid.text) {
+        return { reply: this.#assignmentReply(reply, this.#assignedUid.bytes), disconnected };
+      }
       const start = await this.deps.sessions.begin(this.auth, uidText, report, {
         replicaId: this.deps.replicaId,
         connectionId: this.connectionId,
         transport: this.transport,
         heartbeatIntervalSeconds: this.deps.heartbeatIntervalSeconds,
       });
+      if (start.outcome === "reassigned") {
+        this.#assignedUid = { text: start.newInstanceUid, bytes: uuidStringToBytes(start.newInstanceUid) };
+        this.deps.metrics.instanceUidAssigned(start.why);
+        return { reply: this.#assignmentReply(reply, this.#assignedUid.bytes), disconnected };
+      }
       this.instanceUid = uid;
       const early = this.#applyStart(start, uid);
       if (early) return { reply: early, disconnected };
@@ -201,7 +217,10 @@ export class AgentSession {
     return { reply, disconnected };
   }
 
-  #applyStart(start: SessionStart, uid: Uint8Array): ServerToAgent | undefined {
+  #applyStart(
+    start: Exclude<SessionStart, { outcome: "reassigned" }>,
+    uid: Uint8Array,
+  ): ServerToAgent | undefined {
     if (start.outcome === "rejected") {
       this.state = "rejected";
       this.#rejection = start.reason;
@@ -229,6 +248,19 @@ export class AgentSession {
       );
     }
     return undefined;
+  }
+
+  /**
+   * `agent_identification.new_instance_uid`, with ReportFullState: opamp-go adopts the uid before
+   * it sends again, so the next message is a full report under the new uid, which begins the
+   * session as that agent (the supervisor also persists the uid and restarts its collector).
+   */
+  #assignmentReply(reply: ServerToAgent, newUid: Uint8Array): ServerToAgent {
+    reply.agentIdentification = create(ServerToAgentSchema, {
+      agentIdentification: { newInstanceUid: newUid },
+    }).agentIdentification;
+    reply.flags |= ServerToAgentFlag.ReportFullState;
+    return reply;
   }
 
   /** A held agent is told why once; later messages get plain acknowledgements (no log spam). */
@@ -330,6 +362,21 @@ export class AgentSession {
     const msg = create(ServerToAgentSchema, { instanceUid: this.instanceUid });
     this.#addOffer(msg, key);
     return msg;
+  }
+
+  /**
+   * The restart command (OpAMP ServerToAgentCommand), or undefined when the agent cannot take it
+   * on this connection. The spec allows nothing besides instance_uid and capabilities with a
+   * command (opamp-go drops every other field of such a message).
+   */
+  restartCommand(): ServerToAgent | undefined {
+    if (this.state !== "active" || !this.instanceUid) return undefined;
+    if (!hasCapability(this.#capabilities, AgentCapability.AcceptsRestartCommand)) return undefined;
+    return create(ServerToAgentSchema, {
+      instanceUid: this.instanceUid,
+      capabilities: SERVER_CAPABILITIES,
+      command: { type: CommandType.CommandType_Restart },
+    });
   }
 
   /**

@@ -66,6 +66,10 @@ const COLUMNS: { [T in keyof Database]: ReadonlyArray<keyof Database[T]> } = {
     "revoked_by",
     "created_at",
     "updated_at",
+    "restart_requested_at",
+    "restart_start_time_unix_nano",
+    "restart_completed_at",
+    "custom_capabilities",
   ],
   agent_keys: [
     "id",

@@ -72,6 +72,8 @@ describe("operations endpoints", () => {
       "/api/v1/tenants/{tenantId}/agents/{instanceUid}",
       "/api/v1/tenants/{tenantId}/agents/{instanceUid}/revoke",
       "/api/v1/tenants/{tenantId}/agents/{instanceUid}/rotate-key",
+      "/api/v1/tenants/{tenantId}/agents/{instanceUid}/restart",
+      "/api/v1/tenants/{tenantId}/agents/restart",
       "/api/v1/tenants/{tenantId}/agents/{instanceUid}/config",
       "/api/v1/tenants/{tenantId}/agents/{instanceUid}/deliveries",
       "/api/v1/tenants/{tenantId}/config-templates/{name}",

@@ -7,6 +7,8 @@
  * reports their status, health and effective config. Everything is asserted both on what the
  * real client saw (its JSON events) and through the REST API.
  */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
@@ -624,6 +626,83 @@ describe.each(opampGoVersions())("opamp-go %s", (version) => {
       expect(agent.all("config_received")).toHaveLength(0);
       expect(agent.all("connected")).toHaveLength(1);
       expect((await agent.stop()).code).toBe(0);
+    });
+  });
+
+  describe("commands and identity", () => {
+    it("receives the Restart command, restarts its collector and is shown back", async () => {
+      const fleet = await createTenant(srv, `Interop restart ${version}`);
+      const t = (suffix: string) => `/api/v1/tenants/${fleet.tenantId}${suffix}`;
+      const { token } = await fleet.enrollmentToken();
+      const agent = new InteropAgent({
+        binary,
+        endpoint: fleet.opampUrl,
+        token,
+        extraArgs: ["-accepts-restart"],
+      }).start();
+      const { instanceUid: uid } = await agent.waitFor("started");
+      await agent.waitFor("connected", (e) => e.client === 2 && e.auth === "xag_");
+      // The reply to the key connection's first message: the server holds the agent on it now.
+      await agent.waitFor("message", (e) => e.client === 2);
+      const res = await fleet.api.post(t(`/agents/${uid}/restart`));
+      expect(res.status).toBe(202);
+      const command = await agent.waitFor("command");
+      expect(command).toMatchObject({ client: 2, type: "CommandType_Restart" });
+      await agent.waitFor("collector_restarted");
+      const view = await eventually(
+        async () => {
+          const r = await fleet.api.get(t(`/agents/${uid}`));
+          return r.body.restart?.completedAt ? r.body : undefined;
+        },
+        10_000,
+        "restart completed",
+      );
+      expect(view.restart.requestedAt).toBe(res.body.restart.requestedAt);
+      expect(agent.all("connected")).toHaveLength(2);
+      expect((await agent.stop()).code).toBe(0);
+    });
+
+    it("adopts and persists a new instance uid when its uid is live on another host", async () => {
+      const fleet = await createTenant(srv, `Interop duplicate ${version}`);
+      const t = (suffix: string) => `/api/v1/tenants/${fleet.tenantId}${suffix}`;
+      const { token } = await fleet.enrollmentToken();
+      const original = new InteropAgent({
+        binary,
+        endpoint: fleet.opampUrl,
+        token,
+        extraArgs: ["-host-name", "original-host"],
+      }).start();
+      const { instanceUid: uid } = await original.waitFor("started");
+      await original.waitFor("connected", (e) => e.client === 2 && e.auth === "xag_");
+      const cloneState = await tempStateDir();
+      cleanups.push(cloneState.remove);
+      const clone = new InteropAgent({
+        binary,
+        endpoint: fleet.opampUrl,
+        token,
+        stateDir: cloneState.dir,
+        extraArgs: ["-instance-uid", uid, "-host-name", "cloned-host"],
+      }).start();
+      const changed = await clone.waitFor("instance_uid_changed");
+      expect(changed.from).toBe(uid);
+      expect(changed.to).not.toBe(uid);
+      // It enrolls under the new uid and switches to a key of its own.
+      await clone.waitFor("connected", (e) => e.client === 2 && e.auth === "xag_");
+      const cloneView = await eventually(async () => {
+        const r = await fleet.api.get(t(`/agents/${changed.to}`));
+        return r.status === 200 && r.body.status === "online" ? r.body : undefined;
+      });
+      expect(cloneView.description.nonIdentifying["host.name"]).toBe("cloned-host");
+      expect(cloneView.description.identifying["service.instance.id"]).toBe(changed.to);
+      const originalView = (await fleet.api.get(t(`/agents/${uid}`))).body;
+      expect(originalView.status).toBe("online");
+      expect(originalView.description.nonIdentifying["host.name"]).toBe("original-host");
+      expect(original.all("connected")).toHaveLength(2);
+      // Persisted like the supervisor's persistent_state.yaml: a restart keeps the new uid.
+      const persisted = JSON.parse(await readFile(join(cloneState.dir, "state.json"), "utf8"));
+      expect(persisted.instanceUid).toBe(changed.to);
+      expect((await clone.stop()).code).toBe(0);
+      expect((await original.stop()).code).toBe(0);
     });
   });
 });

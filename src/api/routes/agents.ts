@@ -1,7 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { AgentAdmin } from "../../fleet/agents/admin.js";
+import type { AgentRestarts } from "../../fleet/agents/restarts.js";
 import { etagOf } from "../../fleet/etag.js";
-import { commonErrorResponses, preconditionResponse, unprocessableResponse } from "../errors.js";
+import {
+  commonErrorResponses,
+  conflictResponse,
+  preconditionResponse,
+  unprocessableResponse,
+} from "../errors.js";
 import { newRouter } from "../router.js";
 import { IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 
@@ -31,6 +37,9 @@ const Agent = z
       })
       .nullable(),
     capabilities: z.object({ bits: z.string(), names: z.array(z.string()) }),
+    customCapabilities: z
+      .array(z.string())
+      .openapi({ description: "Custom capabilities the agent reported (reverse-DNS names)" }),
     health: z.unknown(),
     remoteConfigStatus: z.unknown(),
     runningConfig: z
@@ -56,6 +65,10 @@ const Agent = z
     enrolledAt: z.string(),
     keyConfirmedAt: z.string().nullable(),
     keyRotationRequestedAt: z.string().nullable(),
+    restart: z.object({ requestedAt: z.string(), completedAt: z.string().nullable() }).nullable().openapi({
+      description:
+        "The last restart asked for; completedAt is when the agent reported a new start time (null: not back yet)",
+    }),
     revokedAt: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -172,7 +185,72 @@ const remove = createRoute({
   responses: { 204: { description: "Deleted" }, ...commonErrorResponses },
 });
 
-export function agentRoutes(agents: AgentAdmin) {
+const RestartAccepted = z
+  .object({
+    instanceUid: z.string(),
+    restart: z.object({ requestedAt: z.string(), completedAt: z.null() }),
+  })
+  .openapi("RestartAccepted");
+
+const RestartMany = z
+  .strictObject({
+    selector: z.string().max(4096).openapi({
+      description: "Label selector over server-assigned labels; an empty selector matches every agent",
+      example: "env=prod",
+    }),
+  })
+  .openapi("RestartMany");
+
+const RestartsAccepted = z
+  .object({
+    requested: z.number().int().openapi({ description: "Agents the restart command is sent to" }),
+    skipped: z
+      .object({
+        revoked: z.number().int(),
+        noRestartCapability: z.number().int(),
+        notConnected: z.number().int(),
+      })
+      .openapi({ description: "Matching agents that were not asked, by reason" }),
+    perSecond: z.number().openapi({ description: "The pace of the commands (RESTART_RATE_PER_SECOND)" }),
+    spreadSeconds: z.number().openapi({ description: "How long after the request the last command goes" }),
+  })
+  .openapi("RestartsAccepted");
+
+const restartOne = createRoute({
+  method: "post",
+  path: "/tenants/{tenantId}/agents/{instanceUid}/restart",
+  tags,
+  summary: "Restart the agent's collector (OpAMP Restart command) (editor)",
+  description:
+    "202 when the command is sent to the connected agent; 409 with the reason when the agent does not report AcceptsRestartCommand, is not connected or is revoked (nothing is sent then).",
+  request: { params: AgentParams },
+  responses: {
+    202: { description: "The command is sent", content: { "application/json": { schema: RestartAccepted } } },
+    ...commonErrorResponses,
+    ...conflictResponse,
+  },
+});
+
+const restartMany = createRoute({
+  method: "post",
+  path: "/tenants/{tenantId}/agents/restart",
+  tags,
+  summary: "Restart every connected agent a selector matches, paced (editor)",
+  request: {
+    params: TenantIdParam,
+    body: { required: true, content: { "application/json": { schema: RestartMany } } },
+  },
+  responses: {
+    202: {
+      description: "How many agents are asked, and how many were skipped",
+      content: { "application/json": { schema: RestartsAccepted } },
+    },
+    ...commonErrorResponses,
+    ...unprocessableResponse,
+  },
+});
+
+export function agentRoutes(agents: AgentAdmin, restarts: AgentRestarts) {
   return newRouter()
     .openapi(list, async (c) => {
       const { tenantId } = c.req.valid("param");
@@ -205,6 +283,16 @@ export function agentRoutes(agents: AgentAdmin) {
       const { tenantId, instanceUid } = c.req.valid("param");
       const meta = { actor: c.get("actor"), requestId: c.get("requestId") };
       return c.json(await agents.requestKeyRotation(meta, tenantId, instanceUid), 200);
+    })
+    .openapi(restartMany, async (c) => {
+      const { tenantId } = c.req.valid("param");
+      const meta = { actor: c.get("actor"), requestId: c.get("requestId") };
+      return c.json(await restarts.restartMany(meta, tenantId, c.req.valid("json").selector), 202);
+    })
+    .openapi(restartOne, async (c) => {
+      const { tenantId, instanceUid } = c.req.valid("param");
+      const meta = { actor: c.get("actor"), requestId: c.get("requestId") };
+      return c.json(await restarts.restart(meta, tenantId, instanceUid), 202);
     })
     .openapi(remove, async (c) => {
       const { tenantId, instanceUid } = c.req.valid("param");

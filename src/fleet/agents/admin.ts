@@ -19,7 +19,7 @@ import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
 import { labelKeyProblem, labelValueProblem, MAX_LABELS } from "../labels.js";
 import { decodeCursor, type Page, toPage } from "../pagination.js";
-import { parseSelector, SelectorSyntaxError } from "../selector.js";
+import { parseSelectorInput } from "../selector.js";
 import type { AgentStatus, Liveness } from "./liveness.js";
 import {
   type AgentRef,
@@ -51,19 +51,7 @@ export class AgentAdmin {
     opts: { selector?: string; status?: AgentStatus; q?: string; cursor?: string; limit: number },
   ): Promise<Page<AgentView>> {
     authorizeTenant(actor, tenantId, "viewer");
-    let requirements: ReturnType<typeof parseSelector>["requirements"] = [];
-    if (opts.selector) {
-      try {
-        requirements = parseSelector(opts.selector).requirements;
-      } catch (err) {
-        if (err instanceof SelectorSyntaxError) {
-          throw new UnprocessableError("invalid label selector", [
-            { path: "selector", message: err.message, column: err.column },
-          ]);
-        }
-        throw err;
-      }
-    }
+    const requirements = opts.selector ? parseSelectorInput(opts.selector).requirements : [];
     const afterUid = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
     // One `now` for the filter and the views: a page never lists an agent its item contradicts.
     const now = this.clock.now();

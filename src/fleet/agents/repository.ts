@@ -8,7 +8,7 @@ import { anyHash } from "../../db/expressions.js";
 import type { AgentKeyRow, AgentRow, AgentsTable } from "../../db/schema.js";
 import type { Queryable as Db, Tx } from "../../db/types.js";
 import type { Requirement } from "../selector.js";
-import type { Liveness } from "./liveness.js";
+import type { Liveness, LivenessColumns } from "./liveness.js";
 
 export interface AgentRef {
   tenantId: string;
@@ -58,6 +58,10 @@ const LIST_COLUMNS = [
   "agents.revoked_by",
   "agents.created_at",
   "agents.updated_at",
+  "agents.restart_requested_at",
+  "agents.restart_start_time_unix_nano",
+  "agents.restart_completed_at",
+  "agents.custom_capabilities",
 ] as const satisfies readonly `agents.${Exclude<keyof AgentRow, "effective_config">}`[];
 
 /** The agents table with its replica and the revision of its running config, for views. */
@@ -114,6 +118,48 @@ export async function deleteAgent(trx: Tx, ref: AgentRef): Promise<void> {
     .where("tenant_id", "=", ref.tenantId)
     .where("instance_uid", "=", ref.instanceUid)
     .execute();
+}
+
+/** What duplicate detection reads about a connected agent: its liveness and its description. */
+export type AgentPresenceRow = LivenessColumns & {
+  tenant_id: string;
+  instance_uid: string;
+  description: unknown;
+};
+
+/**
+ * The connected agents among `refs` (one statement for a batch of connection starts); an agent
+ * no replica holds has no row here.
+ */
+export async function findAgentPresence(db: Db, refs: readonly AgentRef[]): Promise<AgentPresenceRow[]> {
+  if (refs.length === 0) return [];
+  const result = await sql<AgentPresenceRow>`
+    select a.tenant_id, a.instance_uid::text as instance_uid, a.description, a.replica_id,
+      a.last_seen_at, a.heartbeat_interval_s, r.heartbeat_at as replica_heartbeat_at,
+      r.stopped_at as replica_stopped_at
+    from agents a
+    join (select unnest(${refs.map((x) => x.tenantId)}::text[]) as tenant_id,
+                 unnest(${refs.map((x) => x.instanceUid)}::uuid[]) as instance_uid) as q
+      on a.tenant_id = q.tenant_id and a.instance_uid = q.instance_uid
+    join replicas r on r.id = a.replica_id`.execute(db);
+  return result.rows;
+}
+
+/**
+ * Records a restart request for these agents at `at`: the health start time each reported until
+ * now is kept, so that a later report of another one says it came back.
+ */
+export async function markRestartRequested(
+  trx: Tx,
+  tenantId: string,
+  instanceUids: readonly string[],
+  at: Date,
+): Promise<void> {
+  if (instanceUids.length === 0) return;
+  await sql`
+    update agents set restart_requested_at = ${at}, restart_completed_at = null,
+      restart_start_time_unix_nano = health ->> 'startTimeUnixNano'
+    where tenant_id = ${tenantId} and instance_uid = any(${[...instanceUids]}::uuid[])`.execute(trx);
 }
 
 // --- keys -------------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ export interface ReportColumns {
   available_components_hash?: string;
   /** The hash the message reports APPLIED (the agent runs it now); absent otherwise. */
   running_config_hash?: string;
+  /** JSON array of the custom capabilities the message carried. */
+  custom_capabilities?: string;
 }
 
 /** The connection that now holds the agent. */
@@ -74,6 +76,7 @@ const REPORT_COLUMNS = {
   remote_config_status: "text",
   available_components_hash: "text",
   running_config_hash: "text",
+  custom_capabilities: "text",
 } as const;
 /** Batch columns of the connection that holds the agent (ConnectionColumns). */
 const CONNECTION_COLUMNS = {
@@ -83,6 +86,14 @@ const CONNECTION_COLUMNS = {
   heartbeat_interval_s: "int",
 } as const;
 
+/**
+ * A restart the agent was asked for is complete when it reports a health start time other than
+ * the one it had reported when asked (0 is what a supervisor reports while the collector is not
+ * running: not a start).
+ */
+const RESTART_COMPLETED = sql`a.restart_requested_at is not null and a.restart_completed_at is null
+  and (r.health::jsonb ->> 'startTimeUnixNano') not in ('0', '')
+  and (r.health::jsonb ->> 'startTimeUnixNano') is distinct from a.restart_start_time_unix_nano`;
 /**
  * Agent columns (alias `a`) set from a report record (alias `r`); an absent facet keeps its
  * column. The running config changes only on APPLIED: after a FAILED report the agent still runs
@@ -94,6 +105,8 @@ const REPORT_SET = sql`capabilities = r.capabilities, sequence_num = r.sequence_
   effective_config = coalesce(r.effective_config, a.effective_config),
   remote_config_status = coalesce(r.remote_config_status::jsonb, a.remote_config_status),
   available_components_hash = coalesce(r.available_components_hash, a.available_components_hash),
+  custom_capabilities = coalesce(r.custom_capabilities::jsonb, a.custom_capabilities),
+  restart_completed_at = case when ${RESTART_COMPLETED} then r.seen_at else a.restart_completed_at end,
   running_config_hash = coalesce(r.running_config_hash, a.running_config_hash),
   running_since = case when r.running_config_hash is not null
       and a.running_config_hash is distinct from r.running_config_hash
@@ -171,13 +184,13 @@ const ENROLLMENT_STARTS = new BatchStatement<object, StartedRow>(
     ), created as (
       insert into agents as a (tenant_id, instance_uid, enrollment_token_id, labels, capabilities,
         sequence_num, description, health, effective_config, remote_config_status, available_components_hash,
-        running_config_hash, running_since,
+        running_config_hash, running_since, custom_capabilities,
         replica_id, connection_id, transport, connected_at, last_seen_at, heartbeat_interval_s,
         enrolled_at, created_at, updated_at)
       select r.tenant_id, r.instance_uid, r.token_id, r.labels::jsonb, r.capabilities, r.sequence_num,
         r.description::jsonb, r.health::jsonb, r.effective_config, r.remote_config_status::jsonb,
         r.available_components_hash, r.running_config_hash,
-        case when r.running_config_hash is not null then r.seen_at end,
+        case when r.running_config_hash is not null then r.seen_at end, r.custom_capabilities::jsonb,
         r.replica_id, r.connection_id, r.transport, r.seen_at, r.seen_at,
         r.heartbeat_interval_s, r.seen_at, r.seen_at, r.seen_at
       from admitted r

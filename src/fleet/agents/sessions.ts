@@ -11,16 +11,27 @@
  * - A revoked agent stays revoked: it is held connected, without config, until an admin deletes it.
  * - A new key never invalidates the one in use until it is itself used once (rotation overlap).
  * - Connection timestamps come from the Clock, like the liveness rule that reads them.
+ * - A connection whose uid is live elsewhere with another identity (identity.ts), or that asks
+ *   for a uid (RequestInstanceUid), is given a new uid and stores nothing under the old one; it
+ *   begins again under the new uid (docs/commands-and-identity.md).
  */
 import type { Clock, ClockTimer } from "../../clock.js";
-import { issueToken, newRecordId } from "../../credentials/index.js";
+import { issueToken, newInstanceUid, newRecordId } from "../../credentials/index.js";
 import type { Db } from "../../db/types.js";
 import { UnavailableError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
 import { BatchQueue, databaseBatches, runInRounds } from "../batch-queue.js";
 import { addEnrollmentTokenUses } from "../enrollment/repository.js";
-import { type AgentRef, findAgent, insertAgentKey } from "./repository.js";
+import { isOtherAgent } from "./identity.js";
+import type { Liveness } from "./liveness.js";
+import {
+  type AgentPresenceRow,
+  type AgentRef,
+  findAgent,
+  findAgentPresence,
+  insertAgentKey,
+} from "./repository.js";
 import {
   type ClosedConnection,
   type EnrollmentSessionStart,
@@ -34,7 +45,13 @@ import {
   storeReports,
   touchAgents,
 } from "./session-repository.js";
-import type { AgentReport, ConnectionAuth, ConnectionInfo, KnownFacets } from "./types.js";
+import type {
+  AgentDescriptionReport,
+  AgentReport,
+  ConnectionAuth,
+  ConnectionInfo,
+  KnownFacets,
+} from "./types.js";
 
 export type { AgentRef } from "./repository.js";
 
@@ -51,11 +68,19 @@ export type SessionStart =
       created: boolean;
     }
   | { outcome: "held"; ref: AgentRef; reason: string }
+  | {
+      /** Nothing was stored: the agent is to continue as `newInstanceUid` (agent_identification). */
+      outcome: "reassigned";
+      newInstanceUid: string;
+      why: "duplicate" | "requested";
+    }
   | { outcome: "rejected"; reason: string };
 
 export interface AgentSessionsOptions {
   replicaId: string;
   livenessFlushMs: number;
+  /** The liveness rule: "live elsewhere" for duplicate detection. */
+  liveness: Liveness;
   /** Replaces the tenant's secret values in agent-reported texts (effective config). */
   redact: (tenantId: string, texts: string[]) => Promise<string[]>;
 }
@@ -77,6 +102,7 @@ export class AgentSessions {
   readonly #enrollmentStarts: BatchQueue<EnrollmentSessionStart, SessionStartRow | undefined>;
   readonly #keyedStarts: BatchQueue<KeyedSessionStart, SessionStartRow | undefined>;
   readonly #deferredEnds = new Map<ClockTimer, ClosedConnection>();
+  readonly #presence: BatchQueue<AgentRef, AgentPresenceRow | undefined>;
 
   constructor(
     private readonly db: Db,
@@ -98,6 +124,12 @@ export class AgentSessions {
       (starts) => runInRounds(starts, agentKey, (round) => startKeyedSessions(db, round)),
       HOT_BATCH,
     );
+    this.#presence = new BatchQueue(async (refs) => {
+      const rows = new Map(
+        (await findAgentPresence(db, refs)).map((r) => [`${r.tenant_id}/${r.instance_uid}`, r]),
+      );
+      return refs.map((ref) => rows.get(`${ref.tenantId}/${ref.instanceUid}`));
+    }, HOT_BATCH);
   }
 
   /**
@@ -115,6 +147,8 @@ export class AgentSessions {
     if (auth.kind === "agent" && auth.instanceUid !== instanceUid) {
       return { outcome: "rejected", reason: "this agent key belongs to another instance_uid" };
     }
+    const reassigned = await this.#reassignment(auth, ref, reported, conn.transport);
+    if (reassigned) return reassigned;
     // Redacted before the statement: decrypting must not hold the embedded database's one connection.
     const report = this.#reportColumns(await this.#redacted(auth.tenantId, reported));
     const acceptsSettings = hasCapability(
@@ -206,6 +240,50 @@ export class AgentSessions {
     };
   }
 
+  /**
+   * Whether this connection must continue under a new uid: it asked for one, or its uid is live
+   * on another connection (any replica) of an agent with another identity. Undefined: go on.
+   * On an agent key the uid is that key's agent: a clone holding a copy of the key cannot be
+   * split off (it has no credential of its own to enroll with), so it is refused instead.
+   */
+  async #reassignment(
+    auth: ConnectionAuth,
+    ref: AgentRef,
+    reported: AgentReport,
+    transport: string,
+  ): Promise<SessionStart | undefined> {
+    const requested = reported.requestsInstanceUid === true;
+    if (!requested && !(await this.#isLiveElsewhere(ref, reported.description))) return undefined;
+    const at = { tenantId: ref.tenantId, instanceUid: ref.instanceUid, transport };
+    if (auth.kind === "agent") {
+      this.logger.warn(
+        { ...at, keyId: auth.keyId, requested },
+        "agent key presented by another agent; refused",
+      );
+      return {
+        outcome: "rejected",
+        reason: requested
+          ? "a new instance_uid is assigned on enrollment-token connections only"
+          : "this instance_uid is connected as another agent (different identity); restart to enroll anew",
+      };
+    }
+    const newUid = newInstanceUid(this.clock.now());
+    this.logger.info(
+      { ...at, newInstanceUid: newUid, why: requested ? "requested" : "duplicate" },
+      requested ? "instance uid requested; assigned" : "duplicate instance uid; assigned a new one",
+    );
+    return { outcome: "reassigned", newInstanceUid: newUid, why: requested ? "requested" : "duplicate" };
+  }
+
+  /** Whether `ref` is online now with an identity other than the one `description` says. */
+  async #isLiveElsewhere(ref: AgentRef, description: AgentDescriptionReport | undefined): Promise<boolean> {
+    // Without a description there is nothing to compare: never a duplicate (no read either).
+    if (!description) return false;
+    const live = await this.#presence.submit(ref);
+    if (!live || this.options.liveness.statusOf(live, this.clock.now()) !== "online") return false;
+    return isOtherAgent(description, live.description as AgentDescriptionReport | null);
+  }
+
   /** Mints a new key for an agent (offered on its live connection: key rotation). */
   async mintKey(ref: AgentRef): Promise<string> {
     const issued = issueToken("agent");
@@ -229,7 +307,8 @@ export class AgentSessions {
       reported.health !== undefined ||
       reported.effectiveConfig !== undefined ||
       reported.remoteConfigStatus !== undefined ||
-      reported.availableComponentsHash !== undefined;
+      reported.availableComponentsHash !== undefined ||
+      reported.customCapabilities !== undefined;
     if (!carriesFacets && !capabilitiesChanged) {
       this.touch(ref);
       return;
@@ -294,6 +373,9 @@ export class AgentSessions {
       // Decided here, not by parsing the status JSON again in SQL for every row.
       ...(report.remoteConfigStatus?.status === "APPLIED" && report.remoteConfigStatus.lastRemoteConfigHash
         ? { running_config_hash: report.remoteConfigStatus.lastRemoteConfigHash }
+        : {}),
+      ...(report.customCapabilities
+        ? { custom_capabilities: JSON.stringify(report.customCapabilities) }
         : {}),
     };
   }

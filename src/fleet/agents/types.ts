@@ -37,6 +37,10 @@ export interface AgentReport {
   effectiveConfig?: EffectiveConfigReport;
   remoteConfigStatus?: RemoteConfigStatusReport;
   availableComponentsHash?: string;
+  /** Reverse-DNS names of the custom capabilities the agent supports (custom_capabilities). */
+  customCapabilities?: string[];
+  /** The agent set RequestInstanceUid: it wants the server to assign its instance uid. */
+  requestsInstanceUid?: boolean;
 }
 
 /** Which facets the server already holds for the agent (drives ReportFullState). */

@@ -36,6 +36,8 @@ export interface AgentView {
   labels: Labels;
   description: { identifying: Record<string, string>; nonIdentifying: Record<string, string> } | null;
   capabilities: { bits: string; names: string[] };
+  /** Custom capabilities the agent reported (reverse-DNS names); empty when none. */
+  customCapabilities: string[];
   health: unknown;
   remoteConfigStatus: unknown;
   /** The remote config the agent last reported as applied (null: none of ours). */
@@ -53,6 +55,11 @@ export interface AgentView {
   /** When the agent first used its current key. */
   keyConfirmedAt: string | null;
   keyRotationRequestedAt: string | null;
+  /**
+   * The last restart an admin asked for, and when the agent came back from it (it reported a
+   * new health start time), or null while it has not; null when no restart was ever asked.
+   */
+  restart: { requestedAt: string; completedAt: string | null } | null;
   revokedAt: string | null;
   createdAt: string;
   updatedAt: string;
@@ -97,6 +104,7 @@ export function agentView(row: AgentListRow, liveness: Liveness, now: number): A
     labels: row.labels,
     description: row.description as AgentView["description"],
     capabilities: { bits: `0x${caps.toString(16)}`, names: capabilityNames(caps) },
+    customCapabilities: row.custom_capabilities ?? [],
     health: row.health,
     remoteConfigStatus: row.remote_config_status,
     runningConfig: row.running_config_hash
@@ -118,6 +126,9 @@ export function agentView(row: AgentListRow, liveness: Liveness, now: number): A
     enrolledAt: row.enrolled_at.toISOString(),
     keyConfirmedAt: iso(row.key_confirmed_at),
     keyRotationRequestedAt: iso(row.key_rotation_requested_at),
+    restart: row.restart_requested_at
+      ? { requestedAt: row.restart_requested_at.toISOString(), completedAt: iso(row.restart_completed_at) }
+      : null,
     revokedAt: iso(row.revoked_at),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),

@@ -11,7 +11,7 @@ import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
 import { decodeCursor, type Page, toPage } from "../pagination.js";
-import { formatSelector, parseSelector, type Selector, SelectorSyntaxError } from "../selector.js";
+import { formatSelector, parseSelectorInput, type Selector } from "../selector.js";
 import {
   type AssignmentWithTemplate,
   deleteAssignment,
@@ -69,16 +69,7 @@ export function assignmentView(a: AssignmentWithTemplate): AssignmentView {
 
 /** Parses a selector for an assignment; 422 naming the column on a syntax error. */
 export function parseAssignmentSelector(text: string, path = "selector"): Selector {
-  try {
-    return parseSelector(text);
-  } catch (err) {
-    if (err instanceof SelectorSyntaxError) {
-      throw new UnprocessableError("invalid label selector", [
-        { path, message: err.message, column: err.column },
-      ]);
-    }
-    throw err;
-  }
+  return parseSelectorInput(text, path);
 }
 
 /** The canonical text of a selector (throws 422 on a syntax error). */

@@ -1,6 +1,8 @@
 /** Reads every facet of an AgentToServer into the plain report the fleet services take. */
 import type { AgentReport } from "../../fleet/agents/types.js";
 import type { AgentToServer } from "../../gen/opamp/v1/opamp_pb.js";
+import { AgentToServerFlag } from "../../protocol/capabilities.js";
+import { readCustomCapabilities } from "./custom-capabilities.js";
 import { readDescription } from "./description.js";
 import { readEffectiveConfig } from "./effective-config.js";
 import { readHealth } from "./health.js";
@@ -20,6 +22,9 @@ export function readReport(msg: AgentToServer): AgentReport {
   if (remoteConfigStatus) report.remoteConfigStatus = remoteConfigStatus;
   if (msg.availableComponents)
     report.availableComponentsHash = Buffer.from(msg.availableComponents.hash).toString("hex");
+  const customCapabilities = readCustomCapabilities(msg);
+  if (customCapabilities) report.customCapabilities = customCapabilities;
+  if ((msg.flags & AgentToServerFlag.RequestInstanceUid) !== 0n) report.requestsInstanceUid = true;
   return report;
 }
 
@@ -31,5 +36,6 @@ export function facetNames(report: AgentReport): string[] {
   if (report.effectiveConfig) names.push("effective_config");
   if (report.remoteConfigStatus) names.push("remote_config_status");
   if (report.availableComponentsHash !== undefined) names.push("available_components");
+  if (report.customCapabilities) names.push("custom_capabilities");
   return names;
 }

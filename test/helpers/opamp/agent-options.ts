@@ -63,6 +63,15 @@ export interface TestAgentOptions {
    * Default false, as opamp-go v0.23.0's HTTP client just stops polling.
    */
   httpAgentDisconnect?: boolean;
+  /** Custom capabilities reported with the full state (opamp-go SetCustomCapabilities). */
+  customCapabilities?: string[];
+  /** Set AgentToServerFlags_RequestInstanceUid until the server assigns a uid. */
+  requestInstanceUid?: boolean;
+  /**
+   * What a restart command does (the supervisor restarts its collector: a new process with a new
+   * health start time). Default on; off: the command is only recorded.
+   */
+  actOnRestart?: boolean;
   /** Debug sink for the agent's event log (also kept in `TestAgent.events`). */
   log?: (line: string) => void;
 }

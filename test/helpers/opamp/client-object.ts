@@ -40,8 +40,12 @@ export interface ClientHost {
   /** Something waits may be waiting for changed. */
   changed(): void;
   note(line: string): void;
+  /** AgentToServerFlags of the next message. */
+  flags(): bigint;
   /** `agent_identification`: the server assigned a new instance UID. */
   newInstanceUid(uid: Uint8Array): void;
+  /** A command (the agent has AcceptsRestartCommand). */
+  command(type: number): void;
   /** `remote_config`, when the agent has AcceptsRemoteConfig. */
   remoteConfig(remoteConfig: AgentRemoteConfig): void;
   /** `connection_settings.opamp`. */
@@ -147,7 +151,7 @@ export class ClientObject implements ReportCursor {
     const host = this.host;
     const msg = host.status.compose(
       this,
-      { instanceUid: host.instanceUid(), capabilities: host.capabilities },
+      { instanceUid: host.instanceUid(), capabilities: host.capabilities, flags: host.flags() },
       extra,
     );
     host.sent(msg);
@@ -207,6 +211,7 @@ export class ClientObject implements ReportCursor {
     if (msg.command && caps & AgentCapability.AcceptsRestartCommand) {
       // opamp-go: a command excludes every other field of the message.
       this.note(`received command ${msg.command.type}`);
+      host.command(msg.command.type);
       return;
     }
     if (msg.flags & ServerToAgentFlag.ReportFullState) {

@@ -14,6 +14,7 @@ import {
   AgentToServerSchema,
   type ComponentHealth,
   ComponentHealthSchema,
+  CustomCapabilitiesSchema,
   type EffectiveConfig,
   EffectiveConfigSchema,
   type RemoteConfigStatus,
@@ -46,6 +47,8 @@ export interface ReportCursor {
 export interface AgentIdentity {
   instanceUid: Uint8Array;
   capabilities: bigint;
+  /** AgentToServerFlags (RequestInstanceUid). */
+  flags?: bigint;
 }
 
 const textEncoder = new TextEncoder();
@@ -65,6 +68,7 @@ export class ReportedStatus {
   private healthNow: ComponentHealth;
   private effectiveConfigBody: string | undefined;
   private configStatus: RemoteConfigStatus;
+  private readonly customCapabilities: string[] | undefined;
 
   constructor(opts: TestAgentOptions, instanceUidText: string) {
     const { identifying, nonIdentifying } = opts.description ?? {};
@@ -77,6 +81,7 @@ export class ReportedStatus {
         : supervisorNonIdentifyingAttributes("test-host"),
     });
     this.healthNow = create(ComponentHealthSchema, opts.startingHealth ?? { healthy: false });
+    this.customCapabilities = opts.customCapabilities;
     this.effectiveConfigBody = opts.effectiveConfig;
     // opamp-go starts from an empty (UNSET) status when none was persisted, and still puts it in
     // the first message (clientcommon.PrepareStart / PrepareFirstMessage).
@@ -125,6 +130,19 @@ export class ReportedStatus {
   setHealth(health: MessageInitShape<typeof ComponentHealthSchema>): void {
     this.healthNow = create(ComponentHealthSchema, health);
     this.cursor?.pending.add("health");
+  }
+
+  /** A new collector process (after a restart command): healthy, with its own start time. */
+  collectorStarted(nth: number): void {
+    const startedNs = BigInt(Date.now()) * 1_000_000n + BigInt(nth);
+    this.setHealth({ healthy: true, startTimeUnixNano: startedNs, statusTimeUnixNano: startedNs });
+  }
+
+  /** The collector runs with a new `service.instance.id` (the supervisor got a new uid). */
+  setServiceInstanceId(uid: string): void {
+    const { identifying, nonIdentifying } = this.descriptionAttributes;
+    if (!("service.instance.id" in identifying)) return;
+    this.setDescription({ identifying: { ...identifying, "service.instance.id": uid }, nonIdentifying });
   }
 
   setEffectiveConfig(body: string): void {
@@ -179,6 +197,12 @@ export class ReportedStatus {
     if (extra?.instanceUid === undefined) msg.instanceUid = identity.instanceUid;
     if (extra?.sequenceNum === undefined) msg.sequenceNum = cursor.seq;
     if (extra?.capabilities === undefined) msg.capabilities = caps;
+    if (identity.flags) msg.flags |= identity.flags;
+    // opamp-go sends custom capabilities with the full state (they are part of its synced state).
+    if (full && this.customCapabilities)
+      msg.customCapabilities ??= create(CustomCapabilitiesSchema, {
+        capabilities: [...this.customCapabilities],
+      });
     if (want("description")) msg.agentDescription ??= this.description;
     if (want("health") && caps & AgentCapability.ReportsHealth) msg.health ??= this.healthNow;
     if (want("effectiveConfig") && caps & AgentCapability.ReportsEffectiveConfig) {

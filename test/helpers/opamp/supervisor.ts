@@ -35,6 +35,7 @@ import type {
   ServerToAgent,
 } from "../../../src/gen/opamp/v1/opamp_pb.js";
 import { AgentCapability } from "../../../src/opamp/codec.js";
+import { AgentToServerFlag } from "../../../src/protocol/capabilities.js";
 import type { TestAgentOptions } from "./agent-options.js";
 import { AgentRecord, type Refusal } from "./agent-record.js";
 import { instanceUidText, offeredHeaders, SUPERVISOR_CAPABILITIES, uuidV7 } from "./agent-wire.js";
@@ -71,6 +72,11 @@ export class TestAgent extends AgentRecord {
   heartbeatIntervalSeconds: number | undefined;
   /** Number of client objects created (start, restart, each followed offer). */
   clientCount = 0;
+  /** Restart commands received, and collector restarts done for them (each a new start time). */
+  restartCommands = 0;
+  collectorRestarts = 0;
+  /** Instance uids the server assigned, in order. */
+  readonly assignedUids: string[] = [];
 
   private readonly opts: TestAgentOptions;
   private readonly capabilities: bigint;
@@ -324,7 +330,12 @@ export class TestAgent extends AgentRecord {
       },
       changed: () => this.poke(),
       note: (line) => this.note(line),
+      flags: () =>
+        this.opts.requestInstanceUid && this.assignedUids.length === 0
+          ? AgentToServerFlag.RequestInstanceUid
+          : 0n,
       newInstanceUid: (uid) => this.assignInstanceUid(uid),
+      command: (type) => this.receiveCommand(type),
       remoteConfig: (remoteConfig) => this.remoteConfig.receive(remoteConfig),
       offer: (client, offer) => this.receiveOffer(client, offer),
     };
@@ -343,13 +354,41 @@ export class TestAgent extends AgentRecord {
     this.poke();
   }
 
+  /**
+   * Supervisor `processAgentIdentificationMessage`: opamp-go sends under the new uid from the next
+   * message on; the supervisor persists it (restart() keeps it) and its collector restarts with
+   * the new uid as `service.instance.id`.
+   */
   private assignInstanceUid(uid: Uint8Array): void {
     if (uid.byteLength === 16) {
       this.uid = new Uint8Array(uid);
+      this.assignedUids.push(this.instanceUidString);
       this.note(`new instance_uid ${this.instanceUidString}`);
+      this.status.setServiceInstanceId(this.instanceUidString);
     } else {
       this.protocolErrors.push(`new_instance_uid of ${uid.byteLength} bytes ignored`);
     }
+  }
+
+  /**
+   * Supervisor `handleRestartCommand`: stops and starts the collector on the same OpAMP
+   * connection; the new collector reports healthy with its own start time.
+   */
+  private receiveCommand(type: number): void {
+    this.restartCommands++;
+    this.note(`restart command received (type ${type})`);
+    if (this.opts.actOnRestart === false) {
+      this.poke();
+      return;
+    }
+    this.track(
+      new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+        this.collectorRestarts++;
+        this.status.collectorStarted(this.collectorRestarts);
+        this.client?.flush();
+        this.poke();
+      }),
+    );
   }
 
   // ---------------------------------------------------------------------------------------------

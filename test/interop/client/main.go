@@ -17,11 +17,17 @@
 //     second process with the same -state-dir is a "restarted supervisor" (same uid, enrollment
 //     token again, last hash reported in the first message);
 //   - stops cleanly (health "Supervisor is shutdown", agent_disconnect, close) on SIGTERM/SIGINT,
-//     on stdin EOF, or on the stdin line "stop".
+//     on stdin EOF, or on the stdin line "stop";
+//   - with -accepts-restart, on a Restart command "restarts the collector" like
+//     handleRestartCommand (same connection; health again with a new start time);
+//   - on agent_identification, like processAgentIdentificationMessage: persists the new uid,
+//     puts it in service.instance.id and sends the description again (opamp-go itself sends
+//     every later message under the new uid).
 //
 // Events (one JSON object per line on stdout, field "event"): started, connecting, connected,
 // connect_failed, log, error_response, offer, offer_rejected, offer_followed, client_stopped,
-// config_received, config_status, health, effective_config, message, stopped.
+// config_received, config_status, health, effective_config, message, command, collector_restarted,
+// instance_uid_changed, stopped.
 package main
 
 import (
@@ -191,6 +197,8 @@ type options struct {
 	applyDelay     time.Duration
 	noConnSettings bool
 	noHeartbeatCap bool
+	acceptsRestart bool
+	hostName       string
 	compression    bool
 	debug          bool
 	name           string
@@ -267,13 +275,14 @@ func (a *agent) startClient() error {
 	n := a.clientNo
 	health := a.health
 	lastStatus := a.lastStatus
+	uid := a.uid
 	a.mu.Unlock()
 	endpoint := a.server.endpoint
 	auth := authKind(a.server.headers)
 	settings := types.StartSettings{
 		OpAMPServerURL:     endpoint,
 		Header:             a.server.headers.Clone(),
-		InstanceUid:        a.uid,
+		InstanceUid:        uid,
 		RemoteConfigStatus: lastStatus,
 		EnableCompression:  a.opts.compression,
 		Callbacks: types.Callbacks{
@@ -287,6 +296,13 @@ func (a *agent) startClient() error {
 				emit("error_response", map[string]any{"client": n, "type": e.Type.String(), "message": e.ErrorMessage})
 			},
 			OnMessage: func(ctx context.Context, msg *types.MessageData) { a.onMessage(ctx, n, msg) },
+			OnCommand: func(_ context.Context, cmd *protobufs.ServerToAgentCommand) error {
+				emit("command", map[string]any{"client": n, "type": cmd.GetType().String()})
+				if cmd.GetType() == protobufs.CommandType_CommandType_Restart {
+					go a.restartCollector(n)
+				}
+				return nil
+			},
 			OnOpampConnectionSettings: func(ctx context.Context, s *protobufs.OpAMPConnectionSettings) error {
 				// Like the supervisor: handled on another goroutine (it stops this very client).
 				go a.onOpampConnectionSettings(n, s)
@@ -444,9 +460,53 @@ func (a *agent) onMessage(ctx context.Context, n int, msg *types.MessageData) {
 		fields["newInstanceUid"] = hex.EncodeToString(msg.AgentIdentification.NewInstanceUid)
 	}
 	emit("message", fields)
+	if msg.AgentIdentification != nil {
+		a.adoptInstanceUid(n, msg.AgentIdentification.NewInstanceUid)
+	}
 	if msg.RemoteConfig != nil {
 		a.processRemoteConfig(ctx, n, msg.RemoteConfig)
 	}
+}
+
+// adoptInstanceUid mirrors Supervisor.processAgentIdentificationMessage.
+func (a *agent) adoptInstanceUid(n int, raw []byte) {
+	if len(raw) != 16 {
+		emit("log", map[string]any{"level": "error", "msg": "new_instance_uid is not 16 bytes"})
+		return
+	}
+	var uid types.InstanceUid
+	copy(uid[:], raw)
+	a.mu.Lock()
+	old := a.uid
+	a.uid = uid
+	a.state.InstanceUID = uuidString(uid)
+	a.state.save(a.opts.stateDir)
+	for _, attr := range a.desc.IdentifyingAttributes {
+		if attr.Key == "service.instance.id" {
+			attr.Value = &protobufs.AnyValue{Value: &protobufs.AnyValue_StringValue{StringValue: uuidString(uid)}}
+		}
+	}
+	c := a.client
+	a.mu.Unlock()
+	if c != nil {
+		_ = c.SetAgentDescription(a.desc)
+	}
+	emit("instance_uid_changed", map[string]any{"client": n, "from": uuidString(old), "to": uuidString(uid)})
+}
+
+// restartCollector mirrors Supervisor.handleRestartCommand: the collector process is stopped and
+// started again; its health comes back with a new start time on the same OpAMP connection.
+func (a *agent) restartCollector(n int) {
+	a.mu.Lock()
+	c := a.client
+	a.startAt = uint64(time.Now().UnixNano())
+	started := a.startAt
+	a.mu.Unlock()
+	if c == nil {
+		return
+	}
+	a.setHealth(c, n, &protobufs.ComponentHealth{Healthy: true, Status: "StatusOK", StartTimeUnixNano: started})
+	emit("collector_restarted", map[string]any{"client": n, "startTimeUnixNano": started})
 }
 
 // composeConfig mirrors the supervisor's merge: every entry of the map, names sorted, "" last;
@@ -615,6 +675,8 @@ func main() {
 	flag.DurationVar(&o.applyDelay, "apply-delay", 200*time.Millisecond, "time between APPLYING and APPLIED")
 	flag.BoolVar(&o.noConnSettings, "no-accepts-connection-settings", false, "do not set AcceptsOpAMPConnectionSettings")
 	flag.BoolVar(&o.noHeartbeatCap, "no-reports-heartbeat", false, "do not set ReportsHeartbeat")
+	flag.BoolVar(&o.acceptsRestart, "accepts-restart", false, "set AcceptsRestartCommand and act on Restart")
+	flag.StringVar(&o.hostName, "host-name", "", "host.name in the agent description (default: the hostname)")
 	flag.BoolVar(&o.compression, "compression", false, "EnableCompression: gzip HTTP bodies, permessage-deflate on WebSocket")
 	flag.BoolVar(&o.debug, "debug", false, "also print the client's debug logs")
 	flag.StringVar(&o.name, "service-name", "opamp-interop", "service.name in the agent description")
@@ -668,7 +730,13 @@ func main() {
 	if !o.noHeartbeatCap {
 		caps |= protobufs.AgentCapabilities_AgentCapabilities_ReportsHeartbeat
 	}
+	if o.acceptsRestart {
+		caps |= protobufs.AgentCapabilities_AgentCapabilities_AcceptsRestartCommand
+	}
 	host, _ := os.Hostname()
+	if o.hostName != "" {
+		host = o.hostName
+	}
 	a := &agent{
 		opts:    o,
 		uid:     uid,
