@@ -334,6 +334,32 @@ describe("offering own telemetry to agents", () => {
     expect(agent.ownTelemetry.restarts).toBe(restarts);
   });
 
+  it("offers it to a plain-HTTP agent at its next poll, and to an agent once it reports the capability", async () => {
+    const c = await configured("Own HTTP");
+    const polling = await c.fleet.enrolledAgent({
+      url: c.fleet.opampHttpUrl,
+      capabilities: OWN_METRICS,
+      pollIntervalMs: 100,
+    });
+    await eventually(async () => (polling.ownTelemetry.state.metrics ? true : undefined));
+    await c.api.put(c.t("/own-telemetry"), { metrics: { endpoint: LOGS_URL.replace("logs", "metrics2") } });
+    await eventually(async () =>
+      polling.ownTelemetry.state.metrics?.endpoint === "https://otlp.example.com/v1/metrics2"
+        ? true
+        : undefined,
+    );
+    expect(polling.connectionCount).toBe(2);
+
+    // Reports the capability only later (a supervisor config change without a restart): offered then.
+    const late = await c.fleet.enrolledAgent();
+    expect(ownOffers(late)).toEqual([]);
+    const reply = await late.send({ capabilities: OWN_METRICS | AgentCapability.ReportsStatus });
+    expect(reply.connectionSettings?.ownMetrics?.destinationEndpoint).toBe(
+      "https://otlp.example.com/v1/metrics2",
+    );
+    expect(reply.connectionSettings?.opamp).toBeUndefined();
+  });
+
   it("tells agents to stop after a DELETE, now and when they come back; never-configured tenants offer nothing", async () => {
     const c = await configured("Own Delete");
     const agent = await c.fleet.enrolledAgent({ capabilities: OWN_ALL });
