@@ -88,6 +88,17 @@ describe("the collector's own metrics", () => {
     },
   });
 
+  /** Waits for own metrics carrying `orgId` (and the resolved key); fails with the supervisor's log. */
+  async function ownMetricsArrive(orgId: string, timeoutMs: number): Promise<void> {
+    await eventually(
+      async () => (receiver.metricsPosts(orgId).length > 0 ? true : undefined),
+      timeoutMs,
+      `own metrics with x-scope-orgid ${orgId}`,
+    ).catch(async (err) => {
+      throw new Error(`${(err as Error).message}\n${await sup.transcript()}`);
+    });
+  }
+
   beforeAll(async () => {
     fleet = await createTenant(srv, "E2E Own Telemetry");
     t = (s: string) => `/api/v1/tenants/${fleet.tenantId}${s}`;
@@ -135,13 +146,7 @@ service:
       20_000,
       "the agent to enroll",
     );
-    await eventually(
-      async () => (receiver.metricsPosts("e2e-1").length > 0 ? true : undefined),
-      60_000,
-      "the collector's own metrics at the receiver",
-    ).catch(async (err) => {
-      throw new Error(`${(err as Error).message}\n${await sup.transcript()}`);
-    });
+    await ownMetricsArrive("e2e-1", 60_000);
     const view = (await fleet.api.get(t(`/agents/${uid}`))).body;
     expect(view.capabilities.names).toEqual(
       expect.arrayContaining(["reportsOwnMetrics", "reportsOwnLogs", "reportsOwnTraces"]),
@@ -154,13 +159,7 @@ service:
   it("follow a change live, without reconnecting to the server or restarting in a loop", async () => {
     const connections = sup.matching(/Connected to the OpAMP server/).length;
     expect((await fleet.api.put(t("/own-telemetry"), ownTelemetry("e2e-2"))).status).toBe(200);
-    await eventually(
-      async () => (receiver.metricsPosts("e2e-2").length > 0 ? true : undefined),
-      45_000,
-      "own metrics with the new header",
-    ).catch(async (err) => {
-      throw new Error(`${(err as Error).message}\n${await sup.transcript()}`);
-    });
+    await ownMetricsArrive("e2e-2", 45_000);
     // Settled: one collector, and it keeps running (no offer → restart → offer loop).
     const pid = await eventually(async () => (await sup.collectorPids())[0], 10_000, "the collector");
     await new Promise((r) => setTimeout(r, 8_000));
