@@ -224,6 +224,19 @@ describe("the own-telemetry resource", () => {
     expect(await rowsOf(c.fleet.tenantId)).toEqual({ own: 0, audit: 0 });
   });
 
+  it("keeps a referenced secret from being deleted unless forced; forced, nothing is offered", async () => {
+    const c = await configured("Own Secret Delete");
+    const refused = await c.api.delete(c.t("/secrets/xscaler_api_key"));
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toMatch(/own-telemetry settings/);
+    expect((await c.api.get(c.t("/secrets/xscaler_api_key"))).status).toBe(200);
+    expect((await c.api.delete(c.t("/secrets/xscaler_api_key?force=true"))).status).toBe(204);
+    const agent = await c.fleet.enrolledAgent({ capabilities: OWN_METRICS });
+    await agent.heartbeat();
+    expect(ownOffers(agent)).toEqual([]);
+    expect(srv.logs()).toContain("own telemetry not offered: the secret it references no longer exists");
+  });
+
   it("accepts an endpoint or header value only when the supervisor can carry it safely", async () => {
     const c = await tenant("Own Property");
     await fc.assert(
