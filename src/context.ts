@@ -27,6 +27,7 @@ import { DeliveryService } from "./fleet/deliveries/service.js";
 import { EnrollmentTokenService } from "./fleet/enrollment/tokens.js";
 import { FleetEventFeed } from "./fleet/events.js";
 import { IdempotencyStore } from "./fleet/idempotency/store.js";
+import { OwnTelemetryService } from "./fleet/own-telemetry/service.js";
 import { ReplicaPresence } from "./fleet/replicas.js";
 import { SecretService } from "./fleet/secrets/service.js";
 import { TenantService } from "./fleet/tenants/service.js";
@@ -54,6 +55,7 @@ export interface Services {
   configPlanner: ConfigPlanner;
   explainer: ConfigExplainer;
   apply: ApplyService;
+  ownTelemetry: OwnTelemetryService;
 }
 
 /** Mutable process state shared by transports (readiness). */
@@ -164,6 +166,13 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     ),
     explainer: new ConfigExplainer(db, desiredConfigs, deliveries),
     apply: new ApplyService(db, templates, assignments),
+    ownTelemetry: new OwnTelemetryService(
+      db,
+      secrets,
+      audit,
+      clock,
+      logger.child({ component: "own-telemetry" }),
+    ),
   };
   return {
     config,

@@ -37,6 +37,7 @@ export function createServer(ctx: AppContext): RunningServer {
       planner: services.configPlanner,
       deliveries: services.deliveries,
       liveness: services.liveness,
+      ownTelemetry: services.ownTelemetry,
     },
     ctx.clock,
     metrics,
@@ -91,10 +92,14 @@ export function createServer(ctx: AppContext): RunningServer {
     ctx.replicaId,
     logger.child({ component: "offline-planner" }),
   );
-  // Secret changes on any replica: redaction must use the new values at once.
+  // Secret changes on any replica: redaction and own-telemetry offers must use the new values at
+  // once. Subscribed before the OpAMP server, which re-offers after reading the same event.
   ctx.fleetEvents.subscribe((event) => {
-    if (event.kind === "config.changed" && event.payload.reason === "secret")
+    if (event.kind === "config.changed" && event.payload.reason === "secret") {
       services.secrets.invalidate(event.tenantId);
+      services.ownTelemetry.invalidate(event.tenantId);
+    }
+    if (event.kind === "own_telemetry.changed") services.ownTelemetry.invalidate(event.tenantId);
   });
   ctx.fleetEvents.subscribe((event) => opamp.onFleetEvent(event));
   ctx.fleetEvents.subscribe((event) => offline.onFleetEvent(event));

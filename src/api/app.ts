@@ -21,6 +21,7 @@ import { auditRoutes } from "./routes/audit-events.js";
 import { configTemplateRoutes } from "./routes/config-templates.js";
 import { deliveryRoutes } from "./routes/deliveries.js";
 import { enrollmentTokenRoutes } from "./routes/enrollment-tokens.js";
+import { ownTelemetryRoutes } from "./routes/own-telemetry.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { tenantRoutes } from "./routes/tenants.js";
 
@@ -69,6 +70,7 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
   api.route("/", deliveryRoutes(services.deliveries, services.explainer));
   api.route("/", applyRoutes(services.apply));
   api.route("/", secretRoutes(services.secrets));
+  api.route("/", ownTelemetryRoutes(services.ownTelemetry));
   app.route("/api/v1", api);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {

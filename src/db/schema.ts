@@ -231,6 +231,17 @@ export interface IdempotencyKeysTable {
   created_at: DefaultedTimestamp;
 }
 
+/**
+ * A tenant's own-telemetry destinations (issue 13): endpoints, plain header values and secret
+ * references only, never a secret value. `settings` NULL: deleted (agents are told to stop).
+ */
+export interface TenantOwnTelemetryTable {
+  tenant_id: string;
+  settings: ColumnType<unknown, string | null, string | null>;
+  updated_at: Timestamp;
+  updated_by: string;
+}
+
 /** The whole database as Kysely sees it. */
 export interface Database {
   tenants: TenantsTable;
@@ -247,6 +258,7 @@ export interface Database {
   fleet_events: FleetEventsTable;
   replicas: ReplicasTable;
   idempotency_keys: IdempotencyKeysTable;
+  tenant_own_telemetry: TenantOwnTelemetryTable;
 }
 
 export type TenantRow = Selectable<TenantsTable>;

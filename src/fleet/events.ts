@@ -46,6 +46,8 @@ export interface FleetEventPayloads {
     assignment?: string;
     secret?: string;
   };
+  /** The tenant's own-telemetry settings changed (issue 13): re-offer them to its agents. */
+  "own_telemetry.changed": Record<string, never>;
 }
 
 export type FleetEventKind = keyof FleetEventPayloads;
@@ -115,6 +117,8 @@ export function parseFleetEvent(row: {
         },
       };
     }
+    case "own_telemetry.changed":
+      return { ...base, kind: row.kind, payload: {} };
     default:
       return undefined;
   }

@@ -15,11 +15,13 @@ import type { ConnectionAuth } from "../fleet/agents/types.js";
 import type { ConfigPlanner } from "../fleet/configs/planner.js";
 import type { DeliveryService } from "../fleet/deliveries/service.js";
 import type { FleetEvent } from "../fleet/events.js";
+import type { OwnTelemetryService } from "../fleet/own-telemetry/service.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { ConfigPusher } from "./config-pusher.js";
 import { CLOSE, upgradeRejection } from "./errors.js";
 import { HttpTransport } from "./http-transport.js";
+import { OwnTelemetryPusher } from "./own-telemetry-pusher.js";
 import { type AgentEndpoint, ConnectionRegistry } from "./registry.js";
 import type { SessionDeps, Transport } from "./session.js";
 import { WebSocketTransport } from "./websocket-transport.js";
@@ -33,6 +35,7 @@ export interface OpampFleet {
   planner: ConfigPlanner;
   deliveries: DeliveryService;
   liveness: Liveness;
+  ownTelemetry: OwnTelemetryService;
 }
 
 export interface OpampServerOptions {
@@ -66,6 +69,7 @@ export function endpointFor(base: string, transport: Transport): string {
 export class OpampServer {
   readonly registry = new ConnectionRegistry();
   readonly pusher: ConfigPusher;
+  readonly ownTelemetry: OwnTelemetryPusher;
   readonly #ws: WebSocketTransport;
   readonly #http: HttpTransport;
   readonly #authenticator: AgentAuthenticator;
@@ -85,9 +89,11 @@ export class OpampServer {
     this.#authenticator = fleet.authenticator;
     this.#publicBase = options.publicUrl ?? "ws://localhost:8082/v1/opamp";
     this.pusher = new ConfigPusher(this.registry, fleet.planner, clock, logger);
+    this.ownTelemetry = new OwnTelemetryPusher(this.registry, fleet.ownTelemetry, clock, logger);
     const deps: SessionDeps = {
       sessions: fleet.sessions,
       pusher: this.pusher,
+      ownTelemetry: this.ownTelemetry,
       deliveries: fleet.deliveries,
       metrics,
       logger,
@@ -199,6 +205,11 @@ export class OpampServer {
       case "config.changed":
         this.pusher.invalidate(event.tenantId);
         await this.pusher.pushTo(event.tenantId, event.payload.instanceUids);
+        // Own-telemetry headers may reference the secret (the hash decides what is re-offered).
+        if (event.payload.reason === "secret") await this.ownTelemetry.pushTo(event.tenantId);
+        return;
+      case "own_telemetry.changed":
+        await this.ownTelemetry.pushTo(event.tenantId);
         return;
       case "agent.labels_changed":
         await this.pusher.pushTo(event.tenantId, event.payload.instanceUids);
@@ -271,6 +282,7 @@ export class OpampServer {
     for (const timer of this.#pacedRestarts) timer.cancel();
     this.#pacedRestarts.clear();
     this.pusher.stop();
+    this.ownTelemetry.stop();
     await this.#ws.stop();
     await this.#http.stop();
   }

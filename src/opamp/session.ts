@@ -26,6 +26,12 @@ import {
 import { instanceUidToString, uuidStringToBytes } from "./codec.js";
 import { badRequest } from "./errors.js";
 import { facetNames, needsFullState, readReport } from "./facets/index.js";
+import {
+  acceptsOwnTelemetry,
+  type OwnTelemetrySettings,
+  type OwnTelemetrySource,
+  ownTelemetryOffer,
+} from "./own-telemetry-offer.js";
 
 /** What this server offers, sent in the first reply of every connection. */
 export const SERVER_CAPABILITIES =
@@ -44,6 +50,8 @@ export interface ConfigSource {
 export interface SessionDeps {
   sessions: AgentSessions;
   pusher: ConfigSource;
+  /** The tenant's own-telemetry destinations (the replica's OwnTelemetryPusher). */
+  ownTelemetry: OwnTelemetrySource;
   deliveries: DeliveryService;
   metrics: Metrics;
   logger: Logger;
@@ -92,6 +100,9 @@ export class AgentSession {
   #lastOfferedHash: string | undefined;
   /** The uid this connection was told to continue with (agent_identification), until it does. */
   #assignedUid: { text: string; bytes: Uint8Array } | undefined;
+  /** The own-telemetry offer last sent on this connection, and the generation it was checked at. */
+  #ownTelemetryHash: string | undefined;
+  #ownTelemetryGeneration = 0;
 
   constructor(
     readonly auth: ConnectionAuth,
@@ -185,7 +196,10 @@ export class AgentSession {
         this.#keyOffered = true;
       }
       await this.#noteRemoteConfigStatus(report);
-      if (!disconnected) await this.#attachConfig(reply);
+      if (!disconnected) {
+        await this.#attachConfig(reply);
+        await this.#attachOwnTelemetry(reply);
+      }
     } else if (this.ref) {
       if (report.remoteConfigStatus) {
         // Two independent batched writes (the agent row, its delivery row): wait for both at once.
@@ -201,6 +215,16 @@ export class AgentSession {
       // decide again; a failed desired hash is not re-pushed.
       if (!disconnected && reportedHash !== undefined && reportedHash !== this.#lastOfferedHash) {
         await this.#attachConfig(reply);
+      }
+      // Newly capable, or a change this connection has not been checked against (a push that ran
+      // while the session was starting): the hash decides whether anything is sent.
+      if (
+        !disconnected &&
+        acceptsOwnTelemetry(this.#capabilities) &&
+        (capabilitiesChanged ||
+          this.deps.ownTelemetry.changedSince(this.ref.tenantId, this.#ownTelemetryGeneration))
+      ) {
+        await this.#attachOwnTelemetry(reply);
       }
       if (report.description) this.#known.description = true;
       if (report.health) this.#known.health = true;
@@ -349,6 +373,35 @@ export class AgentSession {
     if (!facts || !this.ref) return;
     const offer = await this.deps.pusher.offerFor(this.ref.tenantId, facts);
     if (offer) this.#setRemoteConfig(reply, offer);
+  }
+
+  async #attachOwnTelemetry(reply: ServerToAgent): Promise<void> {
+    if (!this.ref || !this.#mayReceiveConfig() || !acceptsOwnTelemetry(this.#capabilities)) return;
+    this.#setOwnTelemetry(reply, await this.deps.ownTelemetry.settingsFor(this.ref.tenantId));
+  }
+
+  /** A message offering the tenant's own-telemetry settings, or undefined when nothing changed. */
+  ownTelemetryMessage(settings: OwnTelemetrySettings): ServerToAgent | undefined {
+    if (!this.instanceUid) return undefined;
+    const msg = create(ServerToAgentSchema, { instanceUid: this.instanceUid });
+    return this.#setOwnTelemetry(msg, settings) ? msg : undefined;
+  }
+
+  /**
+   * Puts the own-telemetry offer in `msg` when it differs from the last one sent on this
+   * connection. Never beside an OpAMP offer (the key switch): that connection is about to end, and
+   * the next one gets the settings. An older generation than one already applied is ignored.
+   */
+  #setOwnTelemetry(msg: ServerToAgent, settings: OwnTelemetrySettings): boolean {
+    if (!this.ref || !this.#mayReceiveConfig() || msg.connectionSettings) return false;
+    if (settings.generation < this.#ownTelemetryGeneration) return false;
+    this.#ownTelemetryGeneration = settings.generation;
+    if (!settings.destinations) return false;
+    const built = ownTelemetryOffer(this.#capabilities, settings.destinations);
+    if (!built || built.hashHex === this.#ownTelemetryHash) return false;
+    this.#ownTelemetryHash = built.hashHex;
+    msg.connectionSettings = built.offer;
+    return true;
   }
 
   /**

@@ -68,6 +68,8 @@ export interface SupervisorOptions {
   endpoint: string;
   token: string;
   storageDir: string;
+  /** Extra environment for the supervisor (its collector inherits it). */
+  env?: Record<string, string>;
 }
 
 export class Supervisor {
@@ -96,6 +98,7 @@ export class Supervisor {
         AGENT_API_ENROLLMENT_TOKEN: o.token,
         AGENT_API_COLLECTOR_EXECUTABLE: o.binaries.collector,
         AGENT_API_SUPERVISOR_STORAGE: o.storageDir,
+        ...o.env,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

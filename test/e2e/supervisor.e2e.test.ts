@@ -250,7 +250,10 @@ describe("opampsupervisor + collector over WebSocket", () => {
         "reportsHeartbeat",
       ]),
     );
-    expect(view.capabilities.names).not.toContain("reportsOwnMetrics");
+    // The template takes own telemetry (docs/own-telemetry.md); this tenant sets none.
+    expect(view.capabilities.names).toEqual(
+      expect.arrayContaining(["reportsOwnMetrics", "reportsOwnLogs", "reportsOwnTraces"]),
+    );
     // The collector's health tree: its pipelines and components.
     expect(JSON.stringify(view.health)).toContain("receiver:otlp");
     // The secret reached the collector (it is in the delivered config) but never the API.

@@ -165,6 +165,7 @@ const COLUMNS: { [T in keyof Database]: ReadonlyArray<keyof Database[T]> } = {
   fleet_events: ["id", "tenant_id", "kind", "payload", "claimed_by", "created_at"],
   replicas: ["id", "hostname", "started_at", "heartbeat_at", "stopped_at"],
   idempotency_keys: ["scope", "key", "request_hash", "status_code", "response", "created_at"],
+  tenant_own_telemetry: ["tenant_id", "settings", "updated_at", "updated_by"],
 };
 
 let srv: TestServer;

@@ -83,6 +83,7 @@ describe("operations endpoints", () => {
       "/api/v1/tenants/{tenantId}/deliveries",
       "/api/v1/tenants/{tenantId}/deliveries/rollup",
       "/api/v1/tenants/{tenantId}/apply",
+      "/api/v1/tenants/{tenantId}/own-telemetry",
     ]) {
       expect(paths).toContain(p);
     }

@@ -109,3 +109,16 @@ export async function latestRevisionContents(
            where a.template_id = t.id and a.revision_version = r.version))`.execute(db);
   return result.rows;
 }
+
+/** Whether the tenant's own-telemetry settings reference secret `name` in a header. */
+export async function ownTelemetryReferencesSecret(
+  db: Queryable,
+  tenantId: string,
+  name: string,
+): Promise<boolean> {
+  const result = await sql<{ used: boolean }>`
+    select exists (select 1 from tenant_own_telemetry where tenant_id = ${tenantId}
+      and jsonb_path_exists(settings, '$.*.headers.*.secret ? (@ == $name)', jsonb_build_object('name', ${name}::text))
+    ) as used`.execute(db);
+  return result.rows[0]?.used === true;
+}

@@ -34,6 +34,7 @@ import {
   listAllSecretVersions,
   listLatestSecrets,
   lockSecretVersions,
+  ownTelemetryReferencesSecret,
   type SecretRow,
   updateEnvelope,
 } from "./repository.js";
@@ -171,7 +172,10 @@ export class SecretService implements SecretResolver {
       .sort((a, b) => a.template.localeCompare(b.template) || a.version - b.version);
   }
 
-  /** Deletes every version; 409 while an assigned revision references it, unless forced. */
+  /**
+   * Deletes every version; 409 while an assigned revision or the own-telemetry settings reference
+   * it, unless forced.
+   */
   async delete(meta: RequestMeta, tenantId: string, name: string, force: boolean): Promise<void> {
     authorizeTenant(meta.actor, tenantId, "editor");
     assertSecretName(name);
@@ -180,6 +184,13 @@ export class SecretService implements SecretResolver {
       throw new ConflictError(
         `secret "${name}" is used by assigned revisions: ${users.map((u) => `${u.template}@${u.version}`).join(", ")} (delete with force=true to break them)`,
         { usedBy: users },
+      );
+    }
+    const ownTelemetry = await ownTelemetryReferencesSecret(this.db, tenantId, name);
+    if (ownTelemetry && !force) {
+      throw new ConflictError(
+        `secret "${name}" is used by the own-telemetry settings (delete with force=true to stop offering them)`,
+        { usedBy: [], ownTelemetry: true },
       );
     }
     await this.db.transaction().execute(async (trx) => {
@@ -191,7 +202,7 @@ export class SecretService implements SecretResolver {
         action: "secret.delete",
         targetType: "secret",
         targetId: name,
-        details: { versions: versions.length, forced: force && users.length > 0 },
+        details: { versions: versions.length, forced: force && (users.length > 0 || ownTelemetry) },
       });
       await publishFleetEvent(trx, tenantId, "config.changed", { reason: "secret", secret: name });
     });

@@ -11,6 +11,7 @@ import type {
   AgentRemoteConfig,
   AgentToServer,
   AgentToServerSchema,
+  ConnectionSettingsOffers,
   OpAMPConnectionSettings,
   ServerToAgent,
 } from "../../../src/gen/opamp/v1/opamp_pb.js";
@@ -50,6 +51,8 @@ export interface ClientHost {
   remoteConfig(remoteConfig: AgentRemoteConfig): void;
   /** `connection_settings.opamp`. */
   offer(client: ClientObject, offer: OpAMPConnectionSettings): void;
+  /** `connection_settings` (own telemetry is handled in OnMessage, before the OpAMP part). */
+  connectionSettings(settings: ConnectionSettingsOffers): void;
 }
 
 export interface ClientObjectOptions {
@@ -220,6 +223,7 @@ export class ClientObject implements ReportCursor {
     }
     if (msg.agentIdentification) host.newInstanceUid(msg.agentIdentification.newInstanceUid);
     if (msg.remoteConfig && caps & AgentCapability.AcceptsRemoteConfig) host.remoteConfig(msg.remoteConfig);
+    if (msg.connectionSettings) host.connectionSettings(msg.connectionSettings);
     const offer = msg.connectionSettings?.opamp;
     if (offer) host.offer(this, offer);
     if (msg.errorResponse) host.note(`server error response: ${msg.errorResponse.errorMessage}`);

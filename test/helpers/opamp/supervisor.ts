@@ -14,9 +14,12 @@
  *   OpAMP connection-settings offer (stop with `agent_disconnect` + close 1000, then a NEW client
  *   with exactly the offered headers).
  *
+ * - Own-telemetry settings (own_metrics / own_logs / own_traces): recorded and applied like the
+ *   supervisor (own-telemetry.ts), never a reconnect.
+ *
  * What it deliberately does not do: retry a refused connection (opamp-go retries forever with
  * backoff; tests assert the refusal instead), TLS settings from offers, packages, custom
- * messages, own-telemetry settings, WS compression (the supervisor never enables it).
+ * messages, WS compression (the supervisor never enables it).
  *
  * This file holds the supervisor: its lifecycle (start, stop, kill, restart), what it reports
  * when a test asks, and the enrollment switch to an offered endpoint and key. The rest of
@@ -41,6 +44,7 @@ import { AgentRecord, type Refusal } from "./agent-record.js";
 import { instanceUidText, offeredHeaders, SUPERVISOR_CAPABILITIES, uuidV7 } from "./agent-wire.js";
 import { type ClientHost, ClientObject, transportOf } from "./client-object.js";
 import { noop } from "./deferred.js";
+import { OwnTelemetryRecord } from "./own-telemetry.js";
 import { RemoteConfigHandler } from "./remote-config.js";
 import { ReportedStatus } from "./reported-status.js";
 import { WebSocketClient } from "./websocket-client.js";
@@ -77,6 +81,8 @@ export class TestAgent extends AgentRecord {
   collectorRestarts = 0;
   /** Instance uids the server assigned, in order. */
   readonly assignedUids: string[] = [];
+  /** Own-telemetry offers received and the own telemetry applied (persisted across restart()). */
+  readonly ownTelemetry = new OwnTelemetryRecord();
 
   private readonly opts: TestAgentOptions;
   private readonly capabilities: bigint;
@@ -338,6 +344,10 @@ export class TestAgent extends AgentRecord {
       command: (type) => this.receiveCommand(type),
       remoteConfig: (remoteConfig) => this.remoteConfig.receive(remoteConfig),
       offer: (client, offer) => this.receiveOffer(client, offer),
+      connectionSettings: (settings) => {
+        this.ownTelemetry.receive(settings, this.capabilities);
+        this.poke();
+      },
     };
   }
 
