@@ -224,6 +224,18 @@ export interface IdempotencyKeysTable {
 }
 
 /** The whole database as Kysely sees it. */
+/** One collector build's available components per tenant (keyed by the hash the agent reports). */
+export interface AgentComponentSetsTable {
+  tenant_id: string;
+  hash: string;
+  /** `{ receivers: { otlp: { metadata, subComponents } }, … }`; null when the list was refused. */
+  components: Json<unknown> | null;
+  refusal: string | null;
+  list_bytes: number;
+  reported_by: string;
+  reported_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   admin_api_keys: AdminApiKeysTable;
@@ -239,6 +251,7 @@ export interface Database {
   fleet_events: FleetEventsTable;
   replicas: ReplicasTable;
   idempotency_keys: IdempotencyKeysTable;
+  agent_component_sets: AgentComponentSetsTable;
 }
 
 export type TenantRow = Selectable<TenantsTable>;

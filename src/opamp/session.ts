@@ -5,8 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
+import type { Clock } from "../clock.js";
 import type { AgentRef, AgentSessions, SessionStart } from "../fleet/agents/sessions.js";
 import type { AgentReport, ConnectionAuth, KnownFacets, RemoteConfigState } from "../fleet/agents/types.js";
+import type { ComponentCatalog } from "../fleet/components/catalog.js";
 import type { AgentSessionFacts, RemoteConfigOffer } from "../fleet/configs/planner.js";
 import type { DeliveryService } from "../fleet/deliveries/service.js";
 import { type AgentToServer, type ServerToAgent, ServerToAgentSchema } from "../gen/opamp/v1/opamp_pb.js";
@@ -40,6 +42,9 @@ export interface SessionDeps {
   sessions: AgentSessions;
   pusher: ConfigSource;
   deliveries: DeliveryService;
+  /** Where the component lists of collector builds are kept (AvailableComponents). */
+  components: ComponentCatalog;
+  clock: Clock;
   metrics: Metrics;
   logger: Logger;
   replicaId: string;
@@ -59,6 +64,12 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 export type SessionState = "new" | "active" | "held" | "rejected" | "closed";
+
+/**
+ * How long config waits for a component list the server asked for: messages without it after
+ * this stop the wait (an agent that does not answer the flag is not blocked for ever).
+ */
+export const COMPONENTS_WAIT_MS = 10_000;
 
 export interface HandleResult {
   reply: ServerToAgent;
@@ -85,6 +96,10 @@ export class AgentSession {
   /** What the agent last said about its remote config, on this connection. */
   #reported: { hash: string; status: RemoteConfigState } | undefined;
   #lastOfferedHash: string | undefined;
+  /** The components hash this connection asked the list for (asked once per connection). */
+  #askedComponentsHash: string | undefined;
+  /** Since when config waits for the list asked for (Clock ms), while it does. */
+  #awaitingComponentsSince: number | undefined;
 
   constructor(
     readonly auth: ConnectionAuth,
@@ -169,6 +184,7 @@ export class AgentSession {
         this.#keyOffered = true;
       }
       await this.#noteRemoteConfigStatus(report);
+      await this.#noteAvailableComponents(report, reply);
       if (!disconnected) await this.#attachConfig(reply);
     } else if (this.ref) {
       if (report.remoteConfigStatus) {
@@ -180,10 +196,12 @@ export class AgentSession {
       } else {
         await this.deps.sessions.recordReport(this.ref, report, capabilitiesChanged);
       }
+      const componentsSettled = await this.#noteAvailableComponents(report, reply);
       const reportedHash = report.remoteConfigStatus?.lastRemoteConfigHash;
-      // The agent runs something other than what we last offered (a rollback, a lost offer):
-      // decide again; a failed desired hash is not re-pushed.
-      if (!disconnected && reportedHash !== undefined && reportedHash !== this.#lastOfferedHash) {
+      // The agent runs something other than what we last offered (a rollback, a lost offer), or
+      // the wait for its component list ended: decide again; a failed desired hash is not re-pushed.
+      const runsOther = reportedHash !== undefined && reportedHash !== this.#lastOfferedHash;
+      if (!disconnected && (runsOther || componentsSettled)) {
         await this.#attachConfig(reply);
       }
       if (report.description) this.#known.description = true;
@@ -276,9 +294,50 @@ export class AgentSession {
     await this.deps.deliveries.recordStatus(this.ref.tenantId, this.ref.instanceUid, status);
   }
 
+  /**
+   * AvailableComponents: a list is stored (once per hash and tenant); a hash the server does not
+   * know is answered with ReportAvailableComponents, once per connection, and config waits for
+   * the list (the pre-flight check needs it) until it comes or COMPONENTS_WAIT_MS pass. Returns
+   * true when a wait ended with this message (config is decided now).
+   */
+  async #noteAvailableComponents(report: AgentReport, reply: ServerToAgent): Promise<boolean> {
+    const ref = this.ref;
+    if (!ref) return false;
+    const waitedSince = this.#awaitingComponentsSince;
+    const reported = report.availableComponents;
+    if (!reported) {
+      if (waitedSince === undefined || this.deps.clock.now() - waitedSince < COMPONENTS_WAIT_MS) return false;
+      this.#awaitingComponentsSince = undefined;
+      this.deps.logger.info(
+        { tenantId: ref.tenantId, instanceUid: ref.instanceUid },
+        "the agent did not send its available components; config is no longer held for them",
+      );
+      return true;
+    }
+    if (reported.components || reported.listBytes > 0) {
+      // Stored, or refused (too large): either way the wait is over. A refusal is shown in the
+      // agent view and logged; the agent keeps its config (nothing is checked against no list).
+      await this.deps.components.store(ref.tenantId, ref.instanceUid, reported);
+      this.#awaitingComponentsSince = undefined;
+      return waitedSince !== undefined;
+    }
+    if (await this.deps.components.find(ref.tenantId, reported.hash)) {
+      this.#awaitingComponentsSince = undefined;
+      return waitedSince !== undefined;
+    }
+    if (this.#askedComponentsHash !== reported.hash) {
+      this.#askedComponentsHash = reported.hash;
+      this.#awaitingComponentsSince = this.deps.clock.now();
+      reply.flags |= ServerToAgentFlag.ReportAvailableComponents;
+    }
+    return false;
+  }
+
   /** Whether config may be delivered on this connection at all. */
   #mayReceiveConfig(): boolean {
     if (this.state !== "active") return false;
+    // Waiting for the component list asked for: the config is checked against it first.
+    if (this.#awaitingComponentsSince !== undefined) return false;
     if (this.auth.kind === "agent") return true;
     // On the enrollment token only when allowed, and not while the agent is switching to its key.
     return this.auth.allowConfigOnToken && !this.#keyOffered;

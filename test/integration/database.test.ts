@@ -161,6 +161,15 @@ const COLUMNS: { [T in keyof Database]: ReadonlyArray<keyof Database[T]> } = {
   fleet_events: ["id", "tenant_id", "kind", "payload", "claimed_by", "created_at"],
   replicas: ["id", "hostname", "started_at", "heartbeat_at", "stopped_at"],
   idempotency_keys: ["scope", "key", "request_hash", "status_code", "response", "created_at"],
+  agent_component_sets: [
+    "tenant_id",
+    "hash",
+    "components",
+    "refusal",
+    "list_bytes",
+    "reported_by",
+    "reported_at",
+  ],
 };
 
 let srv: TestServer;

@@ -229,7 +229,7 @@ export class AgentSessions {
       reported.health !== undefined ||
       reported.effectiveConfig !== undefined ||
       reported.remoteConfigStatus !== undefined ||
-      reported.availableComponentsHash !== undefined;
+      reported.availableComponents !== undefined;
     if (!carriesFacets && !capabilitiesChanged) {
       this.touch(ref);
       return;
@@ -288,9 +288,7 @@ export class AgentSessions {
       ...(report.remoteConfigStatus
         ? { remote_config_status: JSON.stringify(report.remoteConfigStatus) }
         : {}),
-      ...(report.availableComponentsHash !== undefined
-        ? { available_components_hash: report.availableComponentsHash }
-        : {}),
+      ...(report.availableComponents ? { available_components_hash: report.availableComponents.hash } : {}),
     };
   }
 

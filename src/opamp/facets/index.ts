@@ -1,6 +1,7 @@
 /** Reads every facet of an AgentToServer into the plain report the fleet services take. */
 import type { AgentReport } from "../../fleet/agents/types.js";
 import type { AgentToServer } from "../../gen/opamp/v1/opamp_pb.js";
+import { readAvailableComponents } from "./available-components.js";
 import { readDescription } from "./description.js";
 import { readEffectiveConfig } from "./effective-config.js";
 import { readHealth } from "./health.js";
@@ -18,8 +19,8 @@ export function readReport(msg: AgentToServer): AgentReport {
   if (effectiveConfig) report.effectiveConfig = effectiveConfig;
   const remoteConfigStatus = readRemoteConfigStatus(msg);
   if (remoteConfigStatus) report.remoteConfigStatus = remoteConfigStatus;
-  if (msg.availableComponents)
-    report.availableComponentsHash = Buffer.from(msg.availableComponents.hash).toString("hex");
+  const availableComponents = readAvailableComponents(msg);
+  if (availableComponents) report.availableComponents = availableComponents;
   return report;
 }
 
@@ -30,6 +31,6 @@ export function facetNames(report: AgentReport): string[] {
   if (report.health) names.push("health");
   if (report.effectiveConfig) names.push("effective_config");
   if (report.remoteConfigStatus) names.push("remote_config_status");
-  if (report.availableComponentsHash !== undefined) names.push("available_components");
+  if (report.availableComponents) names.push("available_components");
   return names;
 }

@@ -29,6 +29,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
   AgentToServerSchema,
+  AvailableComponents,
   ComponentHealth,
   ComponentHealthSchema,
   OpAMPConnectionSettings,
@@ -239,6 +240,17 @@ export class TestAgent extends AgentRecord {
   /** Reports a new effective config body and resolves with the reply. */
   async reportEffectiveConfig(body: string): Promise<ServerToAgent> {
     this.status.setEffectiveConfig(body);
+    return this.requireClient().transmit();
+  }
+
+  /** The build's full AvailableComponents (hash and list), as the agent would send it when asked. */
+  get availableComponents(): AvailableComponents {
+    return this.status.availableComponents;
+  }
+
+  /** Reports a changed build (its hash, as opamp-go does) and resolves with the reply. */
+  async reportAvailableComponents(components: AvailableComponents): Promise<ServerToAgent> {
+    this.status.setAvailableComponents(components);
     return this.requireClient().transmit();
   }
 
