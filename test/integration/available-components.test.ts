@@ -6,7 +6,9 @@
  */
 import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock.js";
 import { AgentCapability } from "../../src/opamp/codec.js";
+import { COMPONENTS_WAIT_MS } from "../../src/opamp/session.js";
 import { ServerToAgentFlag } from "../../src/protocol/capabilities.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import type { TestAgentOptions } from "../helpers/opamp/agent-options.js";
@@ -261,5 +263,46 @@ describe("available components", () => {
     // A second agent of that build is not asked for it again.
     const b = await enrolled(big);
     expect(asked(b)).toBe(0);
+  });
+});
+
+describe("an agent that does not answer the request for its components", () => {
+  let clock: ManualClock;
+  let mute: TestServer;
+  let f: TenantFixture;
+
+  beforeAll(async () => {
+    clock = new ManualClock();
+    mute = await startTestServer({ clock, env: { LIVENESS_FLUSH_MS: "200" } });
+    f = await createTenant(mute, "Mute agents");
+  });
+  afterAll(async () => {
+    await f?.stopAgents();
+    await mute?.stop();
+  });
+
+  it("is not held for ever: after the wait its config goes out, unchecked", async () => {
+    const put = (path: string, body: object) => f.api.put(`/api/v1/tenants/${f.tenantId}${path}`, body);
+    expect((await put("/config-templates/kafka", { content: KAFKA_CONFIG })).status).toBe(201);
+    expect(
+      (await put("/assignments/kafka", { selector: "team=mute", template: "kafka", priority: 1 })).status,
+    ).toBe(201);
+    const { token } = await f.enrollmentToken({ labels: { team: "mute" }, allowConfigOnToken: true });
+    const a = f.agent({
+      token,
+      capabilities: WITH_COMPONENTS & ~AgentCapability.AcceptsOpAMPConnectionSettings,
+      build: build("mute"),
+      answersComponentsRequest: false,
+    });
+    await a.start();
+    expect(asked(a)).toBe(1);
+    // Still waiting for the list: no config yet.
+    expect((await a.heartbeat()).remoteConfig).toBeUndefined();
+    await clock.advance(COMPONENTS_WAIT_MS);
+    const reply = await a.heartbeat();
+    expect(reply.remoteConfig).toBeDefined();
+    expect(listsSent(a)).toBe(0);
+    const view = await f.api.get(`/api/v1/tenants/${f.tenantId}/agents/${a.instanceUidString}`);
+    expect(view.body.availableComponents).toMatchObject({ status: "awaiting", receivers: [] });
   });
 });

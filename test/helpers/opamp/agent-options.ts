@@ -47,6 +47,8 @@ export interface TestAgentOptions {
    * `capabilities`); default DEFAULT_BUILD (available-components.ts).
    */
   build?: CollectorBuild;
+  /** Default true: send the component list when the server asks (ReportAvailableComponents). */
+  answersComponentsRequest?: boolean;
   /** Effective config the agent already runs (e.g. a persisted one); default none. */
   effectiveConfig?: string;
   /**

@@ -26,6 +26,8 @@ import { WebSocketClient } from "./websocket-client.js";
 export interface ClientHost {
   instanceUid(): Uint8Array;
   readonly capabilities: bigint;
+  /** Whether the agent sends its component list when the server asks for it. */
+  readonly answersComponentsRequest: boolean;
   readonly status: ReportedStatus;
   /** A message was built and is about to go out. */
   sent(msg: AgentToServer): void;
@@ -218,7 +220,7 @@ export class ClientObject implements ReportCursor {
     }
     if (msg.flags & ServerToAgentFlag.ReportAvailableComponents) {
       this.note("server asked for the available components");
-      this.componentList = true;
+      if (host.answersComponentsRequest) this.componentList = true;
     }
     if (msg.agentIdentification) host.newInstanceUid(msg.agentIdentification.newInstanceUid);
     if (msg.remoteConfig && caps & AgentCapability.AcceptsRemoteConfig) host.remoteConfig(msg.remoteConfig);

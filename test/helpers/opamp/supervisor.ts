@@ -307,6 +307,7 @@ export class TestAgent extends AgentRecord {
     return {
       instanceUid: () => this.uid,
       capabilities: this.capabilities,
+      answersComponentsRequest: this.opts.answersComponentsRequest ?? true,
       status: this.status,
       sent: (msg) => {
         this.sent.push(msg);
