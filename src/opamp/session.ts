@@ -21,6 +21,7 @@ import {
   ServerToAgentFlag,
 } from "../protocol/capabilities.js";
 import { instanceUidToString } from "./codec.js";
+import { ComponentListRequest } from "./component-list.js";
 import { badRequest } from "./errors.js";
 import { facetNames, needsFullState, readReport } from "./facets/index.js";
 
@@ -65,12 +66,6 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 export type SessionState = "new" | "active" | "held" | "rejected" | "closed";
 
-/**
- * How long config waits for a component list the server asked for: messages without it after
- * this stop the wait (an agent that does not answer the flag is not blocked for ever).
- */
-export const COMPONENTS_WAIT_MS = 10_000;
-
 export interface HandleResult {
   reply: ServerToAgent;
   /** The agent said goodbye (agent_disconnect). */
@@ -96,10 +91,8 @@ export class AgentSession {
   /** What the agent last said about its remote config, on this connection. */
   #reported: { hash: string; status: RemoteConfigState } | undefined;
   #lastOfferedHash: string | undefined;
-  /** The components hash this connection asked the list for (asked once per connection). */
-  #askedComponentsHash: string | undefined;
-  /** Since when config waits for the list asked for (Clock ms), while it does. */
-  #awaitingComponentsSince: number | undefined;
+  /** The component list of the agent's build: asked for, stored, waited for. */
+  #componentList: ComponentListRequest | undefined;
 
   constructor(
     readonly auth: ConnectionAuth,
@@ -184,7 +177,7 @@ export class AgentSession {
         this.#keyOffered = true;
       }
       await this.#noteRemoteConfigStatus(report);
-      await this.#noteAvailableComponents(report, reply);
+      await this.#componentListOf().note(report, reply);
       if (!disconnected) await this.#attachConfig(reply);
     } else if (this.ref) {
       if (report.remoteConfigStatus) {
@@ -196,7 +189,7 @@ export class AgentSession {
       } else {
         await this.deps.sessions.recordReport(this.ref, report, capabilitiesChanged);
       }
-      const componentsSettled = await this.#noteAvailableComponents(report, reply);
+      const componentsSettled = await this.#componentListOf().note(report, reply);
       const reportedHash = report.remoteConfigStatus?.lastRemoteConfigHash;
       // The agent runs something other than what we last offered (a rollback, a lost offer), or
       // the wait for its component list ended: decide again; a failed desired hash is not re-pushed.
@@ -294,50 +287,25 @@ export class AgentSession {
     await this.deps.deliveries.recordStatus(this.ref.tenantId, this.ref.instanceUid, status);
   }
 
-  /**
-   * AvailableComponents: a list is stored (once per hash and tenant); a hash the server does not
-   * know is answered with ReportAvailableComponents, once per connection, and config waits for
-   * the list (the pre-flight check needs it) until it comes or COMPONENTS_WAIT_MS pass. Returns
-   * true when a wait ended with this message (config is decided now).
-   */
-  async #noteAvailableComponents(report: AgentReport, reply: ServerToAgent): Promise<boolean> {
-    const ref = this.ref;
-    if (!ref) return false;
-    const waitedSince = this.#awaitingComponentsSince;
-    const reported = report.availableComponents;
-    if (!reported) {
-      if (waitedSince === undefined || this.deps.clock.now() - waitedSince < COMPONENTS_WAIT_MS) return false;
-      this.#awaitingComponentsSince = undefined;
-      this.deps.logger.info(
-        { tenantId: ref.tenantId, instanceUid: ref.instanceUid },
-        "the agent did not send its available components; config is no longer held for them",
+  #componentListOf(): ComponentListRequest {
+    if (!this.#componentList) {
+      const ref = this.ref;
+      if (!ref) throw new Error("the component list needs the session's agent");
+      this.#componentList = new ComponentListRequest(
+        ref,
+        this.deps.components,
+        this.deps.clock,
+        this.deps.logger,
       );
-      return true;
     }
-    if (reported.components || reported.listBytes > 0) {
-      // Stored, or refused (too large): either way the wait is over. A refusal is shown in the
-      // agent view and logged; the agent keeps its config (nothing is checked against no list).
-      await this.deps.components.store(ref.tenantId, ref.instanceUid, reported);
-      this.#awaitingComponentsSince = undefined;
-      return waitedSince !== undefined;
-    }
-    if (await this.deps.components.find(ref.tenantId, reported.hash)) {
-      this.#awaitingComponentsSince = undefined;
-      return waitedSince !== undefined;
-    }
-    if (this.#askedComponentsHash !== reported.hash) {
-      this.#askedComponentsHash = reported.hash;
-      this.#awaitingComponentsSince = this.deps.clock.now();
-      reply.flags |= ServerToAgentFlag.ReportAvailableComponents;
-    }
-    return false;
+    return this.#componentList;
   }
 
   /** Whether config may be delivered on this connection at all. */
   #mayReceiveConfig(): boolean {
     if (this.state !== "active") return false;
     // Waiting for the component list asked for: the config is checked against it first.
-    if (this.#awaitingComponentsSince !== undefined) return false;
+    if (this.#componentList?.waiting) return false;
     if (this.auth.kind === "agent") return true;
     // On the enrollment token only when allowed, and not while the agent is switching to its key.
     return this.auth.allowConfigOnToken && !this.#keyOffered;

@@ -8,7 +8,7 @@ import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { AgentCapability } from "../../src/opamp/codec.js";
-import { COMPONENTS_WAIT_MS } from "../../src/opamp/session.js";
+import { COMPONENTS_WAIT_MS } from "../../src/opamp/component-list.js";
 import { ServerToAgentFlag } from "../../src/protocol/capabilities.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import type { TestAgentOptions } from "../helpers/opamp/agent-options.js";
