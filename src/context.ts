@@ -17,6 +17,7 @@ import { Liveness } from "./fleet/agents/liveness.js";
 import { AgentRestarts } from "./fleet/agents/restarts.js";
 import { AgentSessions } from "./fleet/agents/sessions.js";
 import { AuditLog } from "./fleet/audit/service.js";
+import { ComponentCatalog } from "./fleet/components/catalog.js";
 import { ApplyService } from "./fleet/configs/apply.js";
 import { AssignmentService } from "./fleet/configs/assignments.js";
 import { DesiredConfigs } from "./fleet/configs/desired.js";
@@ -51,6 +52,8 @@ export interface Services {
   templates: TemplateService;
   assignments: AssignmentService;
   deliveries: DeliveryService;
+  /** The component lists of collector builds (AvailableComponents) and the pre-flight check. */
+  components: ComponentCatalog;
   desiredConfigs: DesiredConfigs;
   configPlanner: ConfigPlanner;
   explainer: ConfigExplainer;
@@ -136,6 +139,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     liveness,
     redact: (tenantId, texts) => secrets.redact(tenantId, texts),
   });
+  const components = new ComponentCatalog(db, clock, logger.child({ component: "components" }));
   const templates = new TemplateService(db, audit);
   const assignments = new AssignmentService(db, audit);
   const services: Services = {
@@ -147,24 +151,31 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     liveness,
     agentAuthenticator: new AgentAuthenticator(db),
     agentSessions,
-    agentAdmin: new AgentAdmin(db, audit, liveness, clock, (tenantId, files) =>
-      agentSessions.redactFiles(tenantId, files),
+    agentAdmin: new AgentAdmin(
+      db,
+      audit,
+      liveness,
+      clock,
+      (tenantId, files) => agentSessions.redactFiles(tenantId, files),
+      components,
     ),
     agentRestarts: new AgentRestarts(db, audit, liveness, clock, config.fleet.restartsPerSecond),
     secrets,
     templates,
     assignments,
     deliveries,
+    components,
     desiredConfigs,
     configPlanner: new ConfigPlanner(
       db,
       desiredConfigs,
       deliveries,
+      components,
       liveness,
       clock,
       logger.child({ component: "planner" }),
     ),
-    explainer: new ConfigExplainer(db, desiredConfigs, deliveries),
+    explainer: new ConfigExplainer(db, desiredConfigs, deliveries, components),
     apply: new ApplyService(db, templates, assignments),
     ownTelemetry: new OwnTelemetryService(
       db,

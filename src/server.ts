@@ -36,6 +36,7 @@ export function createServer(ctx: AppContext): RunningServer {
       sessions: services.agentSessions,
       planner: services.configPlanner,
       deliveries: services.deliveries,
+      components: services.components,
       liveness: services.liveness,
       ownTelemetry: services.ownTelemetry,
     },

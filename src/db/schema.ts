@@ -243,6 +243,18 @@ export interface TenantOwnTelemetryTable {
 }
 
 /** The whole database as Kysely sees it. */
+/** One collector build's available components per tenant (keyed by the hash the agent reports). */
+export interface AgentComponentSetsTable {
+  tenant_id: string;
+  hash: string;
+  /** `{ receivers: { otlp: { metadata, subComponents } }, … }`; null when the list was refused. */
+  components: Json<unknown> | null;
+  refusal: string | null;
+  list_bytes: number;
+  reported_by: string;
+  reported_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   admin_api_keys: AdminApiKeysTable;
@@ -259,6 +271,7 @@ export interface Database {
   replicas: ReplicasTable;
   idempotency_keys: IdempotencyKeysTable;
   tenant_own_telemetry: TenantOwnTelemetryTable;
+  agent_component_sets: AgentComponentSetsTable;
 }
 
 export type TenantRow = Selectable<TenantsTable>;

@@ -12,6 +12,7 @@ import type { AgentAuthenticator } from "../fleet/agents/authenticator.js";
 import type { Liveness } from "../fleet/agents/liveness.js";
 import type { AgentSessions } from "../fleet/agents/sessions.js";
 import type { ConnectionAuth } from "../fleet/agents/types.js";
+import type { ComponentCatalog } from "../fleet/components/catalog.js";
 import type { ConfigPlanner } from "../fleet/configs/planner.js";
 import type { DeliveryService } from "../fleet/deliveries/service.js";
 import type { FleetEvent } from "../fleet/events.js";
@@ -34,6 +35,7 @@ export interface OpampFleet {
   sessions: AgentSessions;
   planner: ConfigPlanner;
   deliveries: DeliveryService;
+  components: ComponentCatalog;
   liveness: Liveness;
   ownTelemetry: OwnTelemetryService;
 }
@@ -95,6 +97,8 @@ export class OpampServer {
       pusher: this.pusher,
       ownTelemetry: this.ownTelemetry,
       deliveries: fleet.deliveries,
+      components: fleet.components,
+      clock,
       metrics,
       logger,
       replicaId: options.replicaId,

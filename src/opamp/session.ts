@@ -5,8 +5,10 @@
  */
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
+import type { Clock } from "../clock.js";
 import type { AgentRef, AgentSessions, SessionStart } from "../fleet/agents/sessions.js";
 import type { AgentReport, ConnectionAuth, KnownFacets, RemoteConfigState } from "../fleet/agents/types.js";
+import type { ComponentCatalog } from "../fleet/components/catalog.js";
 import type { AgentSessionFacts, RemoteConfigOffer } from "../fleet/configs/planner.js";
 import type { DeliveryService } from "../fleet/deliveries/service.js";
 import {
@@ -24,6 +26,7 @@ import {
   ServerToAgentFlag,
 } from "../protocol/capabilities.js";
 import { instanceUidToString, uuidStringToBytes } from "./codec.js";
+import { ComponentListRequest } from "./component-list.js";
 import { badRequest } from "./errors.js";
 import { facetNames, needsFullState, readReport } from "./facets/index.js";
 import {
@@ -53,6 +56,9 @@ export interface SessionDeps {
   /** The tenant's own-telemetry destinations (the replica's OwnTelemetryPusher). */
   ownTelemetry: OwnTelemetrySource;
   deliveries: DeliveryService;
+  /** Where the component lists of collector builds are kept (AvailableComponents). */
+  components: ComponentCatalog;
+  clock: Clock;
   metrics: Metrics;
   logger: Logger;
   replicaId: string;
@@ -103,6 +109,8 @@ export class AgentSession {
   /** The own-telemetry offer last sent on this connection, and the generation it was checked at. */
   #ownTelemetryHash: string | undefined;
   #ownTelemetryGeneration = 0;
+  /** The component list of the agent's build: asked for, stored, waited for. */
+  #componentList: ComponentListRequest | undefined;
 
   constructor(
     readonly auth: ConnectionAuth,
@@ -196,6 +204,7 @@ export class AgentSession {
         this.#keyOffered = true;
       }
       await this.#noteRemoteConfigStatus(report);
+      await this.#componentListOf().note(report, reply);
       if (!disconnected) {
         await this.#attachConfig(reply);
         await this.#attachOwnTelemetry(reply);
@@ -210,10 +219,12 @@ export class AgentSession {
       } else {
         await this.deps.sessions.recordReport(this.ref, report, capabilitiesChanged);
       }
+      const componentsSettled = await this.#componentListOf().note(report, reply);
       const reportedHash = report.remoteConfigStatus?.lastRemoteConfigHash;
-      // The agent runs something other than what we last offered (a rollback, a lost offer):
-      // decide again; a failed desired hash is not re-pushed.
-      if (!disconnected && reportedHash !== undefined && reportedHash !== this.#lastOfferedHash) {
+      // The agent runs something other than what we last offered (a rollback, a lost offer), or
+      // the wait for its component list ended: decide again; a failed desired hash is not re-pushed.
+      const runsOther = reportedHash !== undefined && reportedHash !== this.#lastOfferedHash;
+      if (!disconnected && (runsOther || componentsSettled)) {
         await this.#attachConfig(reply);
       }
       // Newly capable, or a change this connection has not been checked against (a push that ran
@@ -332,9 +343,25 @@ export class AgentSession {
     await this.deps.deliveries.recordStatus(this.ref.tenantId, this.ref.instanceUid, status);
   }
 
+  #componentListOf(): ComponentListRequest {
+    if (!this.#componentList) {
+      const ref = this.ref;
+      if (!ref) throw new Error("the component list needs the session's agent");
+      this.#componentList = new ComponentListRequest(
+        ref,
+        this.deps.components,
+        this.deps.clock,
+        this.deps.logger,
+      );
+    }
+    return this.#componentList;
+  }
+
   /** Whether config may be delivered on this connection at all. */
   #mayReceiveConfig(): boolean {
     if (this.state !== "active") return false;
+    // Waiting for the component list asked for: the config is checked against it first.
+    if (this.#componentList?.waiting) return false;
     if (this.auth.kind === "agent") return true;
     // On the enrollment token only when allowed, and not while the agent is switching to its key.
     return this.auth.allowConfigOnToken && !this.#keyOffered;

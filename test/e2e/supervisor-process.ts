@@ -11,6 +11,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { eventually } from "../helpers/fleet.js";
 import { repoRoot } from "../interop/go-toolchain.js";
 import type { E2eBinaries } from "./e2e-toolchain.js";
 
@@ -223,4 +224,18 @@ export async function sendSpan(port: number, name: string): Promise<Response> {
     }),
     signal: AbortSignal.timeout(3_000),
   });
+}
+
+/** The collector answers on `port` and writes the span it received to `file`. */
+export async function collectorServes(port: number, file: string, spanName: string): Promise<void> {
+  await eventually(
+    async () => ((await sendSpan(port, spanName)).status === 200 ? true : undefined),
+    20_000,
+    `the collector's OTLP receiver on ${port}`,
+  );
+  await eventually(
+    async () => ((await readFile(file, "utf8").catch(() => "")).includes(spanName) ? true : undefined),
+    10_000,
+    `span ${spanName} in ${file}`,
+  );
 }

@@ -5,14 +5,20 @@
  * Every step is asserted through the REST API and on the collector itself (its OTLP port answers
  * and the file exporter writes what it received).
  */
-import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { e2eBinaryPaths, pinnedVersion } from "./e2e-toolchain.js";
-import { freePort, Supervisor, sendSpan, stopAllSupervisors, tempDir } from "./supervisor-process.js";
+import {
+  collectorServes,
+  freePort,
+  Supervisor,
+  sendSpan,
+  stopAllSupervisors,
+  tempDir,
+} from "./supervisor-process.js";
 
 const HEARTBEAT_SECONDS = 3;
 const SECRET_VALUE = "e2e-backend-token-0123456789";
@@ -115,20 +121,6 @@ async function deliveryOf(
       (await deliveries(c, uid)).find((d) => d.revision?.version === version && d.status === status),
     timeoutMs,
     `revision ${version} ${status}`,
-  );
-}
-
-/** The collector answers on `port` and writes the span it received to `file`. */
-async function collectorServes(port: number, file: string, spanName: string): Promise<void> {
-  await eventually(
-    async () => ((await sendSpan(port, spanName)).status === 200 ? true : undefined),
-    20_000,
-    `the collector's OTLP receiver on ${port}`,
-  );
-  await eventually(
-    async () => ((await readFile(file, "utf8").catch(() => "")).includes(spanName) ? true : undefined),
-    10_000,
-    `span ${spanName} in ${file}`,
   );
 }
 

@@ -166,6 +166,15 @@ const COLUMNS: { [T in keyof Database]: ReadonlyArray<keyof Database[T]> } = {
   replicas: ["id", "hostname", "started_at", "heartbeat_at", "stopped_at"],
   idempotency_keys: ["scope", "key", "request_hash", "status_code", "response", "created_at"],
   tenant_own_telemetry: ["tenant_id", "settings", "updated_at", "updated_by"],
+  agent_component_sets: [
+    "tenant_id",
+    "hash",
+    "components",
+    "refusal",
+    "list_bytes",
+    "reported_by",
+    "reported_at",
+  ],
 };
 
 let srv: TestServer;

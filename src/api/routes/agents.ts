@@ -75,7 +75,36 @@ const Agent = z
   })
   .openapi("Agent");
 
+const ComponentEntries = z.array(
+  z.object({
+    type: z.string(),
+    module: z.string().nullable().openapi({ description: "Go module and version (code.namespace)" }),
+  }),
+);
+
+const AvailableComponents = z
+  .object({
+    hash: z.string(),
+    status: z.enum(["reported", "refused", "awaiting"]).openapi({
+      description:
+        "reported: the build's list is stored; refused: it was not accepted (see refusal); awaiting: asked for, not received",
+    }),
+    refusal: z.string().nullable(),
+    reportedAt: z.string().nullable(),
+    receivers: ComponentEntries,
+    processors: ComponentEntries,
+    exporters: ComponentEntries,
+    extensions: ComponentEntries,
+    connectors: ComponentEntries,
+  })
+  .nullable()
+  .openapi("AvailableComponents", {
+    description:
+      "The collector build's components (AvailableComponents); null if the agent never reported them",
+  });
+
 const AgentDetail = Agent.extend({
+  availableComponents: AvailableComponents,
   effectiveConfig: z
     .object({ files: z.record(z.string(), z.object({ body: z.string(), contentType: z.string() })) })
     .nullable(),

@@ -44,6 +44,12 @@ const AssignmentDetail = Assignment.extend({
     winningAgents: z.number().int(),
     conflictingAgents: z.number().int(),
     conflicts: z.array(z.object({ instanceUid: z.string(), tiedWith: z.array(z.string()) })),
+    agentsMissingComponents: z.number().int().openapi({
+      description: "Agents this assignment wins whose reported build lacks a component of their config",
+    }),
+    missingComponents: z
+      .array(z.object({ instanceUid: z.string(), missing: z.array(z.string()) }))
+      .openapi({ description: 'Up to 50 of those agents, with what their build lacks (`exporter "kafka"`)' }),
     deliveries: DeliveryCounts,
   }),
 }).openapi("AssignmentDetail");

@@ -49,7 +49,7 @@ const Explanation = z
         revision: z.union([z.literal("latest"), z.number().int()]),
       }),
     ),
-    outcome: z.enum(["config", "none", "conflict", "render_failed"]),
+    outcome: z.enum(["config", "none", "conflict", "render_failed", "missing_components"]),
     assignment: z.string().nullable(),
     conflict: z.array(z.string()),
     revision: z
@@ -57,6 +57,17 @@ const Explanation = z
       .nullable(),
     renderedConfig: z.string().nullable().openapi({ description: "Rendered YAML with every secret masked" }),
     renderError: z.string().nullable(),
+    missingComponents: z
+      .array(
+        z.object({
+          kind: z.enum(["receiver", "processor", "exporter", "extension", "connector"]),
+          type: z.string(),
+        }),
+      )
+      .openapi({
+        description:
+          "Components the config uses that the agent's reported build lacks (outcome missing_components: nothing is sent)",
+      }),
     delivery: z
       .object({
         configHash: z.string(),

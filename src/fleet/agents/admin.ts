@@ -15,6 +15,7 @@ import {
 } from "../../errors.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
+import type { ComponentCatalog } from "../components/catalog.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
 import { labelKeyProblem, labelValueProblem, MAX_LABELS } from "../labels.js";
@@ -43,6 +44,7 @@ export class AgentAdmin {
     private readonly clock: Clock,
     /** Masks the tenant's secret values in stored effective config files. */
     private readonly redactFiles: (tenantId: string, files: FileMap) => Promise<FileMap>,
+    private readonly components: ComponentCatalog,
   ) {}
 
   async list(
@@ -85,6 +87,7 @@ export class AgentAdmin {
     const keys = await listAgentKeys(db, ref);
     return {
       ...agentView(row, this.liveness, this.clock.now()),
+      availableComponents: await this.components.view(ref.tenantId, row.available_components_hash),
       effectiveConfig: await this.#shownEffectiveConfig(ref.tenantId, row.effective_config),
       keys: keys.map(keyView),
     };

@@ -272,7 +272,19 @@ export interface AgentForPlanning {
   remote_config_status: unknown;
   capabilities: string | number | bigint;
   revoked_at: Date | null;
+  /** The agent's build (its stored component list is checked before config is sent). */
+  available_components_hash: string | null;
 }
+
+const PLANNING_COLUMNS = [
+  "instance_uid",
+  "labels",
+  "description",
+  "remote_config_status",
+  "capabilities",
+  "revoked_at",
+  "available_components_hash",
+] as const;
 
 /** The named agents of a tenant (connected ones being planned), one statement per call. */
 export async function findAgentsForPlanning(
@@ -284,7 +296,7 @@ export async function findAgentsForPlanning(
   return (
     db
       .selectFrom("agents")
-      .select(["instance_uid", "labels", "description", "remote_config_status", "capabilities", "revoked_at"])
+      .select(PLANNING_COLUMNS)
       .where("tenant_id", "=", tenantId)
       // any(array): one statement text for every chunk size (a prepared statement).
       .where("instance_uid", "=", sql<string>`any(${[...instanceUids]}::uuid[])`)
@@ -309,7 +321,7 @@ export async function findOfflineAgentsPage(
 ): Promise<AgentForPlanning[]> {
   let q = db
     .selectFrom("agents")
-    .select(["instance_uid", "labels", "description", "remote_config_status", "capabilities", "revoked_at"])
+    .select(PLANNING_COLUMNS)
     .where("tenant_id", "=", f.tenantId)
     .where("revoked_at", "is", null)
     .where(f.liveness.offlineSql(f.now));
@@ -322,10 +334,17 @@ export async function findOfflineAgentsPage(
 export async function listAgentsForMatching(
   db: Db,
   tenantId: string,
-): Promise<Array<{ instance_uid: string; labels: Record<string, string>; description: unknown }>> {
+): Promise<
+  Array<{
+    instance_uid: string;
+    labels: Record<string, string>;
+    description: unknown;
+    available_components_hash: string | null;
+  }>
+> {
   return db
     .selectFrom("agents")
-    .select(["instance_uid", "labels", "description"])
+    .select(["instance_uid", "labels", "description", "available_components_hash"])
     .where("tenant_id", "=", tenantId)
     .where("revoked_at", "is", null)
     .execute();

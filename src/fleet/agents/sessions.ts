@@ -307,7 +307,7 @@ export class AgentSessions {
       reported.health !== undefined ||
       reported.effectiveConfig !== undefined ||
       reported.remoteConfigStatus !== undefined ||
-      reported.availableComponentsHash !== undefined ||
+      reported.availableComponents !== undefined ||
       reported.customCapabilities !== undefined;
     if (!carriesFacets && !capabilitiesChanged) {
       this.touch(ref);
@@ -367,9 +367,7 @@ export class AgentSessions {
       ...(report.remoteConfigStatus
         ? { remote_config_status: JSON.stringify(report.remoteConfigStatus) }
         : {}),
-      ...(report.availableComponentsHash !== undefined
-        ? { available_components_hash: report.availableComponentsHash }
-        : {}),
+      ...(report.availableComponents ? { available_components_hash: report.availableComponents.hash } : {}),
       // Decided here, not by parsing the status JSON again in SQL for every row.
       ...(report.remoteConfigStatus?.status === "APPLIED" && report.remoteConfigStatus.lastRemoteConfigHash
         ? { running_config_hash: report.remoteConfigStatus.lastRemoteConfigHash }

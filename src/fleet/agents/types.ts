@@ -1,4 +1,5 @@
 /** What the OpAMP layer reports about an agent, as plain data (no protobuf types). */
+import type { AvailableComponentsReport } from "../components/types.js";
 
 export type RemoteConfigState = "UNSET" | "APPLIED" | "APPLYING" | "FAILED";
 
@@ -36,7 +37,7 @@ export interface AgentReport {
   health?: HealthReport;
   effectiveConfig?: EffectiveConfigReport;
   remoteConfigStatus?: RemoteConfigStatusReport;
-  availableComponentsHash?: string;
+  availableComponents?: AvailableComponentsReport;
   /** Reverse-DNS names of the custom capabilities the agent supports (custom_capabilities). */
   customCapabilities?: string[];
   /** The agent set RequestInstanceUid: it wants the server to assign its instance uid. */

@@ -5,6 +5,7 @@
 import { keyFingerprint } from "../../credentials/index.js";
 import type { AgentKeyRow, Labels } from "../../db/schema.js";
 import { AgentCapability, capabilityNames, hasCapability } from "../../protocol/capabilities.js";
+import type { AvailableComponentsView } from "../components/catalog.js";
 import type { AgentStatus, Liveness } from "./liveness.js";
 import type { AgentListRow } from "./repository.js";
 
@@ -66,6 +67,7 @@ export interface AgentView {
 }
 
 export interface AgentDetailView extends AgentView {
+  availableComponents: AvailableComponentsView | null;
   effectiveConfig: { files: Record<string, { body: string; contentType: string }> } | null;
   keys: AgentKeyView[];
 }

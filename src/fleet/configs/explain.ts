@@ -6,13 +6,18 @@
  * The agent's config is computed exactly as delivery computes it (DesiredConfigs.compute, secrets
  * decrypted through the KMS), so a missing secret or a KMS outage reads here as the same
  * render_failed, with the same message, that its delivery records. The decrypted values only
- * serve to mask the preview (SECRET_MASK); they never leave this module.
+ * serve to mask the preview (SECRET_MASK); they never leave this module. The pre-flight check
+ * against the agent's build is the planner's (ComponentCatalog.missing): a config the build cannot
+ * run reads here as `missing_components`, naming what the build lacks.
  */
 import type { Db } from "../../db/types.js";
 import { NotFoundError } from "../../errors.js";
 import { maskSecretValues } from "../../render/index.js";
 import { type Actor, authorizeTenant } from "../actor.js";
 import { findAgent, listAgentsForMatching } from "../agents/repository.js";
+import type { ComponentCatalog } from "../components/catalog.js";
+import { missingComponentsMessage } from "../components/collector-config.js";
+import { type ComponentRef, componentLabel } from "../components/types.js";
 import { latestDelivery } from "../deliveries/repository.js";
 import type { DeliveryService, RollupView } from "../deliveries/service.js";
 import { attributesOf, type DesiredConfigs } from "./desired.js";
@@ -29,13 +34,15 @@ export interface AgentConfigExplanation {
     template: string;
     revision: number | "latest";
   }>;
-  outcome: "config" | "none" | "conflict" | "render_failed";
+  outcome: "config" | "none" | "conflict" | "render_failed" | "missing_components";
   assignment: string | null;
   conflict: string[];
   revision: { template: string; version: number; contentSha256: string } | null;
   /** Rendered YAML with every secret value masked (SECRET_MASK), when rendering succeeds. */
   renderedConfig: string | null;
   renderError: string | null;
+  /** Components the config uses that the agent's reported build lacks (nothing is sent then). */
+  missingComponents: ComponentRef[];
   delivery: { configHash: string; status: string; errorMessage: string | null; updatedAt: string } | null;
   reported: unknown;
   explanation: string;
@@ -46,14 +53,24 @@ export interface AssignmentFleetStatus {
   winningAgents: number;
   conflicts: Array<{ instanceUid: string; tiedWith: string[] }>;
   conflictingAgents: number;
+  /** Agents this assignment wins whose reported build lacks a component of their config. */
+  agentsMissingComponents: number;
+  /** Up to MISSING_LISTED of them, with what their build lacks (`exporter "kafka"`). */
+  missingComponents: Array<{ instanceUid: string; missing: string[] }>;
   deliveries: RollupView;
 }
+
+/** How many agents lacking components the assignment view lists. */
+const MISSING_LISTED = 50;
+/** Agents rendered per round when the assignment view checks their builds. */
+const CHECK_CHUNK = 500;
 
 export class ConfigExplainer {
   constructor(
     private readonly db: Db,
     private readonly desired: DesiredConfigs,
     private readonly deliveries: DeliveryService,
+    private readonly components: ComponentCatalog,
   ) {}
 
   async explainAgent(actor: Actor, tenantId: string, instanceUid: string): Promise<AgentConfigExplanation> {
@@ -86,6 +103,7 @@ export class ConfigExplainer {
           }
         : null,
       reported: agent.remote_config_status,
+      missingComponents: [] as ComponentRef[],
     };
     switch (d.kind) {
       case "none":
@@ -134,10 +152,12 @@ export class ConfigExplainer {
               : "its template does not render for this agent"
           }`,
         };
-      case "config":
-        return {
+      case "config": {
+        const build = agent.available_components_hash;
+        const set = build ? await this.components.find(tenantId, build) : undefined;
+        const missing = this.components.missing(set, d.hash, d.yaml);
+        const shown = {
           ...base,
-          outcome: "config",
           assignment: d.assignment.name,
           conflict: [],
           revision: {
@@ -148,10 +168,24 @@ export class ConfigExplainer {
           // Every value, however short: the preview never shows one (a short one may mask more).
           renderedConfig: maskSecretValues(d.yaml, d.secretValues),
           renderError: null,
-          explanation: `assignment "${d.assignment.name}" wins with priority ${d.assignment.priority}${
+        };
+        const wins = `assignment "${d.assignment.name}" wins with priority ${d.assignment.priority}`;
+        if (missing.length > 0) {
+          return {
+            ...shown,
+            outcome: "missing_components",
+            missingComponents: missing,
+            explanation: `${wins} but ${missingComponentsMessage(missing)}; nothing is sent until the agent reports a build that has ${missing.length === 1 ? "it" : "them"}`,
+          };
+        }
+        return {
+          ...shown,
+          outcome: "config",
+          explanation: `${wins}${
             matching.length > 1 ? ` over ${matching.length - 1} other matching assignment(s)` : ""
           }; it ${d.assignment.row.revision_version === null ? "tracks the latest revision" : "is pinned to this revision"}`,
         };
+      }
     }
   }
 
@@ -166,11 +200,15 @@ export class ConfigExplainer {
     let winning = 0;
     let conflicting = 0;
     const conflicts: AssignmentFleetStatus["conflicts"] = [];
+    const winners: typeof agents = [];
     for (const a of agents) {
       const r = resolveAssignment(snapshot.assignments, a.labels, attributesOf(a.description));
       if (!r.matching.some((m) => m.name === name)) continue;
       matched++;
-      if (r.winner?.name === name) winning++;
+      if (r.winner?.name === name) {
+        winning++;
+        winners.push(a);
+      }
       if (r.conflict.some((c) => c.name === name)) {
         conflicting++;
         if (conflicts.length < 50) {
@@ -181,12 +219,56 @@ export class ConfigExplainer {
         }
       }
     }
+    const lacking = await this.#lackingComponents(tenantId, winners);
     return {
       matchedAgents: matched,
       winningAgents: winning,
       conflictingAgents: conflicting,
       conflicts,
+      agentsMissingComponents: lacking.length,
+      missingComponents: lacking.slice(0, MISSING_LISTED),
       deliveries: await this.deliveries.rollupForAssignment(tenantId, row.id),
     };
+  }
+
+  /**
+   * Which of these agents cannot run the config they would get: only agents with a stored
+   * component list are rendered (the others are never blocked), and each distinct config is
+   * parsed once (ComponentCatalog.usedBy).
+   */
+  async #lackingComponents(
+    tenantId: string,
+    agents: ReadonlyArray<{
+      instance_uid: string;
+      labels: Record<string, string>;
+      description: unknown;
+      available_components_hash: string | null;
+    }>,
+  ): Promise<Array<{ instanceUid: string; missing: string[] }>> {
+    const sets = await this.components.findMany(
+      tenantId,
+      agents.flatMap((a) => (a.available_components_hash ? [a.available_components_hash] : [])),
+    );
+    const checked = agents.filter((a) => sets.get(a.available_components_hash ?? "")?.types);
+    const out: Array<{ instanceUid: string; missing: string[] }> = [];
+    for (let i = 0; i < checked.length; i += CHECK_CHUNK) {
+      const chunk = checked.slice(i, i + CHECK_CHUNK);
+      const desired = await this.desired.compute(
+        tenantId,
+        chunk.map((a) => ({
+          instanceUid: a.instance_uid,
+          labels: a.labels,
+          attributes: attributesOf(a.description),
+        })),
+      );
+      for (const a of chunk) {
+        const d = desired.get(a.instance_uid);
+        if (d?.kind !== "config") continue;
+        const missing = this.components.missing(sets.get(a.available_components_hash ?? ""), d.hash, d.yaml);
+        if (missing.length > 0)
+          out.push({ instanceUid: a.instance_uid, missing: missing.map(componentLabel) });
+      }
+    }
+    return out;
   }
 }

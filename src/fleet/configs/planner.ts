@@ -10,16 +10,22 @@
  * - A render failure is recorded as a failed delivery with its reason; nothing is sent.
  * - The config is sent only when its hash differs from what the agent runs; a hash the agent
  *   reported FAILED is not pushed again until the content changes or an admin retries.
+ * - Pre-flight: a config that uses a component the agent's reported build lacks is not sent; its
+ *   delivery fails with the reason (`exporter "kafka" is not in this collector's build`). Agents
+ *   without a stored component list are not blocked.
  */
+import { createHash } from "node:crypto";
 import type { Clock } from "../../clock.js";
 import { newRecordId } from "../../credentials/index.js";
 import type { Db } from "../../db/types.js";
 import type { Logger } from "../../logger.js";
 import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
 import type { Liveness } from "../agents/liveness.js";
-import { findAgentsForPlanning, findOfflineAgentsPage } from "../agents/repository.js";
+import { type AgentForPlanning, findAgentsForPlanning, findOfflineAgentsPage } from "../agents/repository.js";
 import type { RemoteConfigState, RemoteConfigStatusReport } from "../agents/types.js";
 import { BatchQueue, databaseBatches, runInRounds } from "../batch-queue.js";
+import type { ComponentCatalog, ComponentSet } from "../components/catalog.js";
+import { missingComponentsMessage } from "../components/collector-config.js";
 import type { DeliveryPlanRow, DeliveryRow } from "../deliveries/repository.js";
 import type { DeliveryService } from "../deliveries/service.js";
 import { type AgentForConfig, attributesOf, type DesiredConfig, type DesiredConfigs } from "./desired.js";
@@ -51,6 +57,12 @@ export interface PlanResult {
 
 const CHUNK = 1000;
 
+/** The render_failed reason of a config the agent's build cannot run. */
+export const MISSING_COMPONENTS = "missing_components";
+
+/** A desired config that goes to the agent, or the failure recorded instead. */
+type Planned = Extract<DesiredConfig, { kind: "config" | "render_failed" }>;
+
 /** One session's plan, as the session-start batch returns it. */
 export interface SessionPlan {
   offer: RemoteConfigOffer | undefined;
@@ -66,6 +78,7 @@ export class ConfigPlanner {
     private readonly db: Db,
     private readonly desired: DesiredConfigs,
     private readonly deliveries: DeliveryService,
+    private readonly components: ComponentCatalog,
     private readonly liveness: Liveness,
     private readonly clock: Clock,
     private readonly logger: Logger,
@@ -130,7 +143,7 @@ export class ConfigPlanner {
       const eligible = rows.filter((r) =>
         hasCapability(BigInt(r.capabilities), AgentCapability.AcceptsRemoteConfig),
       );
-      const desired = await this.desired.compute(
+      const computed = await this.desired.compute(
         tenantId,
         eligible.map((r) => ({
           instanceUid: r.instance_uid,
@@ -138,10 +151,11 @@ export class ConfigPlanner {
           attributes: attributesOf(r.description),
         })),
       );
+      const desired = await this.#checked(tenantId, eligible, computed);
       const plans: DeliveryPlanRow[] = [];
       for (const r of eligible) {
         const d = desired.get(r.instance_uid);
-        if (!d || (d.kind !== "config" && d.kind !== "render_failed")) continue;
+        if (!d) continue;
         // A KMS outage is not the template's fault: the agent is planned when it connects.
         if (d.kind === "render_failed" && d.reason === "secret_unavailable") continue;
         const reported = storedStatus(r.remote_config_status as RemoteConfigStatusReport | null);
@@ -152,13 +166,7 @@ export class ConfigPlanner {
               ? "applied"
               : "pending";
         plans.push(
-          planRow(
-            tenantId,
-            r.instance_uid,
-            d,
-            status,
-            d.kind === "render_failed" ? `render failed: ${d.message}` : null,
-          ),
+          planRow(tenantId, r.instance_uid, d, status, d.kind === "render_failed" ? failureMessage(d) : null),
         );
       }
       await this.deliveries.recordPlans(tenantId, plans, []);
@@ -203,10 +211,13 @@ export class ConfigPlanner {
           attributes: attributesOf(row.description),
         });
     }
-    const desired = await this.desired.compute(tenantId, agents);
+    const desired = await this.#checked(
+      tenantId,
+      [...byUid.values()],
+      await this.desired.compute(tenantId, agents),
+    );
     const current: { instanceUid: string; hash: string }[] = [];
-    for (const [uid, d] of desired)
-      if (d.kind === "config" || d.kind === "render_failed") current.push({ instanceUid: uid, hash: d.hash });
+    for (const [uid, d] of desired) current.push({ instanceUid: uid, hash: d.hash });
     const existing = new Map<string, DeliveryRow>();
     for (const r of await this.deliveries.findCurrent(tenantId, current)) existing.set(r.instance_uid, r);
     // Only a config that goes (or went) to the agent supersedes its others: while the desired one
@@ -216,7 +227,7 @@ export class ConfigPlanner {
     const plans: DeliveryPlanRow[] = [];
     for (const f of facts) {
       const d = desired.get(f.instanceUid);
-      if (!d || (d.kind !== "config" && d.kind !== "render_failed")) continue;
+      if (!d) continue;
       const row = existing.get(f.instanceUid);
       const reported =
         f.reported ??
@@ -236,6 +247,55 @@ export class ConfigPlanner {
       this.logger.debug({ tenantId, planned: plans.length, offered: offers.size }, "deliveries planned");
     }
   }
+
+  /**
+   * The configs (or failures) to plan for these agents: their desired configs, each checked
+   * against the agent's build (one read of the builds involved, cached).
+   */
+  async #checked(
+    tenantId: string,
+    agents: readonly AgentForPlanning[],
+    computed: Map<string, DesiredConfig>,
+  ): Promise<Map<string, Planned>> {
+    const builds = new Map(agents.map((a) => [a.instance_uid, a.available_components_hash]));
+    const sets = await this.components.findMany(
+      tenantId,
+      agents.flatMap((a) => (a.available_components_hash ? [a.available_components_hash] : [])),
+    );
+    const out = new Map<string, Planned>();
+    for (const [uid, d] of computed) {
+      const build = builds.get(uid);
+      if (d.kind === "config") out.set(uid, this.#preflight(d, build ? sets.get(build) : undefined));
+      else if (d.kind === "render_failed") out.set(uid, d);
+    }
+    return out;
+  }
+
+  /**
+   * The pre-flight check of one agent's config against its build. A config using a component the
+   * build lacks becomes a failure keyed by the config AND the build, so the same config goes out
+   * once the agent reports a build that has the component. The components a config uses are
+   * memoized per config hash: a fan-out of one revision parses its YAML once.
+   * Rollouts (issue 9) hook in here: an agent is admitted to a rollout wave only past this check.
+   */
+  #preflight(d: Extract<DesiredConfig, { kind: "config" }>, set: ComponentSet | undefined): Planned {
+    const missing = this.components.missing(set, d.hash, d.yaml);
+    if (!set || missing.length === 0) return d;
+    return {
+      kind: "render_failed",
+      resolution: d.resolution,
+      assignment: d.assignment,
+      revision: d.revision,
+      reason: MISSING_COMPONENTS,
+      message: missingComponentsMessage(missing),
+      hash: createHash("sha256").update(`missing-components\n${d.hash}\n${set.hash}`).digest("hex"),
+    };
+  }
+}
+
+/** The error a failed delivery row carries for a config that is not sent. */
+function failureMessage(d: Extract<DesiredConfig, { kind: "render_failed" }>): string {
+  return d.reason === MISSING_COMPONENTS ? d.message : `render failed: ${d.message}`;
 }
 
 export interface OfflinePlanOptions {
@@ -255,8 +315,7 @@ function decide(
   row: DeliveryRow | undefined,
   reported: { hash: string; status: RemoteConfigState } | undefined,
 ): Decision {
-  if (d.kind === "render_failed")
-    return { offer: false, status: "failed", error: `render failed: ${d.message}` };
+  if (d.kind === "render_failed") return { offer: false, status: "failed", error: failureMessage(d) };
   // An admin retry reopened the row: push again whatever the agent last said about it.
   if (row?.status === "pending" && reported?.hash !== d.hash) return { offer: true, status: "offered" };
   if (row?.status === "pending" && reported?.status === "FAILED") return { offer: true, status: "offered" };

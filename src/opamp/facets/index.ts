@@ -2,6 +2,7 @@
 import type { AgentReport } from "../../fleet/agents/types.js";
 import type { AgentToServer } from "../../gen/opamp/v1/opamp_pb.js";
 import { AgentToServerFlag } from "../../protocol/capabilities.js";
+import { readAvailableComponents } from "./available-components.js";
 import { readCustomCapabilities } from "./custom-capabilities.js";
 import { readDescription } from "./description.js";
 import { readEffectiveConfig } from "./effective-config.js";
@@ -20,8 +21,8 @@ export function readReport(msg: AgentToServer): AgentReport {
   if (effectiveConfig) report.effectiveConfig = effectiveConfig;
   const remoteConfigStatus = readRemoteConfigStatus(msg);
   if (remoteConfigStatus) report.remoteConfigStatus = remoteConfigStatus;
-  if (msg.availableComponents)
-    report.availableComponentsHash = Buffer.from(msg.availableComponents.hash).toString("hex");
+  const availableComponents = readAvailableComponents(msg);
+  if (availableComponents) report.availableComponents = availableComponents;
   const customCapabilities = readCustomCapabilities(msg);
   if (customCapabilities) report.customCapabilities = customCapabilities;
   if ((msg.flags & AgentToServerFlag.RequestInstanceUid) !== 0n) report.requestsInstanceUid = true;
@@ -35,7 +36,7 @@ export function facetNames(report: AgentReport): string[] {
   if (report.health) names.push("health");
   if (report.effectiveConfig) names.push("effective_config");
   if (report.remoteConfigStatus) names.push("remote_config_status");
-  if (report.availableComponentsHash !== undefined) names.push("available_components");
+  if (report.availableComponents) names.push("available_components");
   if (report.customCapabilities) names.push("custom_capabilities");
   return names;
 }

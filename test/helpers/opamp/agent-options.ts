@@ -5,6 +5,7 @@
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ComponentHealthSchema, RemoteConfigStatuses } from "../../../src/gen/opamp/v1/opamp_pb.js";
+import type { CollectorBuild } from "./available-components.js";
 
 /** One entry of a remote config map, body decoded as UTF-8. */
 export interface ConfigFile {
@@ -41,6 +42,13 @@ export interface TestAgentOptions {
   lastRemoteConfigHash?: Uint8Array;
   /** Status persisted with {@link lastRemoteConfigHash}; default APPLIED. */
   lastRemoteConfigStatus?: { status: RemoteConfigStatuses; errorMessage?: string };
+  /**
+   * The collector build reported as AvailableComponents (with ReportsAvailableComponents in
+   * `capabilities`); default DEFAULT_BUILD (available-components.ts).
+   */
+  build?: CollectorBuild;
+  /** Default true: send the component list when the server asks (ReportAvailableComponents). */
+  answersComponentsRequest?: boolean;
   /** Effective config the agent already runs (e.g. a persisted one); default none. */
   effectiveConfig?: string;
   /**

@@ -27,6 +27,8 @@ import { WebSocketClient } from "./websocket-client.js";
 export interface ClientHost {
   instanceUid(): Uint8Array;
   readonly capabilities: bigint;
+  /** Whether the agent sends its component list when the server asks for it. */
+  readonly answersComponentsRequest: boolean;
   readonly status: ReportedStatus;
   /** A message was built and is about to go out. */
   sent(msg: AgentToServer): void;
@@ -82,6 +84,7 @@ export class ClientObject implements ReportCursor {
   readonly transport: TransportClient;
   seq = 0n;
   fullReport = true;
+  componentList = false;
   readonly pending = new Set<Facet>();
   private readonly host: ClientHost;
   private heartbeatMs: number;
@@ -140,7 +143,7 @@ export class ClientObject implements ReportCursor {
   /** Sends whatever is pending (opamp-go `ScheduleSend`); nothing if nothing changed or not connected. */
   flush(): void {
     if (!this.active || !this.transport.canSend) return;
-    if (!this.fullReport && this.pending.size === 0) return;
+    if (!this.fullReport && !this.componentList && this.pending.size === 0) return;
     this.transmit().catch((err: Error) => this.host.note(`send failed: ${err.message}`));
   }
 
@@ -220,6 +223,12 @@ export class ClientObject implements ReportCursor {
     if (msg.flags & ServerToAgentFlag.ReportFullState) {
       this.note("server asked for the full state");
       this.fullReport = true;
+      // opamp-go's full state carries the whole AvailableComponents it holds.
+      this.componentList = true;
+    }
+    if (msg.flags & ServerToAgentFlag.ReportAvailableComponents) {
+      this.note("server asked for the available components");
+      if (host.answersComponentsRequest) this.componentList = true;
     }
     if (msg.agentIdentification) host.newInstanceUid(msg.agentIdentification.newInstanceUid);
     if (msg.remoteConfig && caps & AgentCapability.AcceptsRemoteConfig) host.remoteConfig(msg.remoteConfig);

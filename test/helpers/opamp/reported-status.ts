@@ -12,6 +12,7 @@ import {
   AgentDescriptionSchema,
   type AgentToServer,
   AgentToServerSchema,
+  type AvailableComponents,
   type ComponentHealth,
   ComponentHealthSchema,
   CustomCapabilitiesSchema,
@@ -31,8 +32,14 @@ import {
   supervisorIdentifyingAttributes,
   supervisorNonIdentifyingAttributes,
 } from "./agent-wire.js";
+import { availableComponentsOf, DEFAULT_BUILD, hashOnly } from "./available-components.js";
 
-export type Facet = "description" | "health" | "effectiveConfig" | "remoteConfigStatus";
+export type Facet =
+  | "description"
+  | "health"
+  | "effectiveConfig"
+  | "remoteConfigStatus"
+  | "availableComponents";
 
 /** One client object's place in the message stream. */
 export interface ReportCursor {
@@ -41,6 +48,11 @@ export interface ReportCursor {
   fullReport: boolean;
   /** Facets changed since the last message. */
   readonly pending: Set<Facet>;
+  /**
+   * The next message carries the whole component list (the server set ReportAvailableComponents
+   * or ReportFullState); otherwise AvailableComponents goes as its hash alone, as in opamp-go.
+   */
+  componentList: boolean;
 }
 
 /** The header fields every message carries. */
@@ -69,6 +81,7 @@ export class ReportedStatus {
   private effectiveConfigBody: string | undefined;
   private configStatus: RemoteConfigStatus;
   private readonly customCapabilities: string[] | undefined;
+  private components: AvailableComponents;
 
   constructor(opts: TestAgentOptions, instanceUidText: string) {
     const { identifying, nonIdentifying } = opts.description ?? {};
@@ -83,6 +96,7 @@ export class ReportedStatus {
     this.healthNow = create(ComponentHealthSchema, opts.startingHealth ?? { healthy: false });
     this.customCapabilities = opts.customCapabilities;
     this.effectiveConfigBody = opts.effectiveConfig;
+    this.components = availableComponentsOf(opts.build ?? DEFAULT_BUILD);
     // opamp-go starts from an empty (UNSET) status when none was persisted, and still puts it in
     // the first message (clientcommon.PrepareStart / PrepareFirstMessage).
     this.configStatus = opts.lastRemoteConfigHash
@@ -120,6 +134,17 @@ export class ReportedStatus {
     const s = this.configStatus;
     if (s.lastRemoteConfigHash.byteLength === 0 && s.status === ConfigStatus.UNSET) return undefined;
     return { hash: s.lastRemoteConfigHash, status: s.status, error: s.errorMessage };
+  }
+
+  /** The build's AvailableComponents, list included (sent only when the server asks). */
+  get availableComponents(): AvailableComponents {
+    return this.components;
+  }
+
+  /** opamp-go `SetAvailableComponents` with a changed build: its hash goes in the next message. */
+  setAvailableComponents(components: AvailableComponents): void {
+    this.components = components;
+    this.cursor?.pending.add("availableComponents");
   }
 
   /** Health as a client starts (supervisor `startOpAMPClient`); its first message is full anyway. */
@@ -211,8 +236,14 @@ export class ReportedStatus {
     if (want("remoteConfigStatus") && caps & AgentCapability.ReportsRemoteConfig) {
       msg.remoteConfigStatus ??= this.configStatus;
     }
+    if (caps & AgentCapability.ReportsAvailableComponents) {
+      // opamp-go: the hash alone in the first message and on a change, the list when asked.
+      if (cursor.componentList) msg.availableComponents ??= this.components;
+      else if (want("availableComponents")) msg.availableComponents ??= hashOnly(this.components);
+    }
     cursor.seq = msg.sequenceNum + 1n;
     cursor.fullReport = false;
+    cursor.componentList = false;
     cursor.pending.clear();
     return msg;
   }

@@ -32,6 +32,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
   AgentToServerSchema,
+  AvailableComponents,
   ComponentHealth,
   ComponentHealthSchema,
   OpAMPConnectionSettings,
@@ -254,6 +255,17 @@ export class TestAgent extends AgentRecord {
     return this.requireClient().transmit();
   }
 
+  /** The build's full AvailableComponents (hash and list), as the agent would send it when asked. */
+  get availableComponents(): AvailableComponents {
+    return this.status.availableComponents;
+  }
+
+  /** Reports a changed build (its hash, as opamp-go does) and resolves with the reply. */
+  async reportAvailableComponents(components: AvailableComponents): Promise<ServerToAgent> {
+    this.status.setAvailableComponents(components);
+    return this.requireClient().transmit();
+  }
+
   /** Reports a new agent description and resolves with the reply. */
   async reportDescription(description: {
     identifying: Record<string, string>;
@@ -307,6 +319,7 @@ export class TestAgent extends AgentRecord {
     return {
       instanceUid: () => this.uid,
       capabilities: this.capabilities,
+      answersComponentsRequest: this.opts.answersComponentsRequest ?? true,
       status: this.status,
       sent: (msg) => {
         this.sent.push(msg);
