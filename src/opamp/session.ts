@@ -1,9 +1,10 @@
 /**
  * One agent's OpAMP session on one connection (a WebSocket, or a run of plain-HTTP polls with
  * the same credential). Transport-independent: it turns each AgentToServer into the reply,
- * calling the fleet services for every rule. Messages of a session are handled one at a time.
+ * calling the fleet services for every rule (enrollment, reports, config, own telemetry,
+ * component lists, identity). Messages of a session are handled one at a time. One cohesive
+ * pipeline: the message in, the reply out; the wire shapes it sends are in server-messages.ts.
  */
-import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import type { Clock } from "../clock.js";
 import type { AgentRef, AgentSessions, SessionStart } from "../fleet/agents/sessions.js";
@@ -11,20 +12,10 @@ import type { AgentReport, ConnectionAuth, KnownFacets, RemoteConfigState } from
 import type { ComponentCatalog } from "../fleet/components/catalog.js";
 import type { AgentSessionFacts, RemoteConfigOffer } from "../fleet/configs/planner.js";
 import type { DeliveryService } from "../fleet/deliveries/service.js";
-import {
-  type AgentToServer,
-  CommandType,
-  type ServerToAgent,
-  ServerToAgentSchema,
-} from "../gen/opamp/v1/opamp_pb.js";
+import { type AgentToServer, type ServerToAgent, ServerToAgentSchema } from "../gen/opamp/v1/opamp_pb.js";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import {
-  AgentCapability,
-  hasCapability,
-  ServerCapability,
-  ServerToAgentFlag,
-} from "../protocol/capabilities.js";
+import { AgentCapability, hasCapability, ServerToAgentFlag } from "../protocol/capabilities.js";
 import { instanceUidToString, uuidStringToBytes } from "./codec.js";
 import { ComponentListRequest } from "./component-list.js";
 import { badRequest } from "./errors.js";
@@ -35,13 +26,13 @@ import {
   type OwnTelemetrySource,
   ownTelemetryOffer,
 } from "./own-telemetry-offer.js";
-
-/** What this server offers, sent in the first reply of every connection. */
-export const SERVER_CAPABILITIES =
-  ServerCapability.AcceptsStatus |
-  ServerCapability.OffersRemoteConfig |
-  ServerCapability.AcceptsEffectiveConfig |
-  ServerCapability.OffersConnectionSettings;
+import {
+  agentIdentificationOf,
+  opampConnectionOffer,
+  remoteConfigOf,
+  restartCommandMessage,
+  SERVER_CAPABILITIES,
+} from "./server-messages.js";
 
 export type Transport = "websocket" | "http";
 
@@ -291,9 +282,7 @@ export class AgentSession {
    * session as that agent (the supervisor also persists the uid and restarts its collector).
    */
   #assignmentReply(reply: ServerToAgent, newUid: Uint8Array): ServerToAgent {
-    reply.agentIdentification = create(ServerToAgentSchema, {
-      agentIdentification: { newInstanceUid: newUid },
-    }).agentIdentification;
+    reply.agentIdentification = agentIdentificationOf(newUid);
     reply.flags |= ServerToAgentFlag.ReportFullState;
     return reply;
   }
@@ -305,33 +294,14 @@ export class AgentSession {
     return badRequest(uid, this.#rejection ?? "held");
   }
 
-  /**
-   * Adds the connection-settings offer: the agent's own key, with every header it needs (the
-   * supervisor replaces its headers with exactly these), the full endpoint and a non-zero
-   * heartbeat (0 stops WebSocket heartbeats and takes HTTP supervisors ≤ v0.158 offline).
-   */
+  /** Adds the connection-settings offer of the agent's own key (see opampConnectionOffer). */
   #addOffer(reply: ServerToAgent, key: string): void {
-    const endpoint = this.deps.publicUrl(this.transport);
-    const headers = [{ key: "Authorization", value: `Bearer ${key}` }];
-    const heartbeat = BigInt(this.deps.heartbeatIntervalSeconds);
-    const ca = this.deps.offerCaCert;
-    const hash = createHash("sha256")
-      .update(JSON.stringify([endpoint, headers.map((h) => [h.key, h.value]), heartbeat.toString()]))
-      .update(ca ?? new Uint8Array())
-      .digest();
-    reply.connectionSettings = create(ServerToAgentSchema, {
-      connectionSettings: {
-        hash,
-        opamp: {
-          destinationEndpoint: endpoint,
-          headers: { headers },
-          heartbeatIntervalSeconds: heartbeat,
-          // Only the CA: the supervisor then sets just its CA pool (no client certificate), and keeps
-          // verifying the server; without it, it switches to InsecureSkipVerify (brief §4.5.6).
-          ...(ca ? { certificate: { caCert: ca } } : {}),
-        },
-      },
-    }).connectionSettings;
+    reply.connectionSettings = opampConnectionOffer({
+      endpoint: this.deps.publicUrl(this.transport),
+      key,
+      heartbeatIntervalSeconds: this.deps.heartbeatIntervalSeconds,
+      caCert: this.deps.offerCaCert,
+    });
   }
 
   async #noteRemoteConfigStatus(report: AgentReport): Promise<void> {
@@ -386,12 +356,7 @@ export class AgentSession {
   }
 
   #setRemoteConfig(msg: ServerToAgent, offer: RemoteConfigOffer): void {
-    msg.remoteConfig = create(ServerToAgentSchema, {
-      remoteConfig: {
-        config: { configMap: { "": { body: Buffer.from(offer.yaml, "utf8"), contentType: "text/yaml" } } },
-        configHash: Buffer.from(offer.hash, "hex"),
-      },
-    }).remoteConfig;
+    msg.remoteConfig = remoteConfigOf(offer);
     this.#lastOfferedHash = offer.hash;
   }
 
@@ -444,19 +409,11 @@ export class AgentSession {
     return msg;
   }
 
-  /**
-   * The restart command (OpAMP ServerToAgentCommand), or undefined when the agent cannot take it
-   * on this connection. The spec allows nothing besides instance_uid and capabilities with a
-   * command (opamp-go drops every other field of such a message).
-   */
+  /** The restart command, or undefined when the agent cannot take it on this connection. */
   restartCommand(): ServerToAgent | undefined {
     if (this.state !== "active" || !this.instanceUid) return undefined;
     if (!hasCapability(this.#capabilities, AgentCapability.AcceptsRestartCommand)) return undefined;
-    return create(ServerToAgentSchema, {
-      instanceUid: this.instanceUid,
-      capabilities: SERVER_CAPABILITIES,
-      command: { type: CommandType.CommandType_Restart },
-    });
+    return restartCommandMessage(this.instanceUid);
   }
 
   /**
