@@ -4,6 +4,7 @@
  * of the OpAMP hot path are in session-repository.ts.
  */
 import { type Expression, type SqlBool, sql, type Updateable } from "kysely";
+import { isDeadlock } from "../../db/errors.js";
 import { anyHash } from "../../db/expressions.js";
 import type { AgentKeyRow, AgentRow, AgentsTable, DeliveryStatus } from "../../db/schema.js";
 import type { Queryable as Db, Tx } from "../../db/types.js";
@@ -391,12 +392,23 @@ export async function recordDesiredConfigs(
   desired: readonly DesiredConfigHash[],
 ): Promise<void> {
   if (desired.length === 0) return;
-  await sql`
+  const sorted = [...desired].sort((x, y) => (x.instanceUid < y.instanceUid ? -1 : 1));
+  const statement = sql`
     update agents a set desired_config_hash = c.hash
-    from (select unnest(${desired.map((d) => d.instanceUid)}::uuid[]) as instance_uid,
-                 unnest(${desired.map((d) => d.hash)}::text[]) as hash) c
+    from (select unnest(${sorted.map((d) => d.instanceUid)}::uuid[]) as instance_uid,
+                 unnest(${sorted.map((d) => d.hash)}::text[]) as hash) c
     where a.tenant_id = ${tenantId} and a.instance_uid = c.instance_uid
-      and a.desired_config_hash is distinct from c.hash`.execute(db);
+      and a.desired_config_hash is distinct from c.hash`;
+  // It locks many agent rows while the hot path's report batches lock some of them too: when
+  // PostgreSQL aborts it as a deadlock it runs again (it sets absolute values: safe to repeat).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await statement.execute(db);
+      return;
+    } catch (err) {
+      if (!isDeadlock(err) || attempt >= 3) throw err;
+    }
+  }
 }
 
 /** Drifted agents counted by the assignment or revision of the config they should run. */
