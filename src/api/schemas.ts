@@ -71,5 +71,9 @@ export const DeliveryCounts = z
     applying: z.number().int(),
     stalled: z.number().int(),
     superseded: z.number().int(),
+    drifted: z.number().int().openapi({
+      description:
+        "Agents whose desired config comes from here and that run another config (docs/drift.md); an agent, not a delivery row",
+    }),
   })
   .openapi("DeliveryCounts");

@@ -80,6 +80,17 @@ export interface AgentsTable {
   /** The remote config hash the agent last reported APPLIED (what it runs now). */
   running_config_hash: string | null;
   running_since: Timestamp | null;
+  /**
+   * The hash of the config the planner last decided the agent should run (null: none to compare:
+   * no assignment, a conflict, or a config that does not render or fit its build).
+   */
+  desired_config_hash: string | null;
+  /**
+   * Generated from the columns above (migration 20261202T170000Z-agent-drift): it runs another
+   * config than it should; null when unknown (revoked, no remote config or effective-config
+   * reporting, nothing desired). Never written.
+   */
+  drift: ColumnType<boolean | null, never, never>;
   sequence_num: Int8 | null;
   replica_id: string | null;
   connection_id: string | null;

@@ -70,6 +70,8 @@ const COLUMNS: { [T in keyof Database]: ReadonlyArray<keyof Database[T]> } = {
     "restart_start_time_unix_nano",
     "restart_completed_at",
     "custom_capabilities",
+    "desired_config_hash",
+    "drift",
   ],
   agent_keys: [
     "id",

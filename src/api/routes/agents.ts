@@ -51,6 +51,14 @@ const Agent = z
       })
       .nullable()
       .openapi({ description: "The config the agent last reported applied: what it runs now" }),
+    drift: z.boolean().nullable().openapi({
+      description:
+        "It runs another config than it should (the hash it reported APPLIED is not its desired config's); null: not known (docs/drift.md)",
+    }),
+    driftReason: z.string().nullable().openapi({
+      description: "Why it drifts, or why drift is not known; null when it runs what it should",
+      example: "runs fleet-base@2 (3f2a1b2c) but should run fleet-base@3 (9c1d4e5f); its delivery is failed",
+    }),
     connection: z.object({
       transport: z.string().nullable(),
       connectedAt: z.string().nullable(),
@@ -128,6 +136,13 @@ const ListQuery = PageQuery.extend({
     example: "env=prod,region in (eu,us)",
   }),
   status: z.enum(["online", "offline"]).optional(),
+  drift: z
+    .enum(["true", "false"])
+    .transform((v) => v === "true")
+    .optional()
+    .openapi({
+      description: "true: agents that drift; false: agents known to run what they should (unknown: neither)",
+    }),
   q: z.string().max(200).optional().openapi({ description: "Text in the uid, description or labels" }),
 });
 

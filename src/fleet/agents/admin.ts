@@ -50,7 +50,14 @@ export class AgentAdmin {
   async list(
     actor: Actor,
     tenantId: string,
-    opts: { selector?: string; status?: AgentStatus; q?: string; cursor?: string; limit: number },
+    opts: {
+      selector?: string;
+      status?: AgentStatus;
+      drift?: boolean;
+      q?: string;
+      cursor?: string;
+      limit: number;
+    },
   ): Promise<Page<AgentView>> {
     authorizeTenant(actor, tenantId, "viewer");
     const requirements = opts.selector ? parseSelectorInput(opts.selector).requirements : [];
@@ -61,6 +68,7 @@ export class AgentAdmin {
       tenantId,
       requirements,
       status: opts.status,
+      drift: opts.drift,
       text: opts.q,
       afterUid,
       limit: opts.limit + 1,

@@ -4,8 +4,9 @@
  * of the OpAMP hot path are in session-repository.ts.
  */
 import { type Expression, type SqlBool, sql, type Updateable } from "kysely";
+import { isDeadlock } from "../../db/errors.js";
 import { anyHash } from "../../db/expressions.js";
-import type { AgentKeyRow, AgentRow, AgentsTable } from "../../db/schema.js";
+import type { AgentKeyRow, AgentRow, AgentsTable, DeliveryStatus } from "../../db/schema.js";
 import type { Queryable as Db, Tx } from "../../db/types.js";
 import type { Requirement } from "../selector.js";
 import type { Liveness, LivenessColumns } from "./liveness.js";
@@ -24,6 +25,10 @@ export type AgentWithReplica = AgentRow & {
   replica_stopped_at: Date | null;
   running_template: string | null;
   running_version: number | null;
+  /** The template, version and delivery status of the config it should run (null when unknown). */
+  desired_template: string | null;
+  desired_version: number | null;
+  desired_status: DeliveryStatus | null;
 };
 
 /** A row of the agent list: everything but the effective config (shown by the detail view only). */
@@ -62,6 +67,8 @@ const LIST_COLUMNS = [
   "agents.restart_start_time_unix_nano",
   "agents.restart_completed_at",
   "agents.custom_capabilities",
+  "agents.desired_config_hash",
+  "agents.drift",
 ] as const satisfies readonly `agents.${Exclude<keyof AgentRow, "effective_config">}`[];
 
 /** The agents table with its replica and the revision of its running config, for views. */
@@ -77,11 +84,22 @@ function agentsForView(db: Db) {
     )
     .leftJoin("agent_config_templates as running_t", "running_t.id", "running.template_id")
     .leftJoin("agent_config_template_revisions as running_r", "running_r.id", "running.revision_id")
+    .leftJoin("agent_config_deliveries as desired", (join) =>
+      join
+        .onRef("desired.tenant_id", "=", "agents.tenant_id")
+        .onRef("desired.instance_uid", "=", "agents.instance_uid")
+        .onRef("desired.config_hash", "=", "agents.desired_config_hash"),
+    )
+    .leftJoin("agent_config_templates as desired_t", "desired_t.id", "desired.template_id")
+    .leftJoin("agent_config_template_revisions as desired_r", "desired_r.id", "desired.revision_id")
     .select([
       "replicas.heartbeat_at as replica_heartbeat_at",
       "replicas.stopped_at as replica_stopped_at",
       "running_t.name as running_template",
       "running_r.version as running_version",
+      "desired_t.name as desired_template",
+      "desired_r.version as desired_version",
+      "desired.status as desired_status",
     ]);
 }
 
@@ -213,6 +231,8 @@ export interface AgentListFilter {
   tenantId: string;
   requirements: Requirement[];
   status?: "online" | "offline";
+  /** true: drifted agents; false: agents known not to drift (unknown ones match neither). */
+  drift?: boolean;
   text?: string;
   afterUid?: string;
   limit: number;
@@ -248,6 +268,9 @@ export async function listAgents(db: Db, f: AgentListFilter): Promise<AgentListR
   for (const r of f.requirements) q = q.where(requirementSql(r));
   if (f.status === "online") q = q.where(f.liveness.onlineSql(f.now));
   if (f.status === "offline") q = q.where(f.liveness.offlineSql(f.now));
+  // `drift` itself, not `drift = true`: the partial index agents_drifted_idx matches it.
+  if (f.drift === true) q = q.where(sql<SqlBool>`agents.drift`);
+  if (f.drift === false) q = q.where(sql<SqlBool>`agents.drift = false`);
   if (f.text) {
     const pattern = `%${f.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     q = q.where((eb) =>
@@ -348,4 +371,104 @@ export async function listAgentsForMatching(
     .where("tenant_id", "=", tenantId)
     .where("revoked_at", "is", null)
     .execute();
+}
+
+// --- drift ------------------------------------------------------------------------------------
+
+/** The config an agent should run, as the planner decided it (null: nothing to compare with). */
+export interface DesiredConfigHash {
+  instanceUid: string;
+  hash: string | null;
+}
+
+/**
+ * Records what the planner decided each agent should run, in one statement; an agent whose
+ * desired hash did not change is not written (a fan-out re-plan of an unchanged fleet writes
+ * nothing here). The generated `drift` column follows.
+ */
+export async function recordDesiredConfigs(
+  db: Db,
+  tenantId: string,
+  desired: readonly DesiredConfigHash[],
+): Promise<void> {
+  if (desired.length === 0) return;
+  const sorted = [...desired].sort((x, y) => (x.instanceUid < y.instanceUid ? -1 : 1));
+  const statement = sql`
+    update agents a set desired_config_hash = c.hash
+    from (select unnest(${sorted.map((d) => d.instanceUid)}::uuid[]) as instance_uid,
+                 unnest(${sorted.map((d) => d.hash)}::text[]) as hash) c
+    where a.tenant_id = ${tenantId} and a.instance_uid = c.instance_uid
+      and a.desired_config_hash is distinct from c.hash`;
+  // It locks many agent rows while the hot path's report batches lock some of them too: when
+  // PostgreSQL aborts it as a deadlock it runs again (it sets absolute values: safe to repeat).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await statement.execute(db);
+      return;
+    } catch (err) {
+      if (!isDeadlock(err) || attempt >= 3) throw err;
+    }
+  }
+}
+
+/** Drifted agents counted by the assignment or revision of the config they should run. */
+export async function countDriftedAgents(
+  db: Db,
+  tenantId: string,
+  by: "assignment_id" | "revision_id",
+  only?: string,
+): Promise<Array<{ key: string | null; n: number }>> {
+  const column = sql.ref(`d.${by}`);
+  const result = await sql<{ key: string | null; n: number }>`
+    select ${column} as key, count(*)::int as n
+    from agents a
+    join agent_config_deliveries d on d.tenant_id = a.tenant_id and d.instance_uid = a.instance_uid
+      and d.config_hash = a.desired_config_hash
+    where a.tenant_id = ${tenantId} and a.drift ${only ? sql`and ${column} = ${only}` : sql``}
+    group by 1`.execute(db);
+  return result.rows;
+}
+
+/** What drift says about one agent (for views that list agents of their own, e.g. a rollout's). */
+export interface AgentDriftRow {
+  instance_uid: string;
+  drift: boolean | null;
+  running_config_hash: string | null;
+  desired_config_hash: string | null;
+}
+
+/** The drift of these agents of a tenant (one statement; unknown uids have no row). */
+export async function findAgentDrift(
+  db: Db,
+  tenantId: string,
+  instanceUids: readonly string[],
+): Promise<AgentDriftRow[]> {
+  if (instanceUids.length === 0) return [];
+  return db
+    .selectFrom("agents")
+    .select(["instance_uid", "drift", "running_config_hash", "desired_config_hash"])
+    .where("tenant_id", "=", tenantId)
+    .where("instance_uid", "=", sql<string>`any(${[...instanceUids]}::uuid[])`)
+    .execute();
+}
+
+/**
+ * A keyset page of the drifted agents whose desired config comes from one assignment (a
+ * rollout's drifted agents, the assignment's drill-down).
+ */
+export async function listDriftedAgentsOfAssignment(
+  db: Db,
+  tenantId: string,
+  assignmentId: string,
+  page: { afterUid?: string; limit: number },
+): Promise<AgentDriftRow[]> {
+  const result = await sql<AgentDriftRow>`
+    select a.instance_uid::text as instance_uid, a.drift, a.running_config_hash, a.desired_config_hash
+    from agents a
+    join agent_config_deliveries d on d.tenant_id = a.tenant_id and d.instance_uid = a.instance_uid
+      and d.config_hash = a.desired_config_hash
+    where a.tenant_id = ${tenantId} and a.drift and d.assignment_id = ${assignmentId}
+      ${page.afterUid ? sql`and a.instance_uid > ${page.afterUid}::uuid` : sql``}
+    order by a.instance_uid limit ${page.limit}`.execute(db);
+  return result.rows;
 }

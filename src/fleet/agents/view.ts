@@ -6,6 +6,7 @@ import { keyFingerprint } from "../../credentials/index.js";
 import type { AgentKeyRow, Labels } from "../../db/schema.js";
 import { AgentCapability, capabilityNames, hasCapability } from "../../protocol/capabilities.js";
 import type { AvailableComponentsView } from "../components/catalog.js";
+import { driftView } from "./drift.js";
 import type { AgentStatus, Liveness } from "./liveness.js";
 import type { AgentListRow } from "./repository.js";
 
@@ -43,6 +44,10 @@ export interface AgentView {
   remoteConfigStatus: unknown;
   /** The remote config the agent last reported as applied (null: none of ours). */
   runningConfig: RunningConfigView | null;
+  /** It runs another config than it should (docs/drift.md); null: not known. */
+  drift: boolean | null;
+  /** Why it drifts, or why drift is not known; null when it runs what it should. */
+  driftReason: string | null;
   connection: {
     transport: string | null;
     connectedAt: string | null;
@@ -117,6 +122,7 @@ export function agentView(row: AgentListRow, liveness: Liveness, now: number): A
           since: iso(row.running_since),
         }
       : null,
+    ...driftView(row),
     connection: {
       transport: row.transport,
       connectedAt: iso(row.connected_at),

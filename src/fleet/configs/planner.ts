@@ -21,7 +21,13 @@ import type { Db } from "../../db/types.js";
 import type { Logger } from "../../logger.js";
 import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
 import type { Liveness } from "../agents/liveness.js";
-import { type AgentForPlanning, findAgentsForPlanning, findOfflineAgentsPage } from "../agents/repository.js";
+import {
+  type AgentForPlanning,
+  type DesiredConfigHash,
+  findAgentsForPlanning,
+  findOfflineAgentsPage,
+  recordDesiredConfigs,
+} from "../agents/repository.js";
 import type { RemoteConfigState, RemoteConfigStatusReport } from "../agents/types.js";
 import { BatchQueue, databaseBatches, runInRounds } from "../batch-queue.js";
 import type { ComponentCatalog, ComponentSet } from "../components/catalog.js";
@@ -152,6 +158,7 @@ export class ConfigPlanner {
         })),
       );
       const desired = await this.#checked(tenantId, eligible, computed);
+      await recordDesiredConfigs(this.db, tenantId, desiredHashes(computed, desired));
       const plans: DeliveryPlanRow[] = [];
       for (const r of eligible) {
         const d = desired.get(r.instance_uid);
@@ -211,11 +218,9 @@ export class ConfigPlanner {
           attributes: attributesOf(row.description),
         });
     }
-    const desired = await this.#checked(
-      tenantId,
-      [...byUid.values()],
-      await this.desired.compute(tenantId, agents),
-    );
+    const computed = await this.desired.compute(tenantId, agents);
+    const desired = await this.#checked(tenantId, [...byUid.values()], computed);
+    await recordDesiredConfigs(this.db, tenantId, desiredHashes(computed, desired));
     const current: { instanceUid: string; hash: string }[] = [];
     for (const [uid, d] of desired) current.push({ instanceUid: uid, hash: d.hash });
     const existing = new Map<string, DeliveryRow>();
@@ -296,6 +301,25 @@ export class ConfigPlanner {
 /** The error a failed delivery row carries for a config that is not sent. */
 function failureMessage(d: Extract<DesiredConfig, { kind: "render_failed" }>): string {
   return d.reason === MISSING_COMPONENTS ? d.message : `render failed: ${d.message}`;
+}
+
+/**
+ * What each planned agent should run, for drift (docs/drift.md): the hash of its config; null
+ * when there is none to run (no assignment, a conflict, a config that does not render or does not
+ * fit its build). A secret that cannot be decrypted now says nothing about the config: that
+ * agent's desired hash is left as it was.
+ */
+function desiredHashes(
+  computed: Map<string, DesiredConfig>,
+  planned: Map<string, Planned>,
+): DesiredConfigHash[] {
+  const out: DesiredConfigHash[] = [];
+  for (const uid of computed.keys()) {
+    const d = planned.get(uid);
+    if (d?.kind === "render_failed" && d.reason === "secret_unavailable") continue;
+    out.push({ instanceUid: uid, hash: d?.kind === "config" ? d.hash : null });
+  }
+  return out;
 }
 
 export interface OfflinePlanOptions {

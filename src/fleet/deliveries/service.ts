@@ -11,6 +11,7 @@ import type { Db } from "../../db/types.js";
 import { NotFoundError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import { countDriftedAgents } from "../agents/repository.js";
 import type { RemoteConfigStatusReport } from "../agents/types.js";
 import type { AuditLog } from "../audit/service.js";
 import { BatchQueue, databaseBatches } from "../batch-queue.js";
@@ -69,10 +70,21 @@ export interface RollupView {
   applying: number;
   stalled: number;
   superseded: number;
+  /** Agents whose desired config comes from here and that run another one (docs/drift.md). */
+  drifted: number;
 }
 
 export function emptyRollup(): RollupView {
-  return { applied: 0, failed: 0, pending: 0, offered: 0, applying: 0, stalled: 0, superseded: 0 };
+  return {
+    applied: 0,
+    failed: 0,
+    pending: 0,
+    offered: 0,
+    applying: 0,
+    stalled: 0,
+    superseded: 0,
+    drifted: 0,
+  };
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -233,12 +245,8 @@ export class DeliveryService {
     by: "revision" | "assignment",
   ): Promise<Array<{ key: string; template?: string; version?: number; counts: RollupView }>> {
     authorizeTenant(actor, tenantId, "viewer");
-    const rows = await rollup(
-      this.db,
-      tenantId,
-      by === "revision" ? "revision_id" : "assignment_id",
-      this.#stalledBefore(),
-    );
+    const column = by === "revision" ? "revision_id" : "assignment_id";
+    const rows = await rollup(this.db, tenantId, column, this.#stalledBefore());
     const byKey = new Map<string, RollupView>();
     for (const r of rows) {
       if (!r.key) continue;
@@ -246,6 +254,11 @@ export class DeliveryService {
       if (r.stalled) counts.stalled += r.n;
       counts[r.status] += r.n;
       byKey.set(r.key, counts);
+    }
+    // A drifted agent's desired row is one of the rows counted above: its key is there already.
+    for (const d of await countDriftedAgents(this.db, tenantId, column)) {
+      const counts = d.key ? byKey.get(d.key) : undefined;
+      if (counts) counts.drifted = d.n;
     }
     if (by === "assignment") {
       const names = await listAssignmentNames(this.db, tenantId);
@@ -272,6 +285,7 @@ export class DeliveryService {
       if (r.stalled) counts.stalled += r.n;
       counts[r.status] += r.n;
     }
+    counts.drifted = (await countDriftedAgents(this.db, tenantId, "assignment_id", assignmentId))[0]?.n ?? 0;
     return counts;
   }
 
