@@ -220,11 +220,15 @@ export class ConfigPlanner {
     }
     const computed = await this.desired.compute(tenantId, agents);
     const desired = await this.#checked(tenantId, [...byUid.values()], computed);
-    await recordDesiredConfigs(this.db, tenantId, desiredHashes(computed, desired));
     const current: { instanceUid: string; hash: string }[] = [];
     for (const [uid, d] of desired) current.push({ instanceUid: uid, hash: d.hash });
+    // Independent statements: the desired hashes (drift) are written while the deliveries are read.
+    const [, currentRows] = await Promise.all([
+      recordDesiredConfigs(this.db, tenantId, desiredHashes(computed, desired)),
+      this.deliveries.findCurrent(tenantId, current),
+    ]);
     const existing = new Map<string, DeliveryRow>();
-    for (const r of await this.deliveries.findCurrent(tenantId, current)) existing.set(r.instance_uid, r);
+    for (const r of currentRows) existing.set(r.instance_uid, r);
     // Only a config that goes (or went) to the agent supersedes its others: while the desired one
     // failed, the agent still runs the previous config, which stays applied.
     const superseding: { instanceUid: string; hash: string }[] = [];
