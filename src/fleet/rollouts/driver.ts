@@ -57,7 +57,10 @@ export class RolloutDriver {
     private readonly options: RolloutDriverOptions,
   ) {}
 
+  /** Starts ticking (again, after a stop). */
   start(): void {
+    this.#stopped = false;
+    this.#timer?.cancel();
     this.#timer = this.clock.setInterval(() => this.tick(), this.options.tickMs);
   }
 
