@@ -184,4 +184,28 @@ describe("rollouts", () => {
     expect((await fleet.api.post(t(`/rollouts/${superseding.body.id}/pause`))).status).toBe(409);
     expect((await fleet.api.post(t(`/rollouts/${superseding.body.id}/resume`))).body.state).toBe("running");
   });
+
+  it("GitOps bundles set an assignment's default strategy, checked with the field's path", async () => {
+    const bundle = (rollout: unknown) => ({
+      source: "git:acme/rollouts",
+      assignments: [
+        { name: "canaries", selector: "env=none", template: "base", revision: "latest", rollout },
+      ],
+    });
+    const bad = await fleet.api.post(t("/apply"), bundle({ waves: ["50%"] }));
+    expect(bad.status).toBe(422);
+    expect(bad.body.issues.map((i: { path: string }) => i.path)).toContain("assignments[0].rollout.waves");
+    expect((await fleet.api.get(t("/assignments/canaries"))).status).toBe(404);
+    const ok = await fleet.api.post(
+      t("/apply"),
+      bundle({ canary: 1, waves: ["10%", "100%"], bakeSeconds: 30 }),
+    );
+    expect(ok.status).toBe(200);
+    expect((await fleet.api.get(t("/assignments/canaries"))).body.rollout).toEqual({
+      canary: 1,
+      waves: ["10%", "100%"],
+      bakeSeconds: 30,
+      maxFailures: 0,
+    });
+  });
 });
