@@ -4,6 +4,8 @@
  * (real pushes); a healthy rollout goes canary → 25 % → 100 % and pins the assignment; an
  * assignment's default strategy turns a new revision into a rollout; bad requests store nothing.
  */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
@@ -207,5 +209,43 @@ describe("rollouts", () => {
       bakeSeconds: 30,
       maxFailures: 0,
     });
+  });
+
+  it("the CLI lists, reads, pauses and aborts rollouts", async () => {
+    const cli = async (...args: string[]) => {
+      try {
+        const r = await promisify(execFile)(
+          process.execPath,
+          [
+            "--import",
+            "tsx",
+            "src/main.ts",
+            "rollouts",
+            ...args,
+            "--tenant",
+            fleet.tenantId,
+            "--url",
+            srv.url,
+          ],
+          { env: { PATH: process.env.PATH ?? "", AGENT_API_TOKEN: srv.operatorKey } },
+        );
+        return { code: 0, stdout: r.stdout, stderr: r.stderr };
+      } catch (err) {
+        const e = err as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    };
+    const running = (await fleet.api.get(t("/rollouts?state=running"))).body.items[0];
+    const listed = await cli("list", "--state", "running");
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(`${running.id}  fleet 4→3  running`);
+    const paused = await cli("pause", running.id);
+    expect(paused.stdout).toMatch(/paused/);
+    const again = await cli("pause", running.id);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("409");
+    expect((await cli("abort", running.id)).stdout).toMatch(/aborted/);
+    expect((await cli("get", "rol_nope")).code).toBe(1);
+    expect((await cli("frobnicate")).code).toBe(2);
   });
 });
