@@ -10,6 +10,21 @@ import type { TestAgent } from "./opamp/supervisor.js";
 /** A config containing this is refused by the test agents' "collector". */
 export const REFUSED = "# refused-by-collector";
 
+/** A small collector config whose OTLP port tells revisions apart. */
+export const collectorConfig = (port: number, extra = "") => `receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 0.0.0.0:${port}
+exporters:
+  debug: {}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [debug]
+${extra}`;
+
 /** `count` agents enrolled with `labels`, each applying configs (and refusing REFUSED ones). */
 export async function rolloutFleet(
   fleet: TenantFixture,

@@ -9,22 +9,10 @@ import { ManualClock } from "../../src/clock.js";
 import { ROLLOUT_LEASE_MS } from "../../src/server.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import type { TestAgent } from "../helpers/opamp/supervisor.js";
-import { configsSent, driveUntil, rolloutFleet } from "../helpers/rollouts.js";
+import { collectorConfig, configsSent, driveUntil, rolloutFleet } from "../helpers/rollouts.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
-const template = (port: number) => `receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 0.0.0.0:${port}
-exporters:
-  debug: {}
-service:
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [debug]
-`;
+const template = collectorConfig;
 
 const clock = new ManualClock();
 let a: TestServer;

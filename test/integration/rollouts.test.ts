@@ -10,22 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import type { TestAgent } from "../helpers/opamp/supervisor.js";
-import { configsSent, driveUntil, REFUSED, rolloutFleet } from "../helpers/rollouts.js";
+import { collectorConfig, configsSent, driveUntil, REFUSED, rolloutFleet } from "../helpers/rollouts.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
-const template = (port: number, extra = "") => `receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 0.0.0.0:${port}
-exporters:
-  debug: {}
-service:
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [debug]
-${extra}`;
+const template = collectorConfig;
 
 let srv: TestServer;
 let fleet: TenantFixture;

@@ -281,26 +281,6 @@ export async function findRolloutOverlays(db: Queryable, tenantId: string): Prom
   return result.rows;
 }
 
-/** A tenant's unrevoked agents with what assignments match on (the population at a start). */
-export async function listAgentsForPopulation(
-  db: Queryable,
-  tenantId: string,
-): Promise<
-  Array<{
-    instance_uid: string;
-    labels: Record<string, string>;
-    description: unknown;
-    capabilities: string | number | bigint;
-  }>
-> {
-  return db
-    .selectFrom("agents")
-    .select(["instance_uid", "labels", "description", "capabilities"])
-    .where("tenant_id", "=", tenantId)
-    .where("revoked_at", "is", null)
-    .execute();
-}
-
 /** The revisions rows by id (the planner's overlay). */
 export async function findRevisionsById(db: Queryable, ids: readonly string[]) {
   if (ids.length === 0) return [];

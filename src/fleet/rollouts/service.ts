@@ -12,6 +12,7 @@ import type { Db, Tx } from "../../db/types.js";
 import { ConflictError, NotFoundError, UnprocessableError } from "../../errors.js";
 import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import { listAgentsForMatching } from "../agents/repository.js";
 import type { AuditLog } from "../audit/service.js";
 import { attributesOf } from "../configs/desired.js";
 import {
@@ -32,7 +33,6 @@ import {
   findRollout,
   insertRollout,
   insertRolloutAgents,
-  listAgentsForPopulation,
   listRolloutAgents,
   listRollouts,
   lockActiveRollout,
@@ -204,7 +204,7 @@ export class RolloutService {
       matchReportedAttributes: a.match_reported_attributes,
     }));
     const out: { uid: string; labels: Record<string, string> }[] = [];
-    for (const agent of await listAgentsForPopulation(trx, tenantId)) {
+    for (const agent of await listAgentsForMatching(trx, tenantId)) {
       if (!hasCapability(BigInt(agent.capabilities), AgentCapability.AcceptsRemoteConfig)) continue;
       const { winner } = resolveAssignment(candidates, agent.labels, attributesOf(agent.description));
       if (winner?.id === assignmentId) out.push({ uid: agent.instance_uid, labels: agent.labels });
