@@ -330,6 +330,27 @@ describe("rollout state machine (examples)", () => {
     expect(w.core.state).toBe("running");
   });
 
+  it("a stale unhealthy report at the look that first sees APPLIED does not fail the agent", () => {
+    const w = buildWorld({
+      population: 2,
+      offline: Array(25).fill(false),
+      canary: 1,
+      waves: ["100%"],
+      bakeSeconds: 5,
+      maxFailures: 0,
+    });
+    const m: Model = { onTarget: new Set(), aborted: false, completed: false };
+    new Tick(0).run(m, w);
+    const o = w.obs.get("agent-0") as Observation;
+    o.delivery = "applied";
+    o.healthy = false;
+    new Tick(1000).run(m, w);
+    expect(byUid(w, "agent-0").state).toBe("in_progress");
+    o.healthy = true;
+    new Tick(5000).run(m, w);
+    expect(byUid(w, "agent-0").state).toBe("succeeded");
+  });
+
   it("resume accepts the failures so far; the next one beyond the budget pauses again", () => {
     const w = base();
     const m: Model = { onTarget: new Set(), aborted: false, completed: false };

@@ -111,7 +111,9 @@ function judge(
   if (!o.online) return { state: "failed", reason: "disconnected before the bake ended", finishedAt: now };
   if (o.delivery === "applied") {
     const appliedAt = a.appliedAt ?? now;
-    if (o.healthy === false)
+    // Health is judged from the look after APPLIED was first seen: the supervisor reports APPLIED
+    // once the collector is healthy, but the health report may come in a message of its own.
+    if (o.healthy === false && a.appliedAt !== null)
       return { state: "failed", reason: "unhealthy before the bake ended", appliedAt, finishedAt: now };
     if (now - appliedAt >= r.bakeMs) return { state: "succeeded", reason: null, appliedAt, finishedAt: now };
     return a.appliedAt === null ? { appliedAt } : undefined;
