@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
+import { apiClient } from "../helpers/http.js";
 import type { TestAgent } from "../helpers/opamp/supervisor.js";
 import { collectorConfig, configsSent, driveUntil, REFUSED, rolloutFleet } from "../helpers/rollouts.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -175,6 +176,32 @@ describe("rollouts", () => {
     expect((await fleet.api.post(t(`/rollouts/${superseding.body.id}/resume`))).body.state).toBe("running");
   });
 
+  it("a canarySelector chooses the canary; viewers read rollouts but cannot start one", async () => {
+    const ring = agents.slice(0, 3).map((a) => a.instanceUidString);
+    for (const uid of ring)
+      expect((await fleet.api.patch(t(`/agents/${uid}`), { labels: { ring: "canary" } })).status).toBe(200);
+    const started = await fleet.api.post(t("/rollouts"), {
+      assignment: "fleet",
+      revision: 1,
+      strategy: { canarySelector: "ring=canary", waves: ["100%"], bakeSeconds: 3600 },
+      supersede: true,
+    });
+    expect(started.status).toBe(201);
+    expect(started.body.waveTargets).toEqual([3, 50]);
+    const canaries = await fleet.api.get(t(`/rollouts/${started.body.id}/agents?limit=3`));
+    expect(canaries.body.items.map((a: { instanceUid: string }) => a.instanceUid).sort()).toEqual(
+      [...ring].sort(),
+    );
+    expect(canaries.body.items.every((a: { canary: boolean }) => a.canary)).toBe(true);
+
+    const key = await fleet.api.post(t("/api-keys"), { name: "watcher", role: "viewer" });
+    const viewer = apiClient(srv.url, key.body.key);
+    expect((await viewer.get(t(`/rollouts/${started.body.id}`))).status).toBe(200);
+    expect((await viewer.post(t("/rollouts"), { assignment: "fleet", revision: 2 })).status).toBe(403);
+    expect((await viewer.post(t(`/rollouts/${started.body.id}/abort`))).status).toBe(403);
+    expect((await fleet.api.get(t(`/rollouts/${started.body.id}`))).body.state).toBe("running");
+  });
+
   it("GitOps bundles set an assignment's default strategy, checked with the field's path", async () => {
     const bundle = (rollout: unknown) => ({
       source: "git:acme/rollouts",
@@ -226,7 +253,9 @@ describe("rollouts", () => {
     const running = (await fleet.api.get(t("/rollouts?state=running"))).body.items[0];
     const listed = await cli("list", "--state", "running");
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toContain(`${running.id}  fleet 4→3  running`);
+    expect(listed.stdout).toContain(
+      `${running.id}  fleet ${running.fromRevision}→${running.toRevision}  running`,
+    );
     const paused = await cli("pause", running.id);
     expect(paused.stdout).toMatch(/paused/);
     const again = await cli("pause", running.id);
