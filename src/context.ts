@@ -30,6 +30,7 @@ import { FleetEventFeed } from "./fleet/events.js";
 import { IdempotencyStore } from "./fleet/idempotency/store.js";
 import { OwnTelemetryService } from "./fleet/own-telemetry/service.js";
 import { ReplicaPresence } from "./fleet/replicas.js";
+import { RolloutService } from "./fleet/rollouts/service.js";
 import { SecretService } from "./fleet/secrets/service.js";
 import { TenantService } from "./fleet/tenants/service.js";
 import { createKms, EnvelopeCipher, type Kms } from "./kms/index.js";
@@ -59,6 +60,8 @@ export interface Services {
   explainer: ConfigExplainer;
   apply: ApplyService;
   ownTelemetry: OwnTelemetryService;
+  /** Staged rollouts of an assignment's revision (issue 12); the driver runs in server.ts. */
+  rollouts: RolloutService;
 }
 
 /** Mutable process state shared by transports (readiness). */
@@ -140,8 +143,9 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     redact: (tenantId, texts) => secrets.redact(tenantId, texts),
   });
   const components = new ComponentCatalog(db, clock, logger.child({ component: "components" }));
-  const templates = new TemplateService(db, audit);
-  const assignments = new AssignmentService(db, audit);
+  const rollouts = new RolloutService(db, audit, clock, config.fleet.deliveryStallMs);
+  const templates = new TemplateService(db, audit, rollouts);
+  const assignments = new AssignmentService(db, audit, rollouts);
   const services: Services = {
     audit,
     tenants: new TenantService(db, audit),
@@ -184,6 +188,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       clock,
       logger.child({ component: "own-telemetry" }),
     ),
+    rollouts,
   };
   return {
     config,

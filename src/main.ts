@@ -4,6 +4,7 @@
  * applies pending migrations and exits. Configuration comes from the environment only.
  */
 import { runApply } from "./cli/apply.js";
+import { runRollouts } from "./cli/rollouts.js";
 import { type Config, ConfigError, cliEnvironment, loadConfig } from "./config.js";
 import { createContext } from "./context.js";
 import { openDatabase } from "./db/database.js";
@@ -11,12 +12,13 @@ import { migrateToLatest } from "./db/migrator.js";
 import { createLogger } from "./logger.js";
 import { createServer } from "./server.js";
 
-const USAGE = `usage: agent-api [serve | migrate | secrets rewrap | apply …]
+const USAGE = `usage: agent-api [serve | migrate | secrets rewrap | apply … | rollouts …]
 
   serve            run the server (default)
   migrate          apply pending database migrations and exit
   secrets rewrap   re-wrap every secret's data key under the current KMS key and exit
   apply            apply GitOps manifests to a running server (agent-api apply --help)
+  rollouts         list, read, pause, resume or abort rollouts (agent-api rollouts --help)
 
 Configuration is read from the environment; see README.md.`;
 
@@ -90,9 +92,9 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  if (command === "apply") {
+  if (command === "apply" || command === "rollouts") {
     // A client command: it talks to a server over HTTP and needs none of the server's settings.
-    const code = await runApply(
+    const code = await (command === "apply" ? runApply : runRollouts)(
       argv.slice(1),
       (l: string) => process.stdout.write(`${l}\n`),
       (l: string) => process.stderr.write(`${l}\n`),

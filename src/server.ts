@@ -9,6 +9,7 @@ import { getRequestListener } from "@hono/node-server";
 import { createApiApp } from "./api/app.js";
 import type { AppContext } from "./context.js";
 import { OfflineDeliveryPlanner } from "./fleet/configs/offline.js";
+import { RolloutDriver } from "./fleet/rollouts/driver.js";
 import { OPAMP_PATH, OpampServer } from "./opamp/server.js";
 import { Readiness } from "./readiness.js";
 
@@ -19,7 +20,13 @@ export interface RunningServer {
   stop(): Promise<void>;
   readonly http: Server;
   readonly opamp: OpampServer;
+  /** This replica's rollout driver (tests stop it as a crashed replica would: leases kept). */
+  readonly rollouts: RolloutDriver;
 }
+
+/** How often a replica steps the rollouts it drives, and how long its lease on one lasts. */
+export const ROLLOUT_TICK_MS = 1_000;
+export const ROLLOUT_LEASE_MS = 15_000;
 
 function pathOf(url: string | undefined): string {
   const raw = url ?? "/";
@@ -102,7 +109,22 @@ export function createServer(ctx: AppContext): RunningServer {
     }
     if (event.kind === "own_telemetry.changed") services.ownTelemetry.invalidate(event.tenantId);
   });
+  const rollouts = new RolloutDriver(
+    ctx.database.db,
+    services.rollouts,
+    services.audit,
+    services.liveness,
+    ctx.clock,
+    logger.child({ component: "rollouts" }),
+    {
+      replicaId: ctx.replicaId,
+      tickMs: ROLLOUT_TICK_MS,
+      leaseMs: ROLLOUT_LEASE_MS,
+      stallMs: config.fleet.deliveryStallMs,
+    },
+  );
   ctx.fleetEvents.subscribe((event) => opamp.onFleetEvent(event));
+  ctx.fleetEvents.subscribe((event) => rollouts.onFleetEvent(event));
   ctx.fleetEvents.subscribe((event) => offline.onFleetEvent(event));
 
   let stopping: Promise<void> | undefined;
@@ -111,9 +133,11 @@ export function createServer(ctx: AppContext): RunningServer {
   return {
     http,
     opamp,
+    rollouts,
     async start() {
       await ctx.replica.start();
       await ctx.fleetEvents.start();
+      rollouts.start();
       services.agentSessions.startLiveness();
       started = true;
       await new Promise<void>((resolve, reject) => {
@@ -149,6 +173,7 @@ export function createServer(ctx: AppContext): RunningServer {
         await closed;
         clearTimeout(timer);
         if (started) {
+          await rollouts.stop();
           await ctx.fleetEvents.stop();
           await offline.drain();
           await services.agentSessions.stopLiveness();

@@ -22,6 +22,7 @@ import { configTemplateRoutes } from "./routes/config-templates.js";
 import { deliveryRoutes } from "./routes/deliveries.js";
 import { enrollmentTokenRoutes } from "./routes/enrollment-tokens.js";
 import { ownTelemetryRoutes } from "./routes/own-telemetry.js";
+import { rolloutRoutes } from "./routes/rollouts.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { tenantRoutes } from "./routes/tenants.js";
 
@@ -71,6 +72,7 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
   api.route("/", applyRoutes(services.apply));
   api.route("/", secretRoutes(services.secrets));
   api.route("/", ownTelemetryRoutes(services.ownTelemetry));
+  api.route("/", rolloutRoutes(services.rollouts));
   app.route("/api/v1", api);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {

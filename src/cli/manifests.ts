@@ -85,6 +85,8 @@ export async function readManifests(path: string): Promise<ManifestBundle> {
           ...(typeof d.matchReportedAttributes === "boolean"
             ? { matchReportedAttributes: d.matchReportedAttributes }
             : {}),
+          // The default rollout strategy; the server checks it (422 naming the field).
+          ...(d.rollout !== undefined ? { rollout: d.rollout } : {}),
         });
       } else {
         throw new ManifestError(`${where}: unknown kind "${kind}" (ConfigTemplate or Assignment)`);

@@ -53,7 +53,18 @@ export function isOrgId(s: string): boolean {
 }
 
 /** Prefix of a database record id, one per record type. */
-export type RecordIdPrefix = "enr" | "key" | "agk" | "tpl" | "rev" | "asg" | "dlv" | "sec" | "aud" | "req";
+export type RecordIdPrefix =
+  | "enr"
+  | "key"
+  | "agk"
+  | "tpl"
+  | "rev"
+  | "asg"
+  | "dlv"
+  | "sec"
+  | "aud"
+  | "req"
+  | "rol";
 
 // Record ids deliberately avoid the xse_/xag_/xsa_ token prefixes: an id is logged and shown freely,
 // so it must never look like (or be flagged by secret scanners as) a credential, nor be mistaken for one.
@@ -68,6 +79,7 @@ const RECORD_PREFIXES: ReadonlySet<string> = new Set<RecordIdPrefix>([
   "sec",
   "aud",
   "req",
+  "rol",
 ]);
 // First char ≤ 7: 10 Crockford chars hold 50 bits but the timestamp is 48 bits (ULID layout).
 const RECORD_BODY_PATTERN = /^[0-7][0-9a-hjkmnp-tv-z]{25}$/;

@@ -164,6 +164,8 @@ export interface AgentConfigAssignmentsTable {
   revision_version: number | null;
   priority: Generated<number>;
   source: string | null;
+  /** The default rollout strategy (issue 12); null: changes reach every agent at once. */
+  rollout_strategy: ColumnType<unknown, string | null | undefined, string | null>;
   created_at: DefaultedTimestamp;
   created_by: string;
   updated_at: DefaultedTimestamp;
@@ -266,6 +268,51 @@ export interface AgentComponentSetsTable {
   reported_at: Timestamp;
 }
 
+export type RolloutStateColumn = "running" | "paused" | "completed" | "aborted" | "superseded";
+export type RolloutAgentStateColumn = "pending" | "in_progress" | "succeeded" | "failed" | "rolled_back";
+
+/** A rollout (issue 12): its state machine's state and the driving replica's lease. */
+export interface RolloutsTable {
+  id: string;
+  tenant_id: string;
+  assignment_id: string;
+  from_revision_id: string;
+  to_revision_id: string;
+  state: RolloutStateColumn;
+  reason: string | null;
+  strategy: Json<unknown>;
+  /** Cumulative admitted-agent targets: [canary, wave 1, …, population]. */
+  waves: Json<number[]>;
+  current_wave: Generated<number>;
+  wave_started_at: Timestamp;
+  failure_budget: number;
+  acknowledged_failures: Generated<number>;
+  population: number;
+  superseded_by: string | null;
+  lease_owner: string | null;
+  lease_expires_at: Timestamp | null;
+  created_by: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: Timestamp | null;
+}
+
+/** One agent of a rollout's population. */
+export interface RolloutAgentsTable {
+  rollout_id: string;
+  tenant_id: string;
+  instance_uid: string;
+  position: number;
+  canary: boolean;
+  state: RolloutAgentStateColumn;
+  reason: string | null;
+  hold_revision_id: string | null;
+  admitted_at: Timestamp | null;
+  applied_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   admin_api_keys: AdminApiKeysTable;
@@ -283,6 +330,8 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   tenant_own_telemetry: TenantOwnTelemetryTable;
   agent_component_sets: AgentComponentSetsTable;
+  rollouts: RolloutsTable;
+  rollout_agents: RolloutAgentsTable;
 }
 
 export type TenantRow = Selectable<TenantsTable>;

@@ -21,7 +21,7 @@ import {
 export const FLEET_EVENTS_CHANNEL = "agent_api_fleet_events";
 
 /** Why a tenant's desired configs may have changed. */
-export type ConfigChangeReason = "revision" | "assignment" | "secret" | "retry";
+export type ConfigChangeReason = "revision" | "assignment" | "secret" | "retry" | "rollout";
 
 /**
  * What each kind of event carries. `instanceUids` names the agents concerned; a config change
@@ -48,6 +48,8 @@ export interface FleetEventPayloads {
   };
   /** The tenant's own-telemetry settings changed (issue 13): re-offer them to its agents. */
   "own_telemetry.changed": Record<string, never>;
+  /** A rollout changed state or admitted agents (issue 12): drivers look at it at once. */
+  "rollout.changed": { rolloutId: string; assignment: string; state: string };
 }
 
 export type FleetEventKind = keyof FleetEventPayloads;
@@ -101,7 +103,13 @@ export function parseFleetEvent(row: {
     }
     case "config.changed": {
       const reason = p.reason;
-      if (reason !== "revision" && reason !== "assignment" && reason !== "secret" && reason !== "retry")
+      if (
+        reason !== "revision" &&
+        reason !== "assignment" &&
+        reason !== "secret" &&
+        reason !== "retry" &&
+        reason !== "rollout"
+      )
         return undefined;
       if (p.instanceUids !== undefined && !isStringArray(p.instanceUids)) return undefined;
       return {
@@ -119,6 +127,16 @@ export function parseFleetEvent(row: {
     }
     case "own_telemetry.changed":
       return { ...base, kind: row.kind, payload: {} };
+    case "rollout.changed":
+      return typeof p.rolloutId === "string" &&
+        typeof p.assignment === "string" &&
+        typeof p.state === "string"
+        ? {
+            ...base,
+            kind: row.kind,
+            payload: { rolloutId: p.rolloutId, assignment: p.assignment, state: p.state },
+          }
+        : undefined;
     default:
       return undefined;
   }

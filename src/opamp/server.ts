@@ -236,6 +236,9 @@ export class OpampServer {
       case "agent.restart_requested":
         this.#scheduleRestarts(event.tenantId, event.payload.instanceUids, event.payload.perSecond);
         return;
+      case "rollout.changed":
+        // The rollout driver reads it; the pushes come with the config.changed event beside it.
+        return;
     }
   }
 

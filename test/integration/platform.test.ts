@@ -84,6 +84,12 @@ describe("operations endpoints", () => {
       "/api/v1/tenants/{tenantId}/deliveries/rollup",
       "/api/v1/tenants/{tenantId}/apply",
       "/api/v1/tenants/{tenantId}/own-telemetry",
+      "/api/v1/tenants/{tenantId}/rollouts",
+      "/api/v1/tenants/{tenantId}/rollouts/{id}",
+      "/api/v1/tenants/{tenantId}/rollouts/{id}/agents",
+      "/api/v1/tenants/{tenantId}/rollouts/{id}/pause",
+      "/api/v1/tenants/{tenantId}/rollouts/{id}/resume",
+      "/api/v1/tenants/{tenantId}/rollouts/{id}/abort",
     ]) {
       expect(paths).toContain(p);
     }

@@ -6,6 +6,7 @@ import { commonErrorResponses, preconditionResponse, unprocessableResponse } fro
 import { newRouter } from "../router.js";
 import { DeliveryCounts, IfMatchHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 import { ObjectName } from "./config-templates.js";
+import { StrategySchema } from "./rollouts.js";
 
 const Params = TenantIdParam.extend({
   name: ObjectName.openapi({ param: { name: "name", in: "path" }, example: "prod-base" }),
@@ -21,6 +22,9 @@ export const AssignmentBody = z.strictObject({
     description:
       "Also match agent-reported attributes (off by default: an agent must not be able to claim another fleet's config)",
   }),
+  rollout: StrategySchema.nullable()
+    .optional()
+    .openapi({ description: "Default rollout strategy: a new revision then goes out as a rollout" }),
 });
 
 const Assignment = z
@@ -33,6 +37,7 @@ const Assignment = z
     revision: z.union([z.literal("latest"), z.number().int()]),
     priority: z.number().int(),
     source: z.string().nullable(),
+    rollout: z.record(z.string(), z.unknown()).nullable(),
     createdAt: z.string(),
     createdBy: z.string(),
     updatedAt: z.string(),
@@ -115,6 +120,7 @@ export function assignmentRoutes(assignments: AssignmentService, explainer: Conf
           priority: b.priority,
           description: b.description,
           matchReportedAttributes: b.matchReportedAttributes,
+          rollout: b.rollout,
         },
         c.req.valid("header")["if-match"],
       );

@@ -363,11 +363,12 @@ export async function listAgentsForMatching(
     labels: Record<string, string>;
     description: unknown;
     available_components_hash: string | null;
+    capabilities: string | number | bigint;
   }>
 > {
   return db
     .selectFrom("agents")
-    .select(["instance_uid", "labels", "description", "available_components_hash"])
+    .select(["instance_uid", "labels", "description", "available_components_hash", "capabilities"])
     .where("tenant_id", "=", tenantId)
     .where("revoked_at", "is", null)
     .execute();

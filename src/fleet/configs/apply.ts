@@ -9,6 +9,7 @@ import type { Db } from "../../db/types.js";
 import type { FieldIssue } from "../../errors.js";
 import { UnprocessableError } from "../../errors.js";
 import { authorizeTenant, type RequestMeta } from "../actor.js";
+import { strategyProblems } from "../rollouts/strategy.js";
 import { type AssignmentService, formatSelectorText, parseAssignmentSelector } from "./assignments.js";
 import { findAssignment, findTemplate, listAssignments, listTemplates } from "./repository.js";
 import { assertValidTemplate, type TemplateService } from "./templates.js";
@@ -27,6 +28,8 @@ export interface BundleAssignment {
   priority: number;
   description?: string;
   matchReportedAttributes?: boolean;
+  /** The assignment's default rollout strategy (issue 12), if any. */
+  rollout?: unknown;
 }
 
 export interface Bundle {
@@ -108,6 +111,7 @@ export class ApplyService {
             priority: a.priority,
             description: a.description ?? null,
             matchReportedAttributes: a.matchReportedAttributes ?? false,
+            rollout: a.rollout ?? null,
             source: bundle.source,
           });
           out.push({
@@ -167,6 +171,8 @@ export class ApplyService {
         if (err instanceof UnprocessableError) issues.push(...(err.details.issues ?? []));
         else throw err;
       }
+      if (a.rollout !== undefined && a.rollout !== null)
+        issues.push(...strategyProblems(a.rollout, `assignments[${i}].rollout`));
     });
     if (issues.length > 0) throw new UnprocessableError("the bundle is invalid; nothing was applied", issues);
   }

@@ -11,6 +11,8 @@ import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
 import { decodeCursor, type Page, toPage } from "../pagination.js";
+import type { RolloutService } from "../rollouts/service.js";
+import { parseStrategy, type RolloutStrategy } from "../rollouts/strategy.js";
 import { formatSelector, parseSelectorInput, type Selector } from "../selector.js";
 import {
   type AssignmentWithTemplate,
@@ -35,6 +37,11 @@ export interface AssignmentInput {
   description?: string | null;
   matchReportedAttributes?: boolean;
   source?: string | null;
+  /**
+   * The default rollout strategy (issue 12): a new revision (of a `latest` assignment) or a new
+   * pinned revision then starts a rollout. Null or absent: changes reach every agent at once.
+   */
+  rollout?: unknown;
 }
 
 export interface AssignmentView {
@@ -46,6 +53,7 @@ export interface AssignmentView {
   revision: number | "latest";
   priority: number;
   source: string | null;
+  rollout: RolloutStrategy | null;
   createdAt: string;
   createdBy: string;
   updatedAt: string;
@@ -61,6 +69,7 @@ export function assignmentView(a: AssignmentWithTemplate): AssignmentView {
     revision: a.revision_version ?? "latest",
     priority: a.priority,
     source: a.source,
+    rollout: (a.rollout_strategy as RolloutStrategy | null) ?? null,
     createdAt: a.created_at.toISOString(),
     createdBy: a.created_by,
     updatedAt: a.updated_at.toISOString(),
@@ -81,6 +90,7 @@ export class AssignmentService {
   constructor(
     private readonly db: Db,
     private readonly audit: AuditLog,
+    private readonly rollouts: RolloutService,
   ) {}
 
   /** PUT: creates or replaces an assignment. Editor. */
@@ -125,6 +135,8 @@ export class AssignmentService {
         { path: "revision", message: `template "${input.template}" has no revision ${input.revision}` },
       ]);
     }
+    const strategy =
+      input.rollout === undefined || input.rollout === null ? null : parseStrategy(input.rollout, "rollout");
     const values = {
       selector: input.selector,
       template_id: template.id,
@@ -132,6 +144,7 @@ export class AssignmentService {
       priority: input.priority,
       description: input.description ?? null,
       match_reported_attributes: input.matchReportedAttributes ?? false,
+      rollout_strategy: strategy ? JSON.stringify(strategy) : null,
       ...(input.source !== undefined ? { source: input.source } : {}),
     };
     const existing = await lockAssignment(trx, tenantId, name);
@@ -155,11 +168,24 @@ export class AssignmentService {
         existing.priority !== values.priority ||
         existing.description !== values.description ||
         existing.match_reported_attributes !== values.match_reported_attributes ||
+        JSON.stringify(existing.rollout_strategy ?? null) !== JSON.stringify(strategy) ||
         (input.source !== undefined && existing.source !== input.source);
       if (changed) await updateAssignment(trx, existing.id, values);
     }
     const row = await findAssignment(trx, tenantId, name);
     if (!row) throw new NotFoundError("assignment");
+    // A new revision for an assignment with a default strategy goes out as a rollout.
+    const before =
+      existing && existing.template_id === template.id
+        ? (existing.revision_version ?? template.latest_version)
+        : undefined;
+    const after = row.revision_version ?? template.latest_version;
+    if (strategy && before !== undefined && before !== after) {
+      const from = await findRevision(trx, template.id, before);
+      const to = await findRevision(trx, template.id, after);
+      if (from && to)
+        await this.rollouts.startInTransaction(trx, meta, row, to, strategy, { supersede: true, from });
+    }
     if (changed) {
       await this.audit.record(trx, meta, {
         tenantId,
@@ -171,6 +197,7 @@ export class AssignmentService {
           template: row.template_name,
           revision: row.revision_version ?? "latest",
           priority: row.priority,
+          ...(strategy ? { rollout: strategy } : {}),
         },
       });
       await publishFleetEvent(trx, tenantId, "config.changed", { reason: "assignment", assignment: name });

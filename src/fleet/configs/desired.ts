@@ -14,6 +14,7 @@ import {
   type SecretResolver,
   TemplateCache,
 } from "../../render/index.js";
+import { findRevisionsById, findRolloutOverlays } from "../rollouts/repository.js";
 import { parseSelector } from "../selector.js";
 import type { AssignmentWithTemplate, RevisionRow } from "./repository.js";
 import { findAssignedRevisions, findTenantDisplayName, listAssignments } from "./repository.js";
@@ -27,6 +28,12 @@ export interface SnapshotAssignment extends AssignmentCandidate {
   row: AssignmentWithTemplate;
   /** The revision this assignment means now (pinned, or the template's latest). */
   revision: RevisionRow | undefined;
+  /**
+   * While a rollout of this assignment runs (or is paused): the revision of each agent it gave
+   * the target to (or that keeps a superseded rollout's target); every other agent gets
+   * `revision`, which is then the rollout's stable `from` revision.
+   */
+  rollout?: { perAgent: Map<string, RevisionRow> } | undefined;
 }
 
 export interface TenantSnapshot {
@@ -113,6 +120,7 @@ export class DesiredConfigs {
     const rows = await listAssignments(this.db, tenantId);
     const wanted = await findAssignedRevisions(this.db, tenantId);
     const revisionFor = new Map(wanted.map((r) => [r.assignment_id, r as RevisionRow]));
+    const rollouts = await this.#rollouts(tenantId);
     return {
       tenantId,
       tenantName: tenantName ?? tenantId,
@@ -124,9 +132,44 @@ export class DesiredConfigs {
         selector: parseSelector(row.selector),
         matchReportedAttributes: row.match_reported_attributes,
         row,
-        revision: revisionFor.get(row.id),
+        ...(rollouts.has(row.id)
+          ? {
+              revision: rollouts.get(row.id)?.from,
+              rollout: { perAgent: rollouts.get(row.id)?.perAgent ?? new Map() },
+            }
+          : { revision: revisionFor.get(row.id) }),
       })),
     };
+  }
+
+  /** The tenant's active rollouts by assignment id: the stable revision and who has which other. */
+  async #rollouts(tenantId: string) {
+    const rows = await findRolloutOverlays(this.db, tenantId);
+    const out = new Map<string, { from: RevisionRow | undefined; perAgent: Map<string, RevisionRow> }>();
+    if (rows.length === 0) return out;
+    const ids = new Set<string>();
+    for (const r of rows) {
+      ids.add(r.from_revision_id);
+      ids.add(r.to_revision_id);
+      if (r.hold_revision_id) ids.add(r.hold_revision_id);
+    }
+    const revisions = new Map(
+      (await findRevisionsById(this.db, [...ids])).map((r) => [r.id, r as RevisionRow]),
+    );
+    for (const r of rows) {
+      const entry = out.get(r.assignment_id) ?? {
+        from: revisions.get(r.from_revision_id),
+        perAgent: new Map(),
+      };
+      out.set(r.assignment_id, entry);
+      if (!r.instance_uid || !r.state) continue;
+      const admitted = r.state === "in_progress" || r.state === "succeeded" || r.state === "failed";
+      const revision = revisions.get(
+        admitted ? r.to_revision_id : (r.hold_revision_id ?? r.from_revision_id),
+      );
+      if (revision) entry.perAgent.set(r.instance_uid, revision);
+    }
+    return out;
   }
 
   /**
@@ -148,7 +191,7 @@ export class DesiredConfigs {
     }
     const assignment = resolution.winner;
     if (!assignment) return { kind: "none", resolution };
-    const revision = assignment.revision;
+    const revision = assignment.rollout?.perAgent.get(agent.instanceUid) ?? assignment.revision;
     const failed = (reason: string, message: string, retryAfterSeconds?: number): DesiredConfig => ({
       kind: "render_failed",
       resolution,

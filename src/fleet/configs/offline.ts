@@ -28,7 +28,7 @@ export class OfflineDeliveryPlanner {
     try {
       if (!(await this.feed.claim(event, this.replicaId))) return;
       const planned = await this.planner.planOffline(event.tenantId, {
-        instanceUids: event.payload.instanceUids,
+        instanceUids: "instanceUids" in event.payload ? event.payload.instanceUids : undefined,
       });
       if (planned > 0)
         this.logger.info({ tenantId: event.tenantId, planned }, "offline agents' deliveries planned");

@@ -14,6 +14,8 @@ import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
 import { decodeCursor, type Page, toPage } from "../pagination.js";
+import type { RolloutService } from "../rollouts/service.js";
+import { parseStrategy } from "../rollouts/strategy.js";
 import {
   countAssignmentsUsingTemplate,
   deleteTemplate,
@@ -21,6 +23,7 @@ import {
   findTemplate,
   insertRevision,
   insertTemplate,
+  listAssignments,
   listRevisions,
   listTemplates,
   lockTemplate,
@@ -115,6 +118,7 @@ export class TemplateService {
   constructor(
     private readonly db: Db,
     private readonly audit: AuditLog,
+    private readonly rollouts: RolloutService,
   ) {}
 
   /** PUT: creates the template or a new revision when the content changed. Editor. */
@@ -189,6 +193,24 @@ export class TemplateService {
       targetId: name,
       details: { version, contentSha256: sha, message: input.message ?? null },
     });
+    // `latest` assignments with a default strategy take the new revision as a rollout.
+    if (latest) {
+      for (const a of await listAssignments(trx, tenantId)) {
+        if (a.template_id !== template.id || a.revision_version !== null || a.rollout_strategy === null)
+          continue;
+        await this.rollouts.startInTransaction(
+          trx,
+          meta,
+          a,
+          revision,
+          parseStrategy(a.rollout_strategy, "rollout"),
+          {
+            supersede: true,
+            from: latest,
+          },
+        );
+      }
+    }
     await publishFleetEvent(trx, tenantId, "config.changed", { reason: "revision", template: name, version });
     return { template: templateView(template), revision: revisionView(revision), created: true };
   }

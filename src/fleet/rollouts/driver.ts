@@ -1,0 +1,198 @@
+/**
+ * Drives rollouts, one replica per rollout: every tick (on the Clock) a replica takes or renews
+ * the lease of the active rollouts nobody else holds (`FOR UPDATE SKIP LOCKED`, with an expiry),
+ * then steps each one it holds: it reads the stored rollout and agent rows and what the agents
+ * report (liveness, health, the delivery of the target), runs the state machine, and stores the
+ * result with its audit rows and fleet events in one transaction. A replica that dies stops
+ * renewing; when its lease expires another replica takes over from the stored state.
+ */
+import type { Clock, ClockTimer } from "../../clock.js";
+import type { Db } from "../../db/types.js";
+import type { Logger } from "../../logger.js";
+import { SYSTEM_ACTOR } from "../actor.js";
+import type { Liveness } from "../agents/liveness.js";
+import type { HealthReport } from "../agents/types.js";
+import type { AuditLog } from "../audit/service.js";
+import type { FleetEvent } from "../events.js";
+import { recordTransition } from "./effects.js";
+import {
+  claimRolloutLeases,
+  listRolloutAgents,
+  lockRollout,
+  type ObservedAgentRow,
+  observeRolloutAgents,
+  releaseRolloutLeases,
+  updateRollout,
+  updateRolloutAgents,
+} from "./repository.js";
+import type { RolloutService } from "./service.js";
+import { advance, type Observation } from "./state-machine.js";
+import { agentColumns, agentOf, coreOf, corePatch } from "./stored.js";
+
+export interface RolloutDriverOptions {
+  replicaId: string;
+  /** How often the driver looks at its rollouts. */
+  tickMs: number;
+  /** A lease not renewed for this long is free for another replica. */
+  leaseMs: number;
+  stallMs: number;
+}
+
+const MAX_LEASES = 50;
+const NOT_REPORTED: Observation = { online: false, healthy: null, delivery: "waiting" };
+
+export class RolloutDriver {
+  #timer: ClockTimer | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly rollouts: RolloutService,
+    private readonly audit: AuditLog,
+    private readonly liveness: Liveness,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: RolloutDriverOptions,
+  ) {}
+
+  /** Starts ticking (again, after a stop). */
+  start(): void {
+    this.#stopped = false;
+    this.#timer?.cancel();
+    this.#timer = this.clock.setInterval(() => this.tick(), this.options.tickMs);
+  }
+
+  /** A FleetEventFeed subscriber: a rollout that changed is looked at now, not at the next tick. */
+  onFleetEvent(event: FleetEvent): void {
+    if (
+      event.kind === "rollout.changed" &&
+      (event.payload.state === "running" || event.payload.state === "paused")
+    )
+      void this.tick();
+  }
+
+  /** One pass over the rollouts this replica drives; concurrent calls coalesce into one more. */
+  tick(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        try {
+          await this.#pass();
+        } catch (err) {
+          this.logger.warn({ err }, "driving rollouts failed; the next tick retries");
+        }
+      } while (this.#again && !this.#stopped);
+    })().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #pass(): Promise<void> {
+    const now = this.clock.now();
+    const ids = await this.db
+      .transaction()
+      .execute((trx) =>
+        claimRolloutLeases(
+          trx,
+          this.options.replicaId,
+          new Date(now),
+          new Date(now + this.options.leaseMs),
+          MAX_LEASES,
+        ),
+      );
+    for (const id of ids) {
+      if (this.#stopped) return;
+      await this.#step(id);
+    }
+  }
+
+  async #step(id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await lockRollout(trx, id);
+      // Another replica took it over (this one was too slow to renew), or it finished meanwhile.
+      if (!row || row.lease_owner !== this.options.replicaId) return;
+      if (row.state !== "running" && row.state !== "paused") return;
+      const now = this.clock.now();
+      const observed = new Map(
+        (await observeRolloutAgents(trx, row)).map((o) => [o.instance_uid, this.#observation(o, now)]),
+      );
+      const agents = (await listRolloutAgents(trx, { rolloutId: id })).map(agentOf);
+      const step = advance(
+        coreOf(row, this.options.stallMs),
+        agents,
+        (uid) => observed.get(uid) ?? NOT_REPORTED,
+        now,
+      );
+      const at = new Date(now);
+      await updateRolloutAgents(
+        trx,
+        id,
+        step.changed.map((a) => agentColumns(a, at)),
+      );
+      await updateRollout(trx, id, corePatch(step.rollout, at));
+      if (step.admitted.length === 0 && step.transition === undefined) return;
+      const names = await this.rollouts.names(trx, row);
+      const action =
+        step.transition === "completed"
+          ? "rollout.complete"
+          : step.transition === "paused"
+            ? "rollout.pause"
+            : step.transition === "wave"
+              ? "rollout.wave"
+              : "rollout.admit";
+      await recordTransition(
+        trx,
+        this.audit,
+        { actor: SYSTEM_ACTOR, requestId: `rollout-driver:${this.options.replicaId}` },
+        row,
+        names,
+        {
+          action,
+          core: step.rollout,
+          instanceUids: step.admitted,
+          details: { wave: step.rollout.currentWave },
+        },
+      );
+      if (step.transition)
+        this.logger.info(
+          {
+            tenantId: row.tenant_id,
+            rolloutId: id,
+            transition: step.transition,
+            wave: step.rollout.currentWave,
+            reason: step.rollout.reason,
+          },
+          "rollout transition",
+        );
+    });
+  }
+
+  #observation(o: ObservedAgentRow, now: number): Observation {
+    const online = o.revoked_at === null && this.liveness.statusOf(o, now) === "online";
+    const health = o.health as HealthReport | null;
+    return {
+      online,
+      healthy: health ? health.healthy : null,
+      delivery:
+        o.delivery_status === "applied" ? "applied" : o.delivery_status === "failed" ? "failed" : "waiting",
+      error: o.delivery_error,
+    };
+  }
+
+  /** Stops ticking; `releaseLeases` hands this replica's rollouts over at once (a clean stop). */
+  async stop(opts: { releaseLeases: boolean } = { releaseLeases: true }): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#timer?.cancel();
+    await this.#running;
+    if (opts.releaseLeases) await releaseRolloutLeases(this.db, this.options.replicaId);
+  }
+}
