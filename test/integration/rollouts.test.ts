@@ -80,6 +80,17 @@ describe("rollouts", () => {
     expect(withConfig(REFUSED)).toHaveLength(2);
     const failed = await fleet.api.get(t(`/rollouts/${id}/agents?state=failed`));
     expect(failed.body.items[0]).toMatchObject({ canary: true, reason: expect.stringContaining("FAILED") });
+    // The failed canary runs revision 1 while it should run 2: it drifts, and the rollout counts it.
+    expect(failed.body.items.every((x: { drift: boolean | null }) => x.drift === true)).toBe(true);
+    expect((await rollout(id)).counts.drifted).toBe(failed.body.items.length);
+    const stable = await fleet.api.get(t(`/rollouts/${id}/agents?state=pending&limit=5`));
+    expect(stable.body.items.map((x: { drift: boolean | null }) => x.drift)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
 
     const before = new Map(agents.map((a) => [a, configsSent(a).length]));
     const aborted = await fleet.api.post(t(`/rollouts/${id}/abort`));
@@ -93,6 +104,8 @@ describe("rollouts", () => {
     for (const a of agents.filter((x) => !withConfig(REFUSED).includes(x)))
       expect(configsSent(a).length).toBe(before.get(a));
     expect((await fleet.api.get(t("/assignments/fleet"))).body.revision).toBe(1);
+    // Back on revision 1, which is what they should run: no drift left.
+    await eventually(async () => ((await rollout(id)).counts.drifted === 0 ? true : undefined));
     const audit = await fleet.api.get(t("/audit-events?action=rollout.abort"));
     expect(audit.body.items[0]?.target).toEqual({ type: "rollout", id });
   });

@@ -38,6 +38,7 @@ const Counts = z.object({
   succeeded: z.number().int(),
   failed: z.number().int(),
   rolledBack: z.number().int(),
+  drifted: z.number().int().openapi({ description: "Agents of the population that drift (docs/drift.md)" }),
 });
 
 const Rollout = z
@@ -78,6 +79,10 @@ const RolloutAgent = z
     reason: z.string().nullable(),
     admittedAt: z.string().nullable(),
     appliedAt: z.string().nullable(),
+    drift: z
+      .boolean()
+      .nullable()
+      .openapi({ description: "Runs another config than it should (null: not known)" }),
     finishedAt: z.string().nullable(),
   })
   .openapi("RolloutAgent");

@@ -128,6 +128,21 @@ export async function countRolloutAgents(
   return rows.map((r) => ({ ...r, n: Number(r.n) }));
 }
 
+/** Drifted agents of each rollout's population (agents.drift, see docs/drift.md). */
+export async function countDriftedRolloutAgents(
+  db: Queryable,
+  rolloutIds: readonly string[],
+): Promise<Array<{ rollout_id: string; n: number }>> {
+  if (rolloutIds.length === 0) return [];
+  const result = await sql<{ rollout_id: string; n: number }>`
+    select ra.rollout_id, count(*)::int as n
+    from rollout_agents ra
+    join agents a on a.tenant_id = ra.tenant_id and a.instance_uid = ra.instance_uid
+    where ra.rollout_id = any(${[...rolloutIds]}::text[]) and a.drift
+    group by ra.rollout_id`.execute(db);
+  return result.rows.map((r) => ({ rollout_id: r.rollout_id, n: Number(r.n) }));
+}
+
 /** A page of a rollout's agents in admission order. */
 export async function listRolloutAgents(
   db: Queryable,

@@ -12,7 +12,7 @@ import type { Db, Tx } from "../../db/types.js";
 import { ConflictError, NotFoundError, UnprocessableError } from "../../errors.js";
 import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
-import { listAgentsForMatching } from "../agents/repository.js";
+import { findAgentDrift, listAgentsForMatching } from "../agents/repository.js";
 import type { AuditLog } from "../audit/service.js";
 import { attributesOf } from "../configs/desired.js";
 import {
@@ -29,6 +29,7 @@ import { decodeCursor, type Page, toPage } from "../pagination.js";
 import { matchesSelector, parseSelector } from "../selector.js";
 import { type RolloutNames, recordTransition } from "./effects.js";
 import {
+  countDriftedRolloutAgents,
   countRolloutAgents,
   findRollout,
   insertRollout,
@@ -271,25 +272,35 @@ export class RolloutService {
       rows,
       opts.limit,
       (r) => [r.created_at.toISOString(), r.id],
-      (r) => rolloutView(r, counts.get(r.id) ?? machine.countAgents([])),
+      (r) => rolloutView(r, counts.get(r.id) ?? { ...machine.countAgents([]), drifted: 0 }),
     );
   }
 
-  async #counts(ids: string[]): Promise<Map<string, machine.Counts>> {
+  async #counts(ids: string[]): Promise<Map<string, machine.Counts & { drifted: number }>> {
     const states = new Map<string, { state: RolloutAgentStateColumn }[]>();
-    for (const r of await countRolloutAgents(this.db, ids)) {
+    const [byState, drifted] = await Promise.all([
+      countRolloutAgents(this.db, ids),
+      countDriftedRolloutAgents(this.db, ids),
+    ]);
+    for (const r of byState) {
       const list = states.get(r.rollout_id) ?? [];
       for (let i = 0; i < r.n; i++) list.push({ state: r.state });
       states.set(r.rollout_id, list);
     }
-    return new Map([...states].map(([id, list]) => [id, machine.countAgents(list)]));
+    const driftedOf = new Map(drifted.map((d) => [d.rollout_id, d.n]));
+    return new Map(
+      [...states].map(([id, list]) => [
+        id,
+        { ...machine.countAgents(list), drifted: driftedOf.get(id) ?? 0 },
+      ]),
+    );
   }
 
   async get(actor: Actor, tenantId: string, id: string): Promise<RolloutView> {
     authorizeTenant(actor, tenantId, "viewer");
     const row = await findRollout(this.db, tenantId, id);
     if (!row) throw new NotFoundError("rollout");
-    return rolloutView(row, (await this.#counts([id])).get(id) ?? machine.countAgents([]));
+    return rolloutView(row, (await this.#counts([id])).get(id) ?? { ...machine.countAgents([]), drifted: 0 });
   }
 
   async agents(
@@ -307,7 +318,21 @@ export class RolloutService {
       afterPosition: after,
       limit: opts.limit + 1,
     });
-    return toPage(rows, opts.limit, (r) => [r.position], rolloutAgentView);
+    const drift = new Map(
+      (
+        await findAgentDrift(
+          this.db,
+          tenantId,
+          rows.map((r) => r.instance_uid),
+        )
+      ).map((d) => [d.instance_uid, d.drift]),
+    );
+    return toPage(
+      rows,
+      opts.limit,
+      (r) => [r.position],
+      (r) => rolloutAgentView(r, drift.get(r.instance_uid) ?? null),
+    );
   }
 
   /** pause | resume | abort. Editor; 409 when the rollout's state does not allow it. */

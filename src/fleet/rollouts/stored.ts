@@ -78,14 +78,15 @@ export interface RolloutView {
   /** Cumulative admitted-agent targets: canary, then each wave. */
   waveTargets: number[];
   population: number;
-  counts: Counts;
+  /** The state machine's counts, and the population's agents that drift (docs/drift.md). */
+  counts: Counts & { drifted: number };
   createdBy: string;
   createdAt: string;
   updatedAt: string;
   finishedAt: string | null;
 }
 
-export function rolloutView(row: RolloutDetailRow, counts: Counts): RolloutView {
+export function rolloutView(row: RolloutDetailRow, counts: Counts & { drifted: number }): RolloutView {
   return {
     id: row.id,
     assignment: row.assignment_name,
@@ -115,9 +116,11 @@ export interface RolloutAgentView {
   admittedAt: string | null;
   appliedAt: string | null;
   finishedAt: string | null;
+  /** The agent runs another config than it should (null: not known). */
+  drift: boolean | null;
 }
 
-export function rolloutAgentView(r: RolloutAgentRow): RolloutAgentView {
+export function rolloutAgentView(r: RolloutAgentRow, drift: boolean | null): RolloutAgentView {
   return {
     instanceUid: r.instance_uid,
     position: r.position,
@@ -127,6 +130,7 @@ export function rolloutAgentView(r: RolloutAgentRow): RolloutAgentView {
     admittedAt: iso(r.admitted_at),
     appliedAt: iso(r.applied_at),
     finishedAt: iso(r.finished_at),
+    drift,
   };
 }
 
