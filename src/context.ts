@@ -14,6 +14,7 @@ import { AdminKeyService } from "./fleet/admin-keys/service.js";
 import { AgentAdmin } from "./fleet/agents/admin.js";
 import { AgentAuthenticator } from "./fleet/agents/authenticator.js";
 import { Liveness } from "./fleet/agents/liveness.js";
+import { ReportColumnsBuilder } from "./fleet/agents/report-columns.js";
 import { AgentRestarts } from "./fleet/agents/restarts.js";
 import { AgentSessions } from "./fleet/agents/sessions.js";
 import { AuditLog } from "./fleet/audit/service.js";
@@ -136,11 +137,15 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     config.fleet.deliveryStallMs,
   );
   const liveness = new Liveness(config.fleet.livenessFlushMs);
-  const agentSessions = new AgentSessions(db, clock, logger.child({ component: "agents" }), {
+  const agentsLog = logger.child({ component: "agents" });
+  const reportColumns = new ReportColumnsBuilder(
+    (tenantId, texts) => secrets.redact(tenantId, texts),
+    agentsLog,
+  );
+  const agentSessions = new AgentSessions(db, clock, agentsLog, reportColumns, {
     replicaId,
     livenessFlushMs: config.fleet.livenessFlushMs,
     liveness,
-    redact: (tenantId, texts) => secrets.redact(tenantId, texts),
   });
   const components = new ComponentCatalog(db, clock, logger.child({ component: "components" }));
   const rollouts = new RolloutService(db, audit, clock, config.fleet.deliveryStallMs);
@@ -160,7 +165,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       audit,
       liveness,
       clock,
-      (tenantId, files) => agentSessions.redactFiles(tenantId, files),
+      (tenantId, files) => reportColumns.redactFiles(tenantId, files),
       components,
     ),
     agentRestarts: new AgentRestarts(db, audit, liveness, clock, config.fleet.restartsPerSecond),

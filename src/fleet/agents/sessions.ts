@@ -18,13 +18,13 @@
 import type { Clock, ClockTimer } from "../../clock.js";
 import { issueToken, newInstanceUid, newRecordId } from "../../credentials/index.js";
 import type { Db } from "../../db/types.js";
-import { UnavailableError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
 import { BatchQueue, databaseBatches, runInRounds } from "../batch-queue.js";
 import { addEnrollmentTokenUses } from "../enrollment/repository.js";
 import { isOtherAgent } from "./identity.js";
 import type { Liveness } from "./liveness.js";
+import type { ReportColumnsBuilder } from "./report-columns.js";
 import {
   type AgentPresenceRow,
   type AgentRef,
@@ -37,7 +37,6 @@ import {
   type EnrollmentSessionStart,
   type KeyedSessionStart,
   markAgentsDisconnected,
-  type ReportColumns,
   type ReportWrite,
   type SessionStartRow,
   startEnrollmentSessions,
@@ -81,8 +80,6 @@ export interface AgentSessionsOptions {
   livenessFlushMs: number;
   /** The liveness rule: "live elsewhere" for duplicate detection. */
   liveness: Liveness;
-  /** Replaces the tenant's secret values in agent-reported texts (effective config). */
-  redact: (tenantId: string, texts: string[]) => Promise<string[]>;
 }
 
 /** How long the end of an enrollment connection waits for the agent's key connection (see end). */
@@ -108,6 +105,8 @@ export class AgentSessions {
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Turns a report into stored columns, secrets masked. */
+    private readonly columns: ReportColumnsBuilder,
     private readonly options: AgentSessionsOptions,
   ) {
     this.#reportWrites = BatchQueue.ofWrites((writes) => storeReports(db, writes), HOT_BATCH);
@@ -150,7 +149,7 @@ export class AgentSessions {
     const reassigned = await this.#reassignment(auth, ref, reported, conn.transport);
     if (reassigned) return reassigned;
     // Redacted before the statement: decrypting must not hold the embedded database's one connection.
-    const report = this.#reportColumns(await this.#redacted(auth.tenantId, reported));
+    const report = await this.columns.of(auth.tenantId, reported, this.clock.date());
     const acceptsSettings = hasCapability(
       reported.capabilities,
       AgentCapability.AcceptsOpAMPConnectionSettings,
@@ -313,69 +312,8 @@ export class AgentSessions {
       this.touch(ref);
       return;
     }
-    const columns = this.#reportColumns(await this.#redacted(ref.tenantId, reported));
+    const columns = await this.columns.of(ref.tenantId, reported, this.clock.date());
     await this.#reportWrites.submit({ ...ref, columns });
-  }
-
-  /**
-   * The report with the tenant's secret values masked in its effective config, before anything
-   * stores it. When they cannot be masked now (a secret cannot be decrypted), the effective config
-   * is left out (the stored one stays): never stored in clear, and the rest of the report (status,
-   * health, the session itself) is not held up by a KMS outage.
-   */
-  async #redacted(tenantId: string, report: AgentReport): Promise<AgentReport> {
-    if (!report.effectiveConfig) return report;
-    try {
-      const files = await this.redactFiles(tenantId, report.effectiveConfig.files);
-      return { ...report, effectiveConfig: { files } };
-    } catch (err) {
-      if (!(err instanceof UnavailableError)) throw err;
-      this.logger.warn(
-        { tenantId, err: err.message },
-        "effective config not stored: its secrets cannot be masked now",
-      );
-      const { effectiveConfig: _dropped, ...rest } = report;
-      return rest;
-    }
-  }
-
-  /** Config files with the tenant's secret values masked (also applied again when shown). */
-  async redactFiles(
-    tenantId: string,
-    files: Record<string, { body: string; contentType: string }>,
-  ): Promise<Record<string, { body: string; contentType: string }>> {
-    const entries = Object.entries(files);
-    const bodies = await this.options.redact(
-      tenantId,
-      entries.map(([, f]) => f.body),
-    );
-    const out: Record<string, { body: string; contentType: string }> = {};
-    entries.forEach(([name, f], i) => {
-      out[name] = { body: bodies[i] ?? "", contentType: f.contentType };
-    });
-    return out;
-  }
-
-  #reportColumns(report: AgentReport): ReportColumns {
-    return {
-      seen_at: this.clock.date().toISOString(),
-      capabilities: report.capabilities.toString(),
-      sequence_num: report.sequenceNum.toString(),
-      ...(report.description ? { description: JSON.stringify(report.description) } : {}),
-      ...(report.health ? { health: JSON.stringify(report.health) } : {}),
-      ...(report.effectiveConfig ? { effective_config: JSON.stringify(report.effectiveConfig.files) } : {}),
-      ...(report.remoteConfigStatus
-        ? { remote_config_status: JSON.stringify(report.remoteConfigStatus) }
-        : {}),
-      ...(report.availableComponents ? { available_components_hash: report.availableComponents.hash } : {}),
-      // Decided here, not by parsing the status JSON again in SQL for every row.
-      ...(report.remoteConfigStatus?.status === "APPLIED" && report.remoteConfigStatus.lastRemoteConfigHash
-        ? { running_config_hash: report.remoteConfigStatus.lastRemoteConfigHash }
-        : {}),
-      ...(report.customCapabilities
-        ? { custom_capabilities: JSON.stringify(report.customCapabilities) }
-        : {}),
-    };
   }
 
   /**
