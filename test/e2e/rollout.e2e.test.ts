@@ -97,6 +97,34 @@ afterAll(async () => {
   for (const c of cleanups.splice(0)) await c().catch(() => undefined);
 });
 
+/**
+ * Starts a supervisor and waits until it is the `agents`-th agent of the tenant. A supervisor
+ * whose bootstrap collector found localhost:8888 taken (by another collector on this machine)
+ * exits; it is started again, up to three times.
+ */
+async function startEnrolled(slot: string, token: string, agents: number): Promise<Supervisor> {
+  for (let attempt = 1; ; attempt++) {
+    const sup = new Supervisor({
+      binaries: e2eBinaryPaths(version),
+      endpoint: fleet.opampUrl,
+      token,
+      storageDir: join(dir, `supervisor-${slot}`),
+    }).start();
+    const enrolled = await eventually(
+      async () => {
+        if (!sup.running) return false;
+        const r = await fleet.api.get(t("/agents?limit=10"));
+        return r.body.items.length === agents ? true : undefined;
+      },
+      30_000,
+      `agent ${slot} enrolled`,
+    );
+    if (enrolled) return sup;
+    if (attempt === 3) throw new Error(`supervisor ${slot} did not start:\n${await sup.transcript()}`);
+    await sup.stop();
+  }
+}
+
 describe("a rollout with opampsupervisor + collector", () => {
   const hosts: Host[] = [];
   let hashV1: Map<string, string>;
@@ -120,30 +148,13 @@ describe("a rollout with opampsupervisor + collector", () => {
       while (ports.has(port)) port = await freePort();
       ports.add(port);
       const { token } = await fleet.enrollmentToken({ labels: { e2e: "rollout", slot, port: String(port) } });
-      const host: Host = { slot, port, sup: undefined as unknown as Supervisor, uid: "", collectorPid: 0 };
-      hosts.push(host);
-      for (let attempt = 1; ; attempt++) {
-        host.sup = new Supervisor({
-          binaries: e2eBinaryPaths(version),
-          endpoint: fleet.opampUrl,
-          token,
-          storageDir: join(dir, `supervisor-${slot}`),
-        }).start();
-        const enrolled = await eventually(
-          async () => {
-            if (!host.sup.running) return false;
-            const r = await fleet.api.get(t("/agents?limit=10"));
-            return r.body.items.length === hosts.length ? true : undefined;
-          },
-          30_000,
-          `agent ${slot} enrolled`,
-        );
-        if (enrolled) break;
-        // Port 8888 was taken by someone else's collector at that moment: start it again.
-        if (attempt === 3)
-          throw new Error(`supervisor ${slot} did not start:\n${await host.sup.transcript()}`);
-        await host.sup.stop();
-      }
+      hosts.push({
+        slot,
+        port,
+        sup: await startEnrolled(slot, token, hosts.length + 1),
+        uid: "",
+        collectorPid: 0,
+      });
     }
     const bySlot = new Map<string, string>(
       (await fleet.api.get(t("/agents?limit=10"))).body.items.map(
