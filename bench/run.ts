@@ -41,6 +41,7 @@ import { runEnroll } from "./scenarios/enroll.js";
 import { runFanout } from "./scenarios/fanout.js";
 import { runReconnect } from "./scenarios/reconnect.js";
 import { runRest } from "./scenarios/rest.js";
+import { runRollout } from "./scenarios/rollout.js";
 import { runSteady } from "./scenarios/steady.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -51,6 +52,7 @@ const TITLES: Record<ScenarioName, string> = {
   enroll: "Enrollment storm",
   steady: "Steady state (connected, heartbeating)",
   fanout: "Config fan-out",
+  rollout: "Staged rollout (waves 1 %, 10 %, 100 %, 5 s bake)",
   reconnect: "Reconnect storm (server restart)",
   rest: "REST under load",
   baseline: "Baseline: bare ws server, same sockets",
@@ -61,6 +63,7 @@ const RUNNERS: Record<ScenarioName, Runner> = {
   enroll: runEnroll,
   steady: runSteady,
   fanout: runFanout,
+  rollout: runRollout,
   reconnect: runReconnect,
   rest: runRest,
   baseline: runBaseline,

@@ -5,7 +5,7 @@ import type { ServerLogSummary } from "./server-log.js";
 import type { ServerProcess } from "./server-process.js";
 import type { WorkerPool } from "./workers.js";
 
-export const SCENARIOS = ["enroll", "steady", "fanout", "reconnect", "rest", "baseline"] as const;
+export const SCENARIOS = ["enroll", "steady", "fanout", "rollout", "reconnect", "rest", "baseline"] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Options {

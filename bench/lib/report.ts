@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
+import { ROLLOUT_BAKE_SECONDS, ROLLOUT_TARGET_MS, ROLLOUT_WAVES } from "../scenarios/rollout.js";
 import type { Figure, RunContext, ScenarioName, ScenarioResult } from "./context.js";
 import {
   type HeapSummary,
@@ -106,6 +107,13 @@ function budget(ctx: RunContext): BudgetRow[] {
     fig(ctx, "fanout", "medianRoundLastAfterCommitMs"),
     "ms",
     (v) => v <= 2000,
+  );
+  add(
+    `rollout of ${fig(ctx, "rollout", "population") ?? "?"} agents, waves ${ROLLOUT_WAVES.join(", ")}, bake ${ROLLOUT_BAKE_SECONDS} s (target is for 10,000)`,
+    `≤ waves × bake + 3 s = ${ROLLOUT_TARGET_MS / 1000} s after the POST`,
+    fig(ctx, "rollout", "completedAfterPostMs"),
+    "ms",
+    (v) => v <= ROLLOUT_TARGET_MS,
   );
   add(
     "heartbeats of 19,000 agents every 30 s (projected from CPU per heartbeat)",
@@ -386,6 +394,7 @@ const CHARTS_OF: Record<ScenarioName, string[]> = {
   enroll: ["enroll-latency.svg", "enroll-rate.svg", "enroll-server.svg"],
   steady: ["steady-cpu.svg"],
   fanout: ["fanout.svg", "fanout-server.svg"],
+  rollout: [],
   reconnect: ["reconnect.svg", "reconnect-server.svg"],
   rest: ["rest.svg"],
   baseline: ["vs-baseline.svg"],
