@@ -351,6 +351,28 @@ describe("rollout state machine (examples)", () => {
     expect(byUid(w, "agent-0").state).toBe("succeeded");
   });
 
+  it("the bake runs from when the agent applied the target, not from the look that saw it", () => {
+    const w = buildWorld({
+      population: 2,
+      offline: Array(25).fill(false),
+      canary: 1,
+      waves: ["100%"],
+      bakeSeconds: 5,
+      maxFailures: 0,
+    });
+    const m: Model = { onTarget: new Set(), aborted: false, completed: false };
+    new Tick(0).run(m, w);
+    const admittedAt = w.now;
+    const o = w.obs.get("agent-0") as Observation;
+    o.delivery = "applied";
+    o.appliedAt = admittedAt + 200;
+    new Tick(1000).run(m, w);
+    expect(byUid(w, "agent-0")).toMatchObject({ state: "in_progress", appliedAt: admittedAt + 200 });
+    // 5 s after it applied (4.2 s after the look that first saw it): baked.
+    new Tick(4300).run(m, w);
+    expect(byUid(w, "agent-0").state).toBe("succeeded");
+  });
+
   it("resume accepts the failures so far; the next one beyond the budget pauses again", () => {
     const w = base();
     const m: Model = { onTarget: new Set(), aborted: false, completed: false };

@@ -184,6 +184,7 @@ export class RolloutDriver {
       delivery:
         o.delivery_status === "applied" ? "applied" : o.delivery_status === "failed" ? "failed" : "waiting",
       error: o.delivery_error,
+      appliedAt: o.delivery_applied_at?.getTime() ?? null,
     };
   }
 

@@ -245,6 +245,7 @@ export interface ObservedAgentRow {
   revoked_at: Date | null;
   delivery_status: string | null;
   delivery_error: string | null;
+  delivery_applied_at: Date | null;
 }
 
 /**
@@ -258,12 +259,12 @@ export async function observeRolloutAgents(
   const result = await sql<ObservedAgentRow>`
     select ra.instance_uid, a.replica_id, a.last_seen_at, a.heartbeat_interval_s, a.health, a.revoked_at,
       rep.heartbeat_at as replica_heartbeat_at, rep.stopped_at as replica_stopped_at,
-      d.status as delivery_status, d.error_message as delivery_error
+      d.status as delivery_status, d.error_message as delivery_error, d.applied_at as delivery_applied_at
     from rollout_agents ra
     left join agents a on a.tenant_id = ra.tenant_id and a.instance_uid = ra.instance_uid
     left join replicas rep on rep.id = a.replica_id
     left join lateral (
-      select status, error_message from agent_config_deliveries dd
+      select status, error_message, applied_at from agent_config_deliveries dd
       where dd.tenant_id = ra.tenant_id and dd.instance_uid = ra.instance_uid
         and dd.revision_id = ${rollout.to_revision_id} and dd.status <> 'superseded'
       order by dd.updated_at desc limit 1

@@ -59,6 +59,8 @@ export interface Observation {
   /** Its delivery of the target: applied, failed (with the error), or not yet either. */
   delivery: "applied" | "failed" | "waiting";
   error?: string | null | undefined;
+  /** When its delivery of the target turned applied, if known (the bake starts then, not at the look). */
+  appliedAt?: number | null | undefined;
 }
 
 export interface Advance {
@@ -110,7 +112,10 @@ function judge(
     };
   if (!o.online) return { state: "failed", reason: "disconnected before the bake ended", finishedAt: now };
   if (o.delivery === "applied") {
-    const appliedAt = a.appliedAt ?? now;
+    // The bake runs from when the agent applied the target (never before it was admitted, never in
+    // the future), not from when this look happened to see it: looks are a second apart.
+    const reported = o.appliedAt ?? now;
+    const appliedAt = a.appliedAt ?? Math.min(now, Math.max(a.admittedAt ?? reported, reported));
     // Health is judged from the look after APPLIED was first seen: the supervisor reports APPLIED
     // once the collector is healthy, but the health report may come in a message of its own.
     if (o.healthy === false && a.appliedAt !== null)
