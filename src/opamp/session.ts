@@ -340,11 +340,16 @@ export class AgentSession {
   /** Facts the config planner needs, or undefined when config cannot go to this session. */
   configFacts(): AgentSessionFacts | undefined {
     if (!this.ref || !this.#mayReceiveConfig()) return undefined;
+    // Read when the planner decides, not when the facts were gathered: a fan-out plans its chunks
+    // over seconds, and an agent may report APPLIED meanwhile (a stale status would re-offer).
+    const reported = () => this.#reported;
     return {
       instanceUid: this.ref.instanceUid,
       capabilities: this.#capabilities,
       mayReceiveConfig: true,
-      reported: this.#reported,
+      get reported() {
+        return reported();
+      },
     };
   }
 

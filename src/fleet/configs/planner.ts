@@ -233,6 +233,9 @@ export class ConfigPlanner {
     // failed, the agent still runs the previous config, which stays applied.
     const superseding: { instanceUid: string; hash: string }[] = [];
 
+    // What the agents reported is read from here on (live): a report recorded after this instant
+    // wins over the offers decided below (see upsertDeliveries).
+    const decidedAt = this.clock.date();
     const plans: DeliveryPlanRow[] = [];
     for (const f of facts) {
       const d = desired.get(f.instanceUid);
@@ -251,7 +254,7 @@ export class ConfigPlanner {
         superseding.push({ instanceUid: f.instanceUid, hash: d.hash });
       if (decision.offer && d.kind === "config") offers.set(f.instanceUid, { hash: d.hash, yaml: d.yaml });
     }
-    await this.deliveries.recordPlans(tenantId, plans, superseding);
+    await this.deliveries.recordPlans(tenantId, plans, superseding, decidedAt);
     if (plans.length > 0) {
       this.logger.debug({ tenantId, planned: plans.length, offered: offers.size }, "deliveries planned");
     }

@@ -31,9 +31,16 @@ export type DeliveryPlanRow = Pick<
 /**
  * Records many plans in one statement: a new (agent, hash) row, or an update of the existing
  * one. An offer counts an attempt; a failed row is only reopened by an explicit retry (which
- * sets it back to pending), never by a plain re-plan.
+ * sets it back to pending), never by a plain re-plan. An offer decided at `decidedAt` does not undo
+ * an APPLIED or APPLYING the agent reported after that (the plan read an older status: re-sending
+ * the same hash changes nothing at the agent, which would leave the row `offered` for good).
  */
-export async function upsertDeliveries(db: Db, rows: readonly DeliveryPlanRow[], now: Date): Promise<void> {
+export async function upsertDeliveries(
+  db: Db,
+  rows: readonly DeliveryPlanRow[],
+  now: Date,
+  decidedAt: Date = now,
+): Promise<void> {
   if (rows.length === 0) return;
   await db
     .insertInto("agent_config_deliveries")
@@ -51,6 +58,8 @@ export async function upsertDeliveries(db: Db, rows: readonly DeliveryPlanRow[],
     .onConflict((oc) =>
       oc.columns(["tenant_id", "instance_uid", "config_hash"]).doUpdateSet((eb) => ({
         status: sql<DeliveryStatus>`case
+          when excluded.status = 'offered' and agent_config_deliveries.status in ('applied', 'applying')
+            and agent_config_deliveries.updated_at >= ${decidedAt} then agent_config_deliveries.status
           when agent_config_deliveries.status = 'failed' and excluded.status in ('offered', 'pending') then 'failed'
           when excluded.status = 'pending' and agent_config_deliveries.status in ('offered','applying','applied') then agent_config_deliveries.status
           else excluded.status end`,

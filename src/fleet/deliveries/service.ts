@@ -129,10 +129,12 @@ export class DeliveryService {
     tenantId: string,
     plans: readonly DeliveryPlanRow[],
     superseding: readonly { instanceUid: string; hash: string }[],
+    /** When the planner read what the agents reported (an offer never undoes a later APPLIED). */
+    decidedAt?: Date,
   ): Promise<void> {
     const at = this.clock.date();
     await supersedeOthers(this.db, tenantId, superseding, at);
-    await upsertDeliveries(this.db, plans, at);
+    await upsertDeliveries(this.db, plans, at, decidedAt ?? at);
   }
 
   /** The rows of these (agent, hash) pairs, where they exist (what the planner decides from). */
