@@ -122,6 +122,7 @@ const COLUMNS: { [T in keyof Database]: ReadonlyArray<keyof Database[T]> } = {
     "created_by",
     "updated_at",
     "rollout_strategy",
+    "layer",
   ],
   agent_config_deliveries: [
     "id",
