@@ -194,6 +194,8 @@ export interface AgentConfigDeliveriesTable {
   applied_at: Timestamp | null;
   failed_at: Timestamp | null;
   superseded_at: Timestamp | null;
+  /** Revisions of the overlays merged into this config (revision_id is the base's). */
+  overlay_revision_ids: ColumnType<string[], string[] | undefined, string[]>;
 }
 
 export interface AgentConfigSecretsTable {

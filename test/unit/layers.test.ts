@@ -4,8 +4,9 @@
  * `service.extensions` and `service.pipelines.*.{receivers,processors,exporters}` appended in
  * layer order without duplicates, anything else replaced by the later layer.
  */
-import { fc, test } from "@fast-check/vitest";
+
 import { createHash } from "node:crypto";
+import { fc, test } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import {
@@ -17,7 +18,16 @@ import {
   type Value,
 } from "../../src/fleet/configs/layers.js";
 
-const name = fc.constantFrom("otlp", "otlp/2", "file", "debug", "batch", "memory_limiter", "health_check", "nop");
+const name = fc.constantFrom(
+  "otlp",
+  "otlp/2",
+  "file",
+  "debug",
+  "batch",
+  "memory_limiter",
+  "health_check",
+  "nop",
+);
 const names = fc.array(name, { maxLength: 5 });
 const scalar: fc.Arbitrary<Value> = fc.oneof(
   fc.constant(null),
@@ -36,10 +46,7 @@ const { tree } = fc.letrec<{ tree: Value }>((tie) => ({
   ),
 }));
 const components = fc.dictionary(name, tree, { maxKeys: 3 });
-const pipeline = fc.record(
-  { receivers: names, processors: names, exporters: names },
-  { requiredKeys: [] },
-);
+const pipeline = fc.record({ receivers: names, processors: names, exporters: names }, { requiredKeys: [] });
 /** A collector config: component sections, service lists drawn from a shared pool of names. */
 const config: fc.Arbitrary<Mapping> = fc
   .record(
@@ -92,7 +99,9 @@ describe("merging layers", () => {
     "merging is deterministic in layer order: the same layers in the same order give the same YAML",
     (a, b, c) => {
       const once = stringify(mergeLayers(mergeLayers(a, b), c));
-      const again = stringify(mergeLayers(mergeLayers(structuredClone(a), structuredClone(b)), structuredClone(c)));
+      const again = stringify(
+        mergeLayers(mergeLayers(structuredClone(a), structuredClone(b)), structuredClone(c)),
+      );
       expect(again).toBe(once);
     },
   );
@@ -131,7 +140,8 @@ describe("merging layers", () => {
     const merged = mergeLayers(base, overlay);
     const telemetry = at(overlay, ["service", "telemetry", "logs"]);
     const isMap = typeof telemetry === "object" && telemetry !== null && !Array.isArray(telemetry);
-    if (telemetry !== undefined && !isMap) expect(at(merged, ["service", "telemetry", "logs"])).toEqual(telemetry);
+    if (telemetry !== undefined && !isMap)
+      expect(at(merged, ["service", "telemetry", "logs"])).toEqual(telemetry);
   });
 
   it("merges the issue's example: an overlay adds an exporter to the base's pipeline", () => {
@@ -152,7 +162,10 @@ service:
 `) as Mapping;
     expect(plain(mergeLayers(base, overlay))).toEqual({
       receivers: { otlp: { protocols: { grpc: { endpoint: "0.0.0.0:4317" } } } },
-      exporters: { file: { path: "/var/log/otel.json" }, "otlphttp/security": { endpoint: "https://siem.example" } },
+      exporters: {
+        file: { path: "/var/log/otel.json" },
+        "otlphttp/security": { endpoint: "https://siem.example" },
+      },
       service: {
         extensions: ["health_check", "pprof"],
         pipelines: { logs: { receivers: ["otlp"], exporters: ["file", "otlphttp/security"] } },
@@ -162,14 +175,23 @@ service:
     // A list that is not a component list is replaced, as the collector's default merge does.
     expect(plain(mergeLayers({ a: { list: [1, 2] } }, { a: { list: [3] } }))).toEqual({ a: { list: [3] } });
     // null is a value like any other: the later layer's null replaces.
-    expect(plain(mergeLayers({ exporters: { debug: { verbosity: "basic" } } }, { exporters: { debug: null } }))).toEqual({
+    expect(
+      plain(mergeLayers({ exporters: { debug: { verbosity: "basic" } } }, { exporters: { debug: null } })),
+    ).toEqual({
       exporters: { debug: null },
     });
   });
 
   it("origins name every layer that defines a component or pipeline, in merge order", () => {
-    const base = { receivers: { otlp: null }, exporters: { file: null }, service: { pipelines: { logs: {} } } };
-    const overlay = { exporters: { file: { path: "x" }, kafka: null }, service: { pipelines: { logs: {}, traces: {} } } };
+    const base = {
+      receivers: { otlp: null },
+      exporters: { file: null },
+      service: { pipelines: { logs: {} } },
+    };
+    const overlay = {
+      exporters: { file: { path: "x" }, kafka: null },
+      service: { pipelines: { logs: {}, traces: {} } },
+    };
     expect(originsOf([base, overlay])).toEqual([
       { section: "receivers", name: "otlp", layers: [0] },
       { section: "exporters", name: "file", layers: [0, 1] },
@@ -182,11 +204,9 @@ service:
 
 describe("same-priority overlays", () => {
   it("conflict when they set one path to different values, a value against a map included", () => {
-    expect(conflictingPath({ exporters: { x: { endpoint: "a" } } }, { exporters: { x: { endpoint: "b" } } })).toEqual([
-      "exporters",
-      "x",
-      "endpoint",
-    ]);
+    expect(
+      conflictingPath({ exporters: { x: { endpoint: "a" } } }, { exporters: { x: { endpoint: "b" } } }),
+    ).toEqual(["exporters", "x", "endpoint"]);
     expect(conflictingPath({ exporters: { x: null } }, { exporters: { x: { endpoint: "b" } } })).toEqual([
       "exporters",
       "x",
@@ -194,9 +214,9 @@ describe("same-priority overlays", () => {
   });
 
   it("do not conflict when they agree, touch different paths, or list different components", () => {
-    expect(conflictingPath({ exporters: { x: { endpoint: "a" } } }, { exporters: { x: { endpoint: "a" } } })).toBe(
-      undefined,
-    );
+    expect(
+      conflictingPath({ exporters: { x: { endpoint: "a" } } }, { exporters: { x: { endpoint: "a" } } }),
+    ).toBe(undefined);
     expect(conflictingPath({ exporters: { x: null } }, { exporters: { y: null } })).toBe(undefined);
     expect(
       conflictingPath(
@@ -247,7 +267,11 @@ describe("LayerMerger", () => {
       { name: "team-a", priority: 5, layer: "overlay", yaml: "exporters: { x: { endpoint: a } }\n" },
       { name: "team-b", priority: 5, layer: "overlay", yaml: "exporters: { x: { endpoint: b } }\n" },
     ]);
-    expect(r).toEqual({ kind: "conflict", assignments: ["team-a", "team-b"], path: ["exporters", "x", "endpoint"] });
+    expect(r).toEqual({
+      kind: "conflict",
+      assignments: ["team-a", "team-b"],
+      path: ["exporters", "x", "endpoint"],
+    });
   });
 
   it("lets a higher-priority overlay win over a lower one without a conflict", () => {
