@@ -3,8 +3,14 @@
  * file) and a security overlay (a SIEM export with a secret) merged on the hosts it selects; a
  * base alone sent exactly as before; two same-priority overlays that disagree, and an overlay
  * with no base, send nothing and say why; explain names every layer and who set each component;
- * a rollout of the overlay's assignment moves only the overlay.
+ * a rollout of the overlay's assignment moves only the overlay; GitOps bundles and CLI manifests
+ * carry the layer.
  */
+import { execFile } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { ManualClock } from "../../src/clock.js";
@@ -260,5 +266,73 @@ describe("layered configs", () => {
     }
     // Agents without the overlay were never part of it and got nothing new.
     expect(configsSent(plainHost)).toEqual([platform("v1")]);
+  });
+});
+
+describe("GitOps and the CLI carry the layer", () => {
+  const run = promisify(execFile);
+  async function cli(args: string[]) {
+    try {
+      const { stdout, stderr } = await run(
+        process.execPath,
+        ["--import", "tsx", "src/main.ts", "apply", ...args],
+        {
+          env: { PATH: process.env.PATH ?? "", AGENT_API_TOKEN: srv.operatorKey },
+        },
+      );
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
+
+  it("POST /apply stores an overlay, and a layer change alone is an update", async () => {
+    const bundle = (layer: string) => ({
+      source: "git:layers",
+      templates: [{ name: "gitops-extra", content: "exporters:\n  debug: {}\n" }],
+      assignments: [
+        { name: "gitops-extra", selector: "env=prod", template: "gitops-extra", priority: 1, layer },
+      ],
+    });
+    expect((await fleet.api.post(t("/apply"), bundle("overlay"))).status).toBe(200);
+    expect((await fleet.api.get(t("/assignments/gitops-extra"))).body.layer).toBe("overlay");
+    const changed = await fleet.api.post(t("/apply?dryRun=true"), bundle("base"));
+    expect(changed.body.changes).toContainEqual(
+      expect.objectContaining({ kind: "assignment", name: "gitops-extra", action: "update" }),
+    );
+    const bad = await fleet.api.post(t("/apply"), bundle("side"));
+    expect(bad.status).toBe(400);
+    expect((await fleet.api.get(t("/assignments/gitops-extra"))).body.layer).toBe("overlay");
+  });
+
+  it("agent-api apply reads layer: overlay from a manifest, and refuses any other layer", async () => {
+    const tenant = await createTenant(srv, "Layers CLI");
+    const dir = await mkdtemp(join(tmpdir(), "layers-"));
+    await writeFile(
+      join(dir, "fleet.yaml"),
+      [
+        "kind: ConfigTemplate\nname: platform\ncontent: |\n  receivers: { otlp: {} }\n",
+        "kind: ConfigTemplate\nname: security\ncontent: |\n  exporters: { debug: {} }\n",
+        "kind: Assignment\nname: platform\nselector: env=prod\ntemplate: platform\n",
+        "kind: Assignment\nname: security\nselector: siem=yes\ntemplate: security\npriority: 10\nlayer: overlay\n",
+      ].join("---\n"),
+    );
+    const args = ["-f", dir, "--tenant", tenant.tenantId, "--url", srv.url, "--source", "git:layers"];
+    const applied = await cli(args);
+    expect(applied.code, applied.stderr).toBe(0);
+    const get = (name: string) => tenant.api.get(`/api/v1/tenants/${tenant.tenantId}/assignments/${name}`);
+    expect((await get("security")).body).toMatchObject({ layer: "overlay", priority: 10 });
+    expect((await get("platform")).body).toMatchObject({ layer: "base" });
+
+    await writeFile(
+      join(dir, "bad.yaml"),
+      "kind: Assignment\nname: odd\nselector: env=prod\ntemplate: platform\nlayer: middle\n",
+    );
+    const bad = await cli(args);
+    // A manifest the CLI cannot read is a usage error (exit 2), before anything is sent.
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('"layer" must be "base" or "overlay"');
+    expect((await get("odd")).status).toBe(404);
   });
 });
