@@ -6,14 +6,13 @@
  * a rollout of the overlay's assignment moves only the overlay; GitOps bundles and CLI manifests
  * carry the layer.
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { ManualClock } from "../../src/clock.js";
+import { applyCli } from "../helpers/cli.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import type { TestAgent } from "../helpers/opamp/supervisor.js";
 import { configsSent, driveUntil, rolloutFleet } from "../helpers/rollouts.js";
@@ -270,22 +269,7 @@ describe("layered configs", () => {
 });
 
 describe("GitOps and the CLI carry the layer", () => {
-  const run = promisify(execFile);
-  async function cli(args: string[]) {
-    try {
-      const { stdout, stderr } = await run(
-        process.execPath,
-        ["--import", "tsx", "src/main.ts", "apply", ...args],
-        {
-          env: { PATH: process.env.PATH ?? "", AGENT_API_TOKEN: srv.operatorKey },
-        },
-      );
-      return { code: 0, stdout, stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
+  const cli = (args: string[]) => applyCli(srv.operatorKey, args);
 
   it("POST /apply stores an overlay, and a layer change alone is an update", async () => {
     const bundle = (layer: string) => ({
