@@ -276,7 +276,7 @@ describe("GitOps and the CLI carry the layer", () => {
       source: "git:layers",
       templates: [{ name: "gitops-extra", content: "exporters:\n  debug: {}\n" }],
       assignments: [
-        { name: "gitops-extra", selector: "env=prod", template: "gitops-extra", priority: 1, layer },
+        { name: "gitops-extra", selector: "gitops=yes", template: "gitops-extra", priority: 1, layer },
       ],
     });
     expect((await fleet.api.post(t("/apply"), bundle("overlay"))).status).toBe(200);
@@ -318,5 +318,28 @@ describe("GitOps and the CLI carry the layer", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('"layer" must be "base" or "overlay"');
     expect((await get("odd")).status).toBe(404);
+  });
+});
+
+// Last: 20,000 renders keep the event loop busy for seconds (idle HTTP keep-alive sockets close).
+describe("the fan-out path", () => {
+  it("a fan-out to 10,000 agents parses no YAML for a base alone, and each layer once for a merge", async () => {
+    const desired = srv.ctx.services.desiredConfigs;
+    const agents = (labels: Record<string, string>) =>
+      Array.from({ length: 10_000 }, (_, i) => ({
+        instanceUid: `00000000-0000-7000-8000-${String(i).padStart(12, "0")}`,
+        labels,
+        attributes: {},
+      }));
+    const before = desired.merger.parses;
+    const plain = await desired.compute(fleet.tenantId, agents({ env: "prod" }));
+    expect(desired.merger.parses).toBe(before);
+    const bodies = new Set([...plain.values()].map((d) => (d.kind === "config" ? d.yaml : d.kind)));
+    expect([...bodies]).toEqual([platform("v1")]);
+
+    const merged = await desired.compute(fleet.tenantId, agents({ env: "prod", siem: "yes" }));
+    // One combination of rendered layers (base + overlay): at most one parse per layer, once.
+    expect(desired.merger.parses - before).toBeLessThanOrEqual(2);
+    expect(new Set([...merged.values()].map((d) => (d.kind === "config" ? d.hash : d.kind))).size).toBe(1);
   });
 });
