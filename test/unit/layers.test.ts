@@ -136,6 +136,17 @@ describe("merging layers", () => {
     },
   );
 
+  test.prop([config, config])(
+    "the merged output is a YAML mapping that parses back to the merge",
+    (base, overlay) => {
+      const merged = mergeLayers(base, overlay);
+      const text = stringify(merged, { lineWidth: 0, blockQuote: false, aliasDuplicateObjects: false });
+      const back = parse(text);
+      expect(typeof back === "object" && back !== null && !Array.isArray(back)).toBe(true);
+      expect(back).toEqual(plain(merged));
+    },
+  );
+
   test.prop([config, config])("anything else is the later layer's value", (base, overlay) => {
     const merged = mergeLayers(base, overlay);
     const telemetry = at(overlay, ["service", "telemetry", "logs"]);
