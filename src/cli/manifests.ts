@@ -74,6 +74,10 @@ export async function readManifests(path: string): Promise<ManifestBundle> {
         if (typeof priority !== "number" || !Number.isInteger(priority)) {
           throw new ManifestError(`${where}: "priority" must be an integer`);
         }
+        const layer = d.layer ?? "base";
+        if (layer !== "base" && layer !== "overlay") {
+          throw new ManifestError(`${where}: "layer" must be "base" or "overlay"`);
+        }
         const description = str(d, "description", where, false);
         bundle.assignments.push({
           name,
@@ -81,6 +85,7 @@ export async function readManifests(path: string): Promise<ManifestBundle> {
           template: str(d, "template", where) ?? "",
           revision: revision as number | "latest",
           priority,
+          layer,
           ...(description !== undefined ? { description } : {}),
           ...(typeof d.matchReportedAttributes === "boolean"
             ? { matchReportedAttributes: d.matchReportedAttributes }

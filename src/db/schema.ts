@@ -163,6 +163,8 @@ export interface AgentConfigAssignmentsTable {
   template_id: string;
   revision_version: number | null;
   priority: Generated<number>;
+  /** "base" (one wins per agent) or "overlay" (merged over the base); docs/layers.md. */
+  layer: ColumnType<"base" | "overlay", "base" | "overlay" | undefined, "base" | "overlay">;
   source: string | null;
   /** The default rollout strategy (issue 12); null: changes reach every agent at once. */
   rollout_strategy: ColumnType<unknown, string | null | undefined, string | null>;
@@ -192,6 +194,8 @@ export interface AgentConfigDeliveriesTable {
   applied_at: Timestamp | null;
   failed_at: Timestamp | null;
   superseded_at: Timestamp | null;
+  /** Revisions of the overlays merged into this config (revision_id is the base's). */
+  overlay_revision_ids: ColumnType<string[], string[] | undefined, string[]>;
 }
 
 export interface AgentConfigSecretsTable {

@@ -122,6 +122,7 @@ const COLUMNS: { [T in keyof Database]: ReadonlyArray<keyof Database[T]> } = {
     "created_by",
     "updated_at",
     "rollout_strategy",
+    "layer",
   ],
   agent_config_deliveries: [
     "id",
@@ -142,6 +143,7 @@ const COLUMNS: { [T in keyof Database]: ReadonlyArray<keyof Database[T]> } = {
     "applied_at",
     "failed_at",
     "superseded_at",
+    "overlay_revision_ids",
   ],
   agent_config_secrets: [
     "id",

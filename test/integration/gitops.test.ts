@@ -2,35 +2,19 @@
  * GitOps: POST /apply (diff, atomic, idempotent, prune by source) and the `agent-api apply` CLI
  * on the example manifests in templates/examples/gitops, as the README uses them.
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { applyCli } from "../helpers/cli.js";
 import { createTenant, type TenantFixture } from "../helpers/fleet.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
-const run = promisify(execFile);
 let srv: TestServer;
 let fleet: TenantFixture;
 const t = (suffix: string) => `/api/v1/tenants/${fleet.tenantId}${suffix}`;
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      ["--import", "tsx", "src/main.ts", "apply", ...args],
-      {
-        env: { PATH: process.env.PATH ?? "", AGENT_API_TOKEN: srv.operatorKey },
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (args: string[]) => applyCli(srv.operatorKey, args);
 
 beforeAll(async () => {
   srv = await startTestServer();

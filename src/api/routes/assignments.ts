@@ -17,6 +17,10 @@ export const AssignmentBody = z.strictObject({
   template: ObjectName,
   revision: z.union([z.literal("latest"), z.number().int().positive()]).default("latest"),
   priority: z.number().int().min(-1_000_000).max(1_000_000).default(0),
+  layer: z.enum(["base", "overlay"]).default("base").openapi({
+    description:
+      "base: the highest-priority matching base wins (as before); overlay: merged over the winning base in ascending priority (docs/layers.md)",
+  }),
   description: z.string().max(1000).optional(),
   matchReportedAttributes: z.boolean().optional().openapi({
     description:
@@ -36,6 +40,7 @@ const Assignment = z
     template: z.string(),
     revision: z.union([z.literal("latest"), z.number().int()]),
     priority: z.number().int(),
+    layer: z.enum(["base", "overlay"]),
     source: z.string().nullable(),
     rollout: z.record(z.string(), z.unknown()).nullable(),
     createdAt: z.string(),
@@ -118,6 +123,7 @@ export function assignmentRoutes(assignments: AssignmentService, explainer: Conf
           template: b.template,
           revision: b.revision,
           priority: b.priority,
+          layer: b.layer,
           description: b.description,
           matchReportedAttributes: b.matchReportedAttributes,
           rollout: b.rollout,

@@ -47,8 +47,35 @@ const Explanation = z
         selector: z.string(),
         template: z.string(),
         revision: z.union([z.literal("latest"), z.number().int()]),
+        layer: z.enum(["base", "overlay"]),
       }),
     ),
+    layers: z
+      .array(
+        z.object({
+          assignment: z.string(),
+          template: z.string(),
+          revision: z.number().int(),
+          priority: z.number().int(),
+          layer: z.enum(["base", "overlay"]),
+        }),
+      )
+      .openapi({ description: "Every layer merged into the config, base first (docs/layers.md)" }),
+    origins: z
+      .array(
+        z.object({
+          section: z.enum(["receivers", "processors", "exporters", "extensions", "connectors", "pipelines"]),
+          name: z.string(),
+          setBy: z.array(z.string()),
+        }),
+      )
+      .openapi({
+        description:
+          "For each top-level component and pipeline, the assignments whose layers set it, in merge order (the last one's values win)",
+      }),
+    conflictPath: z.string().nullable().openapi({
+      description: "Two same-priority overlays set this path (dotted) to different values: nothing is sent",
+    }),
     outcome: z.enum(["config", "none", "conflict", "render_failed", "missing_components"]),
     assignment: z.string().nullable(),
     conflict: z.array(z.string()),

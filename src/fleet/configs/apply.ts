@@ -26,6 +26,8 @@ export interface BundleAssignment {
   template: string;
   revision: number | "latest";
   priority: number;
+  /** "base" (default) or "overlay" (docs/layers.md). */
+  layer?: "base" | "overlay";
   description?: string;
   matchReportedAttributes?: boolean;
   /** The assignment's default rollout strategy (issue 12), if any. */
@@ -109,6 +111,7 @@ export class ApplyService {
             template: a.template,
             revision: a.revision,
             priority: a.priority,
+            layer: a.layer ?? "base",
             description: a.description ?? null,
             matchReportedAttributes: a.matchReportedAttributes ?? false,
             rollout: a.rollout ?? null,

@@ -1,6 +1,6 @@
 /**
  * Assignments bind a label selector to a template, pinned to a revision or tracking the latest,
- * with a priority. Validated before anything is stored: selector syntax (422 with the column),
+ * with a priority, as a base or an overlay layer. Validated before anything is stored: selector syntax (422 with the column),
  * template and revision existence (422).
  */
 import { newRecordId } from "../../credentials/index.js";
@@ -34,6 +34,8 @@ export interface AssignmentInput {
   /** A revision number, or "latest" to track the newest revision. */
   revision: number | "latest";
   priority: number;
+  /** "base" (default: one wins per agent) or "overlay" (merged over the base; docs/layers.md). */
+  layer?: "base" | "overlay";
   description?: string | null;
   matchReportedAttributes?: boolean;
   source?: string | null;
@@ -52,6 +54,7 @@ export interface AssignmentView {
   template: string;
   revision: number | "latest";
   priority: number;
+  layer: "base" | "overlay";
   source: string | null;
   rollout: RolloutStrategy | null;
   createdAt: string;
@@ -68,6 +71,7 @@ export function assignmentView(a: AssignmentWithTemplate): AssignmentView {
     template: a.template_name,
     revision: a.revision_version ?? "latest",
     priority: a.priority,
+    layer: a.layer,
     source: a.source,
     rollout: (a.rollout_strategy as RolloutStrategy | null) ?? null,
     createdAt: a.created_at.toISOString(),
@@ -142,6 +146,7 @@ export class AssignmentService {
       template_id: template.id,
       revision_version: input.revision === "latest" ? null : input.revision,
       priority: input.priority,
+      layer: input.layer ?? "base",
       description: input.description ?? null,
       match_reported_attributes: input.matchReportedAttributes ?? false,
       rollout_strategy: strategy ? JSON.stringify(strategy) : null,
@@ -166,6 +171,7 @@ export class AssignmentService {
         existing.template_id !== values.template_id ||
         existing.revision_version !== values.revision_version ||
         existing.priority !== values.priority ||
+        existing.layer !== values.layer ||
         existing.description !== values.description ||
         existing.match_reported_attributes !== values.match_reported_attributes ||
         JSON.stringify(existing.rollout_strategy ?? null) !== JSON.stringify(strategy) ||
@@ -197,6 +203,7 @@ export class AssignmentService {
           template: row.template_name,
           revision: row.revision_version ?? "latest",
           priority: row.priority,
+          layer: row.layer,
           ...(strategy ? { rollout: strategy } : {}),
         },
       });

@@ -5,10 +5,12 @@
  * short TTL) invalidates it, so a fan-out to thousands of agents costs one load, not one per agent.
  */
 import { createHash } from "node:crypto";
+import { parse, stringify } from "yaml";
 import type { Labels } from "../../db/schema.js";
 import type { Db } from "../../db/types.js";
 import {
   configHashHex,
+  MAX_OUTPUT_LENGTH,
   type RenderContext,
   renderConfig,
   type SecretResolver,
@@ -16,6 +18,7 @@ import {
 } from "../../render/index.js";
 import { findRevisionsById, findRolloutOverlays } from "../rollouts/repository.js";
 import { parseSelector } from "../selector.js";
+import { LayerMerger, type Mapping, type Origin, type RenderedLayer } from "./layers.js";
 import type { AssignmentWithTemplate, RevisionRow } from "./repository.js";
 import { findAssignedRevisions, findTenantDisplayName, listAssignments } from "./repository.js";
 import { type AssignmentCandidate, type Resolution, resolveAssignment } from "./resolve.js";
@@ -51,14 +54,31 @@ export interface AgentForConfig {
   attributes: Record<string, string>;
 }
 
+/** A layer that applied to an agent: the base, or an overlay merged over it. */
+export interface AppliedLayer {
+  assignment: SnapshotAssignment;
+  revision: RevisionRow;
+}
+
 export type DesiredConfig =
   | { kind: "none"; resolution: Resolution<SnapshotAssignment> }
-  | { kind: "conflict"; resolution: Resolution<SnapshotAssignment>; assignments: string[] }
+  | {
+      kind: "conflict";
+      resolution: Resolution<SnapshotAssignment>;
+      assignments: string[];
+      /** Two same-priority overlays setting this path to different values (absent: a base tie). */
+      path?: string[];
+    }
   | {
       kind: "config";
       resolution: Resolution<SnapshotAssignment>;
+      /** The winning base. */
       assignment: SnapshotAssignment;
       revision: RevisionRow;
+      /** Every layer merged, base first (one entry when no overlay applies). */
+      layers: AppliedLayer[];
+      /** Which layer set each component and pipeline; absent for a base alone (all of it). */
+      origins?: Origin[];
       yaml: string;
       hash: string;
       secretValues: string[];
@@ -89,6 +109,14 @@ export function attributesOf(description: unknown): Record<string, string> {
 export class DesiredConfigs {
   readonly #snapshots = new Map<string, Promise<TenantSnapshot>>();
   readonly #templates = new TemplateCache(1000);
+  /** Merges of rendered layers, shared by every agent whose layers render the same. */
+  readonly merger = new LayerMerger(
+    (text) => parse(text, { maxAliasCount: 100 }) as Mapping,
+    // No folding and no block scalars: a secret's value keeps one of the forms maskSecretValues
+    // knows (raw or double-quoted with JSON-like escapes), so the explain preview masks it.
+    (value) => stringify(value, { lineWidth: 0, blockQuote: false, aliasDuplicateObjects: false }),
+    (text) => createHash("sha256").update(text).digest("base64"),
+  );
 
   constructor(
     private readonly db: Db,
@@ -131,6 +159,7 @@ export class DesiredConfigs {
         priority: row.priority,
         selector: parseSelector(row.selector),
         matchReportedAttributes: row.match_reported_attributes,
+        layer: row.layer,
         row,
         ...(rollouts.has(row.id)
           ? {
@@ -189,49 +218,97 @@ export class DesiredConfigs {
     if (resolution.conflict.length > 0) {
       return { kind: "conflict", resolution, assignments: resolution.conflict.map((a) => a.name) };
     }
-    const assignment = resolution.winner;
-    if (!assignment) return { kind: "none", resolution };
-    const revision = assignment.rollout?.perAgent.get(agent.instanceUid) ?? assignment.revision;
-    const failed = (reason: string, message: string, retryAfterSeconds?: number): DesiredConfig => ({
-      kind: "render_failed",
-      resolution,
-      assignment,
-      revision,
-      reason,
-      message,
-      hash: createHash("sha256")
-        .update(`render-failure\n${revision?.id ?? "none"}\n${assignment.id}\n${reason}\n${message}`)
-        .digest("hex"),
-      ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
-    });
-    if (!revision)
-      return failed("missing_revision", `assignment "${assignment.name}" points at a missing revision`);
+    const base = resolution.winner;
+    // An overlay alone is not a config: it adds to a base, and there is none.
+    if (!base) return { kind: "none", resolution };
     const ctx: RenderContext = {
       agent: { instanceUid: agent.instanceUid, labels: agent.labels, attributes: agent.attributes },
       tenant: { id: snapshot.tenantId, name: snapshot.tenantName },
     };
-    const template = this.#templates.get(revision.id, revision.content);
-    const result = await renderConfig(template, ctx, {
-      resolve: (_tenant, name) => this.secrets.resolve(snapshot.tenantId, name),
-    });
-    if (!result.ok) {
-      const where =
-        result.line !== undefined
-          ? ` (line ${result.line}${result.column !== undefined ? `, column ${result.column}` : ""})`
-          : "";
-      return failed(result.reason, `${result.message}${where}`, result.retryAfterSeconds);
+    const layers: AppliedLayer[] = [];
+    const rendered: RenderedLayer[] = [];
+    const secretValues: string[] = [];
+    for (const assignment of [base, ...resolution.overlays]) {
+      // A rollout moves its own assignment's layer only; the other layers keep theirs.
+      const revision = assignment.rollout?.perAgent.get(agent.instanceUid) ?? assignment.revision;
+      const failed = (reason: string, message: string, retryAfterSeconds?: number): DesiredConfig => ({
+        kind: "render_failed",
+        resolution,
+        assignment,
+        revision,
+        reason,
+        message: assignment === base ? message : `overlay "${assignment.name}": ${message}`,
+        hash: createHash("sha256")
+          .update(
+            `render-failure\n${revision?.id ?? "none"}\n${assignment.id}\n${reason}\n${message}${layerKey(layers)}`,
+          )
+          .digest("hex"),
+        ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+      });
+      if (!revision)
+        return failed("missing_revision", `assignment "${assignment.name}" points at a missing revision`);
+      const template = this.#templates.get(revision.id, revision.content);
+      const result = await renderConfig(template, ctx, {
+        resolve: (_tenant, name) => this.secrets.resolve(snapshot.tenantId, name),
+      });
+      if (!result.ok) {
+        const where =
+          result.line !== undefined
+            ? ` (line ${result.line}${result.column !== undefined ? `, column ${result.column}` : ""})`
+            : "";
+        return failed(result.reason, `${result.message}${where}`, result.retryAfterSeconds);
+      }
+      layers.push({ assignment, revision });
+      rendered.push({
+        name: assignment.name,
+        priority: assignment.priority,
+        layer: assignment.layer,
+        yaml: result.yaml,
+      });
+      secretValues.push(...result.secretValues);
     }
-    const hash = configHashHex([
-      { name: CONFIG_FILE_NAME, contentType: CONFIG_CONTENT_TYPE, body: result.yaml },
-    ]);
+    const baseLayer = layers[0];
+    const baseYaml = rendered[0]?.yaml;
+    if (!baseLayer || baseYaml === undefined) return { kind: "none", resolution };
+    let yaml = baseYaml;
+    let origins: Origin[] | undefined;
+    if (rendered.length > 1) {
+      const merged = this.merger.merge(rendered);
+      if (merged.kind === "conflict") {
+        return { kind: "conflict", resolution, assignments: merged.assignments, path: merged.path };
+      }
+      if (merged.kind === "too_large") {
+        return {
+          kind: "render_failed",
+          resolution,
+          assignment: base,
+          revision: baseLayer.revision,
+          reason: "render_error",
+          message: `the merged config is ${merged.length} characters, more than ${MAX_OUTPUT_LENGTH}`,
+          hash: createHash("sha256")
+            .update(`merge-too-large${layerKey(layers)}`)
+            .digest("hex"),
+        };
+      }
+      yaml = merged.yaml;
+      origins = merged.origins;
+    }
+    const hash = configHashHex([{ name: CONFIG_FILE_NAME, contentType: CONFIG_CONTENT_TYPE, body: yaml }]);
     return {
       kind: "config",
       resolution,
-      assignment,
-      revision,
-      yaml: result.yaml,
+      assignment: base,
+      revision: baseLayer.revision,
+      layers,
+      ...(origins ? { origins } : {}),
+      yaml,
       hash,
-      secretValues: result.secretValues,
+      secretValues,
     };
   }
+}
+
+/** The revisions merged so far, for failure keys (a failing overlay over another base differs). */
+function layerKey(layers: readonly AppliedLayer[]): string {
+  return layers.map((l) => `\n${l.assignment.id}:${l.revision.id}`).join("");
 }

@@ -20,7 +20,8 @@ import { missingComponentsMessage } from "../components/collector-config.js";
 import { type ComponentRef, componentLabel } from "../components/types.js";
 import { latestDelivery } from "../deliveries/repository.js";
 import type { DeliveryService, RollupView } from "../deliveries/service.js";
-import { attributesOf, type DesiredConfigs } from "./desired.js";
+import { attributesOf, type DesiredConfig, type DesiredConfigs } from "./desired.js";
+import { type Origin, originsOf } from "./layers.js";
 import { findAssignment } from "./repository.js";
 import { resolveAssignment } from "./resolve.js";
 
@@ -33,7 +34,20 @@ export interface AgentConfigExplanation {
     selector: string;
     template: string;
     revision: number | "latest";
+    layer: "base" | "overlay";
   }>;
+  /** Every layer merged into the config, base first (empty when nothing is sent). */
+  layers: Array<{
+    assignment: string;
+    template: string;
+    revision: number;
+    priority: number;
+    layer: "base" | "overlay";
+  }>;
+  /** Which layers set each top-level component and pipeline, in merge order. */
+  origins: Array<{ section: Origin["section"]; name: string; setBy: string[] }>;
+  /** The path two same-priority overlays disagree on (dotted), when that is the conflict. */
+  conflictPath: string | null;
   outcome: "config" | "none" | "conflict" | "render_failed" | "missing_components";
   assignment: string | null;
   conflict: string[];
@@ -89,6 +103,7 @@ export class ConfigExplainer {
       selector: a.row.selector,
       template: a.row.template_name,
       revision: a.row.revision_version ?? ("latest" as const),
+      layer: a.layer,
     }));
     const base = {
       instanceUid,
@@ -104,7 +119,11 @@ export class ConfigExplainer {
         : null,
       reported: agent.remote_config_status,
       missingComponents: [] as ComponentRef[],
+      layers: [] as AgentConfigExplanation["layers"],
+      origins: [] as AgentConfigExplanation["origins"],
+      conflictPath: null,
     };
+    const overlays = d.resolution.overlays.map((o) => `"${o.name}"`).join(", ");
     switch (d.kind) {
       case "none":
         return {
@@ -118,9 +137,25 @@ export class ConfigExplainer {
           explanation:
             matching.length === 0
               ? "no assignment's selector matches this agent's labels"
-              : "no assignment applies",
+              : d.resolution.overlays.length > 0
+                ? `overlay(s) ${overlays} match but no base assignment does; an overlay only adds to a base, so nothing is sent`
+                : "no assignment applies",
         };
       case "conflict":
+        if (d.path) {
+          const [one, two] = d.assignments;
+          return {
+            ...base,
+            outcome: "conflict",
+            assignment: d.resolution.winner?.name ?? null,
+            conflict: d.assignments,
+            conflictPath: d.path.join("."),
+            revision: null,
+            renderedConfig: null,
+            renderError: null,
+            explanation: `overlays "${one}" and "${two}" have the same priority and set ${d.path.join(".")} to different values; change one's priority (the higher one wins) or make them agree. Nothing is sent until then.`,
+          };
+        }
         return {
           ...base,
           outcome: "conflict",
@@ -168,8 +203,23 @@ export class ConfigExplainer {
           // Every value, however short: the preview never shows one (a short one may mask more).
           renderedConfig: maskSecretValues(d.yaml, d.secretValues),
           renderError: null,
+          layers: d.layers.map((l) => ({
+            assignment: l.assignment.name,
+            template: l.assignment.row.template_name,
+            revision: l.revision.version,
+            priority: l.assignment.priority,
+            layer: l.assignment.layer,
+          })),
+          origins: originsView(d, this.desired),
         };
-        const wins = `assignment "${d.assignment.name}" wins with priority ${d.assignment.priority}`;
+        const merged =
+          d.layers.length > 1
+            ? `, merged with overlay(s) ${d.layers
+                .slice(1)
+                .map((l) => `"${l.assignment.name}"`)
+                .join(", ")}`
+            : "";
+        const wins = `assignment "${d.assignment.name}" wins with priority ${d.assignment.priority}${merged}`;
         if (missing.length > 0) {
           return {
             ...shown,
@@ -205,7 +255,8 @@ export class ConfigExplainer {
       const r = resolveAssignment(snapshot.assignments, a.labels, attributesOf(a.description));
       if (!r.matching.some((m) => m.name === name)) continue;
       matched++;
-      if (r.winner?.name === name) {
+      // An overlay "wins" the agents whose base it is merged over.
+      if (r.winner?.name === name || (r.winner && r.overlays.some((o) => o.name === name))) {
         winning++;
         winners.push(a);
       }
@@ -271,4 +322,18 @@ export class ConfigExplainer {
     }
     return out;
   }
+}
+
+/** Which layers set each component and pipeline (a base alone set all of it: one parse). */
+function originsView(
+  d: Extract<DesiredConfig, { kind: "config" }>,
+  desired: DesiredConfigs,
+): AgentConfigExplanation["origins"] {
+  const names = d.layers.map((l) => l.assignment.name);
+  const origins: Origin[] = d.origins ?? originsOf([desired.merger.parseOnce(d.yaml)]);
+  return origins.map((o) => ({
+    section: o.section,
+    name: o.name,
+    setBy: o.layers.map((i) => names[i] ?? "?"),
+  }));
 }

@@ -376,5 +376,6 @@ function planRow(
     assignment_id: d.assignment.id,
     status,
     error_message: error,
+    overlay_revision_ids: d.kind === "config" ? d.layers.slice(1).map((l) => l.revision.id) : [],
   };
 }

@@ -1,7 +1,8 @@
 /**
- * Which assignment an agent gets, and why. Pure: no I/O. For each agent the matching
+ * Which assignments an agent gets, and why. Pure: no I/O. For each agent the matching base
  * assignment with the highest priority wins; a tie at the top is a conflict, surfaced on the
- * agent and the assignments, never settled by an arbitrary pick.
+ * agent and the assignments, never settled by an arbitrary pick. Every matching overlay applies
+ * on top of the winning base, in ascending priority (docs/layers.md).
  */
 import { matchesSelector, type Selector } from "../selector.js";
 
@@ -11,6 +12,8 @@ export interface AssignmentCandidate {
   priority: number;
   selector: Selector;
   matchReportedAttributes: boolean;
+  /** "base" (one wins) or "overlay" (every matching one is merged over the base). */
+  layer: "base" | "overlay";
 }
 
 export interface Resolution<A extends AssignmentCandidate> {
@@ -20,6 +23,8 @@ export interface Resolution<A extends AssignmentCandidate> {
   conflict: A[];
   /** Every matching assignment, highest priority first (for the explain view). */
   matching: A[];
+  /** Matching overlays in merge order: ascending priority, then name. */
+  overlays: A[];
 }
 
 /**
@@ -36,10 +41,14 @@ export function resolveAssignment<A extends AssignmentCandidate>(
   const matching = assignments
     .filter((a) => matchesSelector(a.selector, a.matchReportedAttributes ? withAttributes : labels))
     .sort((x, y) => y.priority - x.priority || x.name.localeCompare(y.name));
-  const top = matching[0];
-  if (!top) return { winner: undefined, conflict: [], matching };
-  const tied = matching.filter((a) => a.priority === top.priority);
+  const overlays = matching
+    .filter((a) => a.layer === "overlay")
+    .sort((x, y) => x.priority - y.priority || x.name.localeCompare(y.name));
+  const bases = matching.filter((a) => a.layer !== "overlay");
+  const top = bases[0];
+  if (!top) return { winner: undefined, conflict: [], matching, overlays };
+  const tied = bases.filter((a) => a.priority === top.priority);
   return tied.length > 1
-    ? { winner: undefined, conflict: tied, matching }
-    : { winner: top, conflict: [], matching };
+    ? { winner: undefined, conflict: tied, matching, overlays }
+    : { winner: top, conflict: [], matching, overlays };
 }

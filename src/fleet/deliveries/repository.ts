@@ -26,7 +26,11 @@ export type DeliveryPlanRow = Pick<
   | "revision_id"
   | "assignment_id"
   | "error_message"
-> & { status: "pending" | "offered" | "failed" | "applied" | "applying" };
+> & {
+  status: "pending" | "offered" | "failed" | "applied" | "applying";
+  /** Revisions of the overlays merged into the config, if any (docs/layers.md). */
+  overlay_revision_ids?: string[];
+};
 
 /**
  * Records many plans in one statement: a new (agent, hash) row, or an update of the existing
@@ -74,6 +78,7 @@ export async function upsertDeliveries(
         template_id: eb.ref("excluded.template_id"),
         revision_id: eb.ref("excluded.revision_id"),
         assignment_id: eb.ref("excluded.assignment_id"),
+        overlay_revision_ids: eb.ref("excluded.overlay_revision_ids"),
         superseded_at: null,
         updated_at: now,
       })),

@@ -250,7 +250,8 @@ export interface ObservedAgentRow {
 
 /**
  * The agents of a rollout still pending or in progress, with their liveness columns, health and
- * the newest delivery of the target revision (its status is what the agent reported for it).
+ * the newest delivery of the target revision (its status is what the agent reported for it); for
+ * an overlay's rollout, the newest delivery that merged the target revision in.
  */
 export async function observeRolloutAgents(
   trx: Tx,
@@ -266,7 +267,8 @@ export async function observeRolloutAgents(
     left join lateral (
       select status, error_message, applied_at from agent_config_deliveries dd
       where dd.tenant_id = ra.tenant_id and dd.instance_uid = ra.instance_uid
-        and dd.revision_id = ${rollout.to_revision_id} and dd.status <> 'superseded'
+        and (dd.revision_id = ${rollout.to_revision_id} or ${rollout.to_revision_id} = any(dd.overlay_revision_ids))
+        and dd.status <> 'superseded'
       order by dd.updated_at desc limit 1
     ) d on true
     where ra.rollout_id = ${rollout.id} and ra.state in ('pending', 'in_progress')`.execute(trx);

@@ -195,7 +195,7 @@ export class RolloutService {
     return (await findAssignment(trx, a.tenant_id, a.name))?.template_name;
   }
 
-  /** The agents the assignment selects now (it wins their resolution) that accept remote config. */
+  /** The agents the assignment selects now (it wins their resolution, or is an overlay over their base) that accept remote config. */
   async #population(trx: Tx, tenantId: string, assignmentId: string) {
     const candidates = (await listAssignments(trx, tenantId)).map((a) => ({
       id: a.id,
@@ -203,12 +203,19 @@ export class RolloutService {
       priority: a.priority,
       selector: parseSelector(a.selector),
       matchReportedAttributes: a.match_reported_attributes,
+      layer: a.layer,
     }));
     const out: { uid: string; labels: Record<string, string> }[] = [];
     for (const agent of await listAgentsForMatching(trx, tenantId)) {
       if (!hasCapability(BigInt(agent.capabilities), AgentCapability.AcceptsRemoteConfig)) continue;
-      const { winner } = resolveAssignment(candidates, agent.labels, attributesOf(agent.description));
-      if (winner?.id === assignmentId) out.push({ uid: agent.instance_uid, labels: agent.labels });
+      const { winner, overlays } = resolveAssignment(
+        candidates,
+        agent.labels,
+        attributesOf(agent.description),
+      );
+      // An overlay applies only over a base: an agent without one gets nothing from it.
+      const applies = winner?.id === assignmentId || (winner && overlays.some((o) => o.id === assignmentId));
+      if (applies) out.push({ uid: agent.instance_uid, labels: agent.labels });
     }
     return out;
   }
