@@ -263,8 +263,19 @@ function requirementSql(r: Requirement): Expression<SqlBool> {
 }
 
 /** Keyset page by instance_uid: one index range scan however deep the page. */
+/**
+ * A page of agents. The page is read first (with its replica only) and the revisions of its
+ * agents' running and desired configs in a second statement for the page's rows: joined per row
+ * inside the page query, they made the planner read whole tables before the limit (p50 4 → 8 ms at
+ * 100,000 agents).
+ */
 export async function listAgents(db: Db, f: AgentListFilter): Promise<AgentListRow[]> {
-  let q = agentsForView(db).select(LIST_COLUMNS).where("agents.tenant_id", "=", f.tenantId);
+  let q = db
+    .selectFrom("agents")
+    .leftJoin("replicas", "replicas.id", "agents.replica_id")
+    .select(["replicas.heartbeat_at as replica_heartbeat_at", "replicas.stopped_at as replica_stopped_at"])
+    .select(LIST_COLUMNS)
+    .where("agents.tenant_id", "=", f.tenantId);
   for (const r of f.requirements) q = q.where(requirementSql(r));
   if (f.status === "online") q = q.where(f.liveness.onlineSql(f.now));
   if (f.status === "offline") q = q.where(f.liveness.offlineSql(f.now));
@@ -282,7 +293,61 @@ export async function listAgents(db: Db, f: AgentListFilter): Promise<AgentListR
     );
   }
   if (f.afterUid) q = q.where("agents.instance_uid", ">", f.afterUid);
-  return q.orderBy("agents.instance_uid").limit(f.limit).execute();
+  const page = await q.orderBy("agents.instance_uid").limit(f.limit).execute();
+  const names = await configNamesOf(db, f.tenantId, page);
+  return page.map((a) => {
+    const running = a.running_config_hash
+      ? names.get(`${a.instance_uid}/${a.running_config_hash}`)
+      : undefined;
+    const desired = a.desired_config_hash
+      ? names.get(`${a.instance_uid}/${a.desired_config_hash}`)
+      : undefined;
+    return {
+      ...a,
+      running_template: running?.template ?? null,
+      running_version: running?.version ?? null,
+      desired_template: desired?.template ?? null,
+      desired_version: desired?.version ?? null,
+      desired_status: desired?.status ?? null,
+    };
+  });
+}
+
+/** Template, version and delivery status of the agents' running and desired configs, by "uid/hash". */
+async function configNamesOf(
+  db: Db,
+  tenantId: string,
+  agents: readonly {
+    instance_uid: string;
+    running_config_hash: string | null;
+    desired_config_hash: string | null;
+  }[],
+): Promise<Map<string, { template: string | null; version: number | null; status: DeliveryStatus }>> {
+  const uids: string[] = [];
+  const hashes: string[] = [];
+  for (const a of agents) {
+    for (const h of [a.running_config_hash, a.desired_config_hash]) {
+      if (h) {
+        uids.push(a.instance_uid);
+        hashes.push(h);
+      }
+    }
+  }
+  if (uids.length === 0) return new Map();
+  const result = await sql<{
+    instance_uid: string;
+    config_hash: string;
+    status: DeliveryStatus;
+    template: string | null;
+    version: number | null;
+  }>`
+    select d.instance_uid::text as instance_uid, d.config_hash, d.status, t.name as template, r.version
+    from unnest(${uids}::uuid[], ${hashes}::text[]) as p(instance_uid, config_hash)
+    join agent_config_deliveries d on d.tenant_id = ${tenantId} and d.instance_uid = p.instance_uid
+      and d.config_hash = p.config_hash
+    left join agent_config_templates t on t.id = d.template_id
+    left join agent_config_template_revisions r on r.id = d.revision_id`.execute(db);
+  return new Map(result.rows.map((r) => [`${r.instance_uid}/${r.config_hash}`, r]));
 }
 
 // --- reads of the config planner ----------------------------------------------------------------
