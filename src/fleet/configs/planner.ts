@@ -20,14 +20,9 @@ import { newRecordId } from "../../credentials/index.js";
 import type { Db } from "../../db/types.js";
 import type { Logger } from "../../logger.js";
 import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
+import { type DesiredConfigHash, recordDesiredConfigs } from "../agents/drift-repository.js";
 import type { Liveness } from "../agents/liveness.js";
-import {
-  type AgentForPlanning,
-  type DesiredConfigHash,
-  findAgentsForPlanning,
-  findOfflineAgentsPage,
-  recordDesiredConfigs,
-} from "../agents/repository.js";
+import { type AgentForPlanning, findAgentsForPlanning, findOfflineAgentsPage } from "../agents/repository.js";
 import type { RemoteConfigState, RemoteConfigStatusReport } from "../agents/types.js";
 import { BatchQueue, databaseBatches, runInRounds } from "../batch-queue.js";
 import type { ComponentCatalog, ComponentSet } from "../components/catalog.js";

@@ -11,7 +11,7 @@ import type { Db } from "../../db/types.js";
 import { NotFoundError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
-import { countDriftedAgents } from "../agents/repository.js";
+import { countDriftedAgents } from "../agents/drift-repository.js";
 import type { RemoteConfigStatusReport } from "../agents/types.js";
 import type { AuditLog } from "../audit/service.js";
 import { BatchQueue, databaseBatches } from "../batch-queue.js";

@@ -12,7 +12,8 @@ import type { Db, Tx } from "../../db/types.js";
 import { ConflictError, NotFoundError, UnprocessableError } from "../../errors.js";
 import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
 import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
-import { findAgentDrift, listAgentsForMatching } from "../agents/repository.js";
+import { findAgentDrift } from "../agents/drift-repository.js";
+import { listAgentsForMatching } from "../agents/repository.js";
 import type { AuditLog } from "../audit/service.js";
 import { attributesOf } from "../configs/desired.js";
 import {
