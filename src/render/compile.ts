@@ -1,7 +1,8 @@
 /**
  * Template compilation: parse with Handlebars, reject everything outside the allow-list, find the
  * YAML context of every interpolation and wrap it in the escaping helper for that context, then
- * compile in an isolated Handlebars environment.
+ * compile in an isolated Handlebars environment. One cohesive pipeline (parse → check → place →
+ * wrap → compile) over one AST walk; its length is the allow-list's cases, not several jobs.
  */
 import Handlebars from "handlebars";
 import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "./secrets.js";
