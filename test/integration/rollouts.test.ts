@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
+import type { FleetEvent } from "../../src/fleet/events.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import { apiClient } from "../helpers/http.js";
 import type { TestAgent } from "../helpers/opamp/supervisor.js";
@@ -111,6 +112,10 @@ describe("rollouts", () => {
   });
 
   it("a healthy rollout completes canary → 25 % → 100 %, never past a wave, and pins the assignment", async () => {
+    const events: FleetEvent[] = [];
+    srv.ctx.fleetEvents.subscribe((e) => {
+      if (e.tenantId === fleet.tenantId) events.push(e);
+    });
     expect((await fleet.api.put(t("/config-templates/base"), { content: template(4318) })).status).toBe(201);
     const started = await fleet.api.post(t("/rollouts"), {
       assignment: "fleet",
@@ -118,6 +123,10 @@ describe("rollouts", () => {
       strategy: STRATEGY,
     });
     expect(started.status).toBe(201);
+    // The revision went to a pinned assignment only: it changed nobody's config, so it asked no
+    // replica to re-plan the fleet (events arrive in order: the rollout's came after it).
+    await eventually(async () => (events.some((e) => e.kind === "rollout.changed") ? true : undefined));
+    expect(events.filter((e) => e.kind === "config.changed" && e.payload.reason === "revision")).toEqual([]);
     expect(started.body.waveTargets).toEqual([2, 13, 50]);
     const seen: number[] = [];
     const done = await driveUntil(clock, async () => {

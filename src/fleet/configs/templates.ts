@@ -193,11 +193,14 @@ export class TemplateService {
       targetId: name,
       details: { version, contentSha256: sha, message: input.message ?? null },
     });
-    // `latest` assignments with a default strategy take the new revision as a rollout.
-    if (latest) {
-      for (const a of await listAssignments(trx, tenantId)) {
-        if (a.template_id !== template.id || a.revision_version !== null || a.rollout_strategy === null)
-          continue;
+    // `latest` assignments with a default strategy take the new revision as a rollout; the others
+    // that follow `latest` take it at once. Agents of pinned assignments keep what they run, so a
+    // template only pinned (or only rolled out) changes nobody's config now: no fleet-wide replan.
+    let takenAtOnce = false;
+    for (const a of await listAssignments(trx, tenantId)) {
+      if (a.template_id !== template.id || a.revision_version !== null) continue;
+      if (!latest || a.rollout_strategy === null) takenAtOnce = true;
+      else
         await this.rollouts.startInTransaction(
           trx,
           meta,
@@ -209,9 +212,13 @@ export class TemplateService {
             from: latest,
           },
         );
-      }
     }
-    await publishFleetEvent(trx, tenantId, "config.changed", { reason: "revision", template: name, version });
+    if (takenAtOnce)
+      await publishFleetEvent(trx, tenantId, "config.changed", {
+        reason: "revision",
+        template: name,
+        version,
+      });
     return { template: templateView(template), revision: revisionView(revision), created: true };
   }
 
