@@ -192,6 +192,17 @@ export class AssignmentService {
       if (from && to)
         await this.rollouts.startInTransaction(trx, meta, row, to, strategy, { supersede: true, from });
     }
+    // Only what decides an agent's config asks the replicas to re-plan: a new description or
+    // strategy, or a pin to the revision the assignment already means, changes no agent's config
+    // (the event then names nobody: caches of the assignment drop, no agent is re-planned).
+    const configChanged =
+      created ||
+      existing?.selector !== row.selector ||
+      existing?.template_id !== row.template_id ||
+      existing?.priority !== row.priority ||
+      existing?.layer !== row.layer ||
+      existing?.match_reported_attributes !== row.match_reported_attributes ||
+      before !== after;
     if (changed) {
       await this.audit.record(trx, meta, {
         tenantId,
@@ -207,7 +218,11 @@ export class AssignmentService {
           ...(strategy ? { rollout: strategy } : {}),
         },
       });
-      await publishFleetEvent(trx, tenantId, "config.changed", { reason: "assignment", assignment: name });
+      await publishFleetEvent(trx, tenantId, "config.changed", {
+        reason: "assignment",
+        assignment: name,
+        ...(configChanged ? {} : { instanceUids: [] }),
+      });
     }
     return { view: assignmentView(row), created, changed };
   }

@@ -195,7 +195,8 @@ export class TemplateService {
     });
     // `latest` assignments with a default strategy take the new revision as a rollout; the others
     // that follow `latest` take it at once. Agents of pinned assignments keep what they run, so a
-    // template only pinned (or only rolled out) changes nobody's config now: no fleet-wide replan.
+    // template only pinned (or only rolled out) changes nobody's config now: the event names
+    // nobody (caches drop, no agent is re-planned).
     let takenAtOnce = false;
     for (const a of await listAssignments(trx, tenantId)) {
       if (a.template_id !== template.id || a.revision_version !== null) continue;
@@ -213,12 +214,12 @@ export class TemplateService {
           },
         );
     }
-    if (takenAtOnce)
-      await publishFleetEvent(trx, tenantId, "config.changed", {
-        reason: "revision",
-        template: name,
-        version,
-      });
+    await publishFleetEvent(trx, tenantId, "config.changed", {
+      reason: "revision",
+      template: name,
+      version,
+      ...(takenAtOnce ? {} : { instanceUids: [] }),
+    });
     return { template: templateView(template), revision: revisionView(revision), created: true };
   }
 
