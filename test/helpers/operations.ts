@@ -78,6 +78,8 @@ export interface Answer {
   status: number;
   code: string | undefined;
   detail: string | undefined;
+  /** The body as sent. */
+  text: string;
 }
 
 /** Calls `op` with `authorization` (or none); an operation with a body gets `{}`. */
@@ -102,5 +104,5 @@ export async function call(
   } catch {
     // not JSON: no code
   }
-  return { status: res.status, code: body.code, detail: body.detail };
+  return { status: res.status, code: body.code, detail: body.detail, text };
 }

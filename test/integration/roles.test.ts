@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock.js";
 import {
   call,
   destructiveLast,
@@ -22,10 +23,11 @@ import { createTenantData, type TenantData } from "../helpers/tenant-data.js";
 let srv: TestServer;
 let data: TenantData;
 let ops: Operation[];
+const clock = new ManualClock();
 
 beforeAll(async () => {
-  srv = await startTestServer({ env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "200" } });
-  data = await createTenantData(srv, "Roles");
+  srv = await startTestServer({ clock, env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "200" } });
+  data = await createTenantData(srv, "Roles", clock);
   ops = await documentedOperations(srv.url);
 }, 60_000);
 afterAll(async () => {
