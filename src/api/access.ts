@@ -19,19 +19,17 @@ import { ForbiddenError } from "../errors.js";
 import { type AdminRole, authorizeTenant, roleAtLeast } from "../fleet/actor.js";
 import type { ApiEnv } from "./env.js";
 
-/** The roles, weakest first, as the OpenAPI document and docs/roles.md name them. */
-export const ROLES = ["viewer", "editor", "admin", "operator"] as const satisfies readonly AdminRole[];
-
 /** The OpenAPI extension that carries an operation's minimum role. */
-export const REQUIRED_ROLE_EXTENSION = "x-required-role";
+const REQUIRED_ROLE_EXTENSION = "x-required-role";
 
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Who passes, for the description (roles are ordered: viewer < editor < admin < operator). */
 const ROLE_MEANING: Record<AdminRole, string> = {
-  viewer: "any key of the tenant (viewer, editor, admin)",
-  editor: "an editor or admin key of the tenant",
-  admin: "an admin key of the tenant",
-  operator: "the operator key",
+  viewer: "any key",
+  editor: "an editor, admin or operator key",
+  admin: "an admin or operator key",
+  operator: "the operator key only",
 };
 
 /**

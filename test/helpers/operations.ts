@@ -21,10 +21,12 @@ export interface Operation {
   agentScoped: boolean;
   /** "METHOD path", for messages. */
   label: string;
+  summary: string;
 }
 
 interface OpenApiOperation {
   "x-required-role"?: string;
+  summary?: string;
   requestBody?: unknown;
   responses?: Record<string, unknown>;
   parameters?: { name: string; in: string; required?: boolean }[];
@@ -52,6 +54,7 @@ export async function documentedOperations(baseUrl: string): Promise<Operation[]
         tenantScoped: path.startsWith("/api/v1/tenants/{tenantId}"),
         agentScoped: path.includes("{instanceUid}"),
         label,
+        summary: op.summary ?? "",
       });
     }
   }

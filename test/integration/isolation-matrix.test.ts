@@ -77,7 +77,7 @@ beforeAll(async () => {
     },
   ];
   ops = await documentedOperations(srv.url);
-}, 90_000);
+}, 120_000);
 afterAll(async () => {
   await victim?.fleet.stopAgents();
   await srv?.stop();
@@ -136,7 +136,7 @@ describe("tenant isolation, every operation of /openapi.json", () => {
       const answer = await call(srv.url, op, params, bearer);
       if (!want(answer))
         wrong.push(`${who}: ${op.label} → ${answer.status} ${answer.code} (want ${wantText})`);
-      if (answer.text.includes(victim.tenantId) && answer.status !== 401)
+      if (answer.text.includes(victim.tenantId))
         wrong.push(`${who}: ${op.label} → the answer names the victim tenant`);
     };
     const is = (status: number, code: string) => (a: { status: number; code?: string }) =>

@@ -29,7 +29,7 @@ beforeAll(async () => {
   srv = await startTestServer({ clock, env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "200" } });
   data = await createTenantData(srv, "Roles", clock);
   ops = await documentedOperations(srv.url);
-}, 60_000);
+}, 120_000);
 afterAll(async () => {
   await data?.fleet.stopAgents();
   await srv?.stop();
@@ -47,9 +47,12 @@ async function rolesDocTable(): Promise<string[]> {
 describe("roles", () => {
   it("docs/roles.md lists every operation with the role the server enforces", async () => {
     const documented = ops.map((op) => `${op.label} ${op.requiredRole}`).sort();
-    expect((await rolesDocTable()).sort(), "docs/roles.md's table differs from /openapi.json").toEqual(
-      documented,
-    );
+    // On a mismatch, the message carries the table's rows as they should read, to paste.
+    const rows = ops.map((op) => `| ${op.method} | \`${op.path}\` | ${op.requiredRole} | ${op.summary} |`);
+    expect(
+      (await rolesDocTable()).sort(),
+      `docs/roles.md's table differs from /openapi.json; its rows should be:\n${rows.join("\n")}\n`,
+    ).toEqual(documented);
   });
 
   it("follows DESIGN.md §10: revoke, delete and key rotation of agents are admin; restart and retry editor", () => {
