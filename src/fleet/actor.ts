@@ -52,7 +52,10 @@ export function authorizeTenant(actor: Actor, tenantId: string, minimum: AdminRo
   if (!roleAtLeast(actor.role, minimum)) throw new ForbiddenError();
 }
 
-/** Operator-only actions (tenant management). */
+/**
+ * Actions outside any tenant (creating and deleting tenants, the operator audit trail): the
+ * operator's scope, as `scopeToTenant` is a tenant key's.
+ */
 export function authorizeOperator(actor: Actor): void {
   if (actor.role !== "operator") throw new ForbiddenError("only the operator key may do this");
 }

@@ -71,7 +71,7 @@ export class AuditLog {
     this.metrics.auditEvent(entry.action);
   }
 
-  /** A tenant's audit trail, newest first. Tenant admins and the operator. */
+  /** A tenant's audit trail, newest first. */
   async listForTenant(actor: Actor, tenantId: string, opts: AuditQuery): Promise<Page<AuditEventView>> {
     scopeToTenant(actor, tenantId);
     return this.#list(tenantId, opts);

@@ -83,7 +83,7 @@ export class EnrollmentTokenService {
     private readonly audit: AuditLog,
   ) {}
 
-  /** Creates a token; the plaintext is in the result once and never again. Editor or above. */
+  /** Creates a token; the plaintext is in the result once and never again. */
   async create(
     meta: RequestMeta,
     tenantId: string,

@@ -88,7 +88,7 @@ export class OwnTelemetryService {
     private readonly logger: Logger,
   ) {}
 
-  /** The tenant's settings (viewer); 404 when none are set. */
+  /** The tenant's settings; 404 when none are set. */
   async get(actor: Actor, tenantId: string): Promise<OwnTelemetryView> {
     scopeToTenant(actor, tenantId);
     const row = await findOwnTelemetry(this.db, tenantId);
@@ -97,7 +97,7 @@ export class OwnTelemetryService {
   }
 
   /**
-   * Creates or replaces the settings (editor). Refused (422 with the field path, nothing stored):
+   * Creates or replaces the settings. Refused (422 with the field path, nothing stored):
    * an endpoint that is not an absolute http(s) URL, a header the supervisor cannot carry, a
    * reference to a secret the tenant does not have.
    */
@@ -153,7 +153,7 @@ export class OwnTelemetryService {
     });
   }
 
-  /** Removes the settings (editor): connected and returning agents are told to stop sending. */
+  /** Removes the settings: connected and returning agents are told to stop sending. */
   async delete(meta: RequestMeta, tenantId: string, ifMatch?: string): Promise<void> {
     scopeToTenant(meta.actor, tenantId);
     await this.db.transaction().execute(async (trx) => {
