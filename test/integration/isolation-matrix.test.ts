@@ -144,6 +144,13 @@ describe("tenant isolation, every operation of /openapi.json", () => {
 
     for (const op of ops) {
       const params = victim.params;
+      // The control: the ids are real, so the tenant's own key with the role reads them (200).
+      if (op.method === "GET") {
+        const owner = op.requiredRole === "operator" ? srv.operatorKey : victim.keys[op.requiredRole];
+        const answer = await call(srv.url, op, params, owner);
+        if (answer.status !== 200)
+          wrong.push(`control, the tenant's own key: ${op.label} → ${answer.status}`);
+      }
       for (const { who, bearer } of unauthenticated)
         await check(op, params, who, bearer, is(401, "unauthenticated"), "401");
 
