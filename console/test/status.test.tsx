@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { Badge } from "../src/components/ui";
 import { addAgents, emptyCounts, sortedLabels } from "../src/lib/fleet";
 import { waveProgress } from "../src/lib/rollouts";
-import { agentBadge, deliveryBadge, healthRows } from "../src/lib/status";
+import { agentBadge, deliveryBadge, healthRows, shortUid } from "../src/lib/status";
 
 const agent = { status: "online" as const, attention: null, drift: false, driftReason: null };
 
@@ -20,6 +20,11 @@ describe("status badges", () => {
     });
     expect(agentBadge({ ...agent, status: "offline" }).label).toBe("offline");
     expect(agentBadge(agent)).toMatchObject({ label: "online", tone: "ok" });
+  });
+
+  it("shortens a uid to both ends, since UUIDv7s enrolled together share their first digits", () => {
+    expect(shortUid("01a23804-be6b-700a-9f96-54701fdc04e0")).toBe("01a23804…04e0");
+    expect(shortUid("01a23804-be6b-700a-9f96-54701fdc1111")).toBe("01a23804…1111");
   });
 
   it("renders a badge with its tone class and the reason as a tooltip", () => {

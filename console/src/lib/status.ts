@@ -62,9 +62,13 @@ export function rolloutBadge(state: string): Badge {
   return { label: state.replace("_", " "), tone: ROLLOUT_TONES[state] ?? "muted", title: state };
 }
 
-/** The first 8 characters of an instance uid: enough to tell agents apart in a list. */
+/**
+ * An instance uid short enough for a list: its first 8 and last 4 hex digits. Both ends, because
+ * supervisors generate UUIDv7s, whose leading digits are a timestamp shared by agents enrolled
+ * together; the tail is random.
+ */
 export function shortUid(uid: string): string {
-  return uid.slice(0, 8);
+  return uid.length > 13 ? `${uid.slice(0, 8)}…${uid.slice(-4)}` : uid;
 }
 
 /** An agent's reported RemoteConfigStatus (the API types it as unknown: it is the agent's own). */

@@ -81,13 +81,13 @@ export function TemplatePage({ name }: { name: string }) {
   const versions = revisions.data?.items.map((r) => r.version) ?? [];
   const [left, setLeft] = useState<number | null>(null);
   const [right, setRight] = useState<number | null>(null);
-  // Default: the latest against the one before it.
+  // The latest against the one before it, again whenever a new revision appears.
+  const latest = versions[0] ?? null;
+  const previous = versions[1] ?? latest;
   useEffect(() => {
-    if (versions.length > 0 && right === null) {
-      setRight(versions[0] ?? null);
-      setLeft(versions[1] ?? versions[0] ?? null);
-    }
-  }, [versions, right]);
+    setRight(latest);
+    setLeft(previous);
+  }, [latest, previous]);
   return (
     <section>
       <p>
