@@ -115,6 +115,9 @@ afterAll(async () => {
 
 describe("fleet console", () => {
   it("a viewer finds an enrolled agent, opens it and sees its delivery applied, with no write button", async () => {
+    // The console is the built one, served with a policy that lets it load nothing from elsewhere.
+    const index = await fetch(`${srv.url}/ui/`);
+    expect(index.headers.get("content-security-policy")).toContain("default-src 'self'");
     const { context, page } = await signIn(viewerKey);
     expect(await page.locator(".role").textContent()).toBe("viewer");
     // Fleet: the counts of the four agents.
