@@ -5,6 +5,10 @@
 import { spawnSync } from "node:child_process";
 
 export function setup(): void {
-  const result = spawnSync("npm", ["run", "build:console"], { stdio: "inherit" });
+  // vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
+  const result = spawnSync("npm", ["run", "build:console"], {
+    stdio: "inherit",
+    env: { ...process.env, NODE_ENV: "production" },
+  });
   if (result.status !== 0) throw new Error("npm run build:console failed");
 }
