@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { sign } from "hono/jwt";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
@@ -14,6 +15,7 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const DOCS = path.join(import.meta.dirname, "..", "..", "docs");
+const JWT_SECRET = "console-e2e-jwt-secret-0123456789abcdef";
 
 let srv: TestServer;
 let fleet: TenantFixture;
@@ -33,10 +35,9 @@ async function apiKey(role: "viewer" | "editor"): Promise<string> {
   return res.body.key;
 }
 
-/** A fresh browser session (its own sessionStorage) signed in with `key`. */
-async function signIn(key: string): Promise<{ context: BrowserContext; page: Page }> {
+/** A fresh browser session (its own sessionStorage), watched for problems. */
+async function openConsole(context: BrowserContext): Promise<Page> {
   problems = [];
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
   const page = await context.newPage();
   page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
   page.on("console", (msg) => {
@@ -51,6 +52,13 @@ async function signIn(key: string): Promise<{ context: BrowserContext; page: Pag
     if (!req.url().startsWith(srv.url)) problems.push(`request off this server: ${req.url()}`);
   });
   await page.goto(`${srv.url}/ui/`);
+  return page;
+}
+
+/** A fresh browser session signed in with `key` pasted into the API key field. */
+async function signIn(key: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await openConsole(context);
   await page.getByLabel("API key").fill(key);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("link", { name: "Agents", exact: true }).waitFor();
@@ -59,7 +67,9 @@ async function signIn(key: string): Promise<{ context: BrowserContext; page: Pag
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium`);
-  srv = await startTestServer({ env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "200" } });
+  srv = await startTestServer({
+    env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "200", JWT_SECRET },
+  });
   fleet = await createTenant(srv, "Console");
   viewerKey = await apiKey("viewer");
   editorKey = await apiKey("editor");
@@ -192,6 +202,23 @@ describe("fleet console", () => {
     await page.getByRole("button", { name: "Resume" }).click();
     await state.filter({ hasText: "running" }).waitFor();
     expect((await fleet.api.get(t(`/rollouts/${rolloutId}`))).body.state).toBe("running");
+    await context.close();
+    expect(problems).toEqual([]);
+  });
+
+  it("signs in with the portal's JWT cookie, without a key", async () => {
+    const context = await browser.newContext();
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    const token = await sign(
+      { sub: "portal-user", tenant_id: fleet.tenantId, role: "editor", exp },
+      JWT_SECRET,
+      "HS256",
+    );
+    await context.addCookies([{ name: "agent_api_jwt", value: token, url: srv.url, httpOnly: true }]);
+    const page = await openConsole(context);
+    await page.getByRole("link", { name: "Agents", exact: true }).waitFor();
+    expect(await page.locator(".role").textContent()).toBe("editor");
+    expect(await page.getByLabel("API key").count()).toBe(0);
     await context.close();
     expect(problems).toEqual([]);
   });
