@@ -27,7 +27,10 @@ async function jwt(role: string): Promise<string> {
 
 describe("whoami", () => {
   it("tells a tenant key its tenant and role, and the operator that it sees every tenant", async () => {
-    const key = await fleet.api.post(`/api/v1/tenants/${fleet.tenantId}/api-keys`, { name: "v", role: "viewer" });
+    const key = await fleet.api.post(`/api/v1/tenants/${fleet.tenantId}/api-keys`, {
+      name: "v",
+      role: "viewer",
+    });
     expect(key.status).toBe(201);
     const viewer = apiClient(srv.url, key.body.key);
     const me = await viewer.get("/api/v1/whoami");
@@ -51,7 +54,10 @@ describe("whoami", () => {
 
 describe("the portal's JWT cookie", () => {
   const whoami = (headers: Record<string, string>) =>
-    fetch(`${srv.url}/api/v1/whoami`, { headers }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    fetch(`${srv.url}/api/v1/whoami`, { headers }).then(async (r) => ({
+      status: r.status,
+      body: await r.json(),
+    }));
 
   it("signs the console in when it comes with the console header", async () => {
     const res = await whoami({ cookie: `agent_api_jwt=${await jwt("editor")}`, "x-agent-api-console": "1" });
@@ -73,7 +79,10 @@ describe("the portal's JWT cookie", () => {
   });
 
   it("carries only a JWT: an API key in the cookie is refused", async () => {
-    const key = await fleet.api.post(`/api/v1/tenants/${fleet.tenantId}/api-keys`, { name: "c", role: "viewer" });
+    const key = await fleet.api.post(`/api/v1/tenants/${fleet.tenantId}/api-keys`, {
+      name: "c",
+      role: "viewer",
+    });
     const res = await whoami({ cookie: `agent_api_jwt=${key.body.key}`, "x-agent-api-console": "1" });
     expect(res.status).toBe(401);
   });
