@@ -16,7 +16,7 @@ export function FleetPage() {
   const { tenantId } = useSession();
   const fleet = useQuery({
     queryKey: ["fleet", tenantId],
-    refetchInterval: 15_000,
+    refetchInterval: 30_000,
     queryFn: async () => {
       let state = { counts: emptyCounts(), byLabel: new Map<string, LabelCount>() };
       let cursor: string | undefined;
@@ -34,7 +34,7 @@ export function FleetPage() {
   });
   const deliveries = useQuery({
     queryKey: ["rollup", tenantId],
-    refetchInterval: 15_000,
+    refetchInterval: 30_000,
     queryFn: async () =>
       unwrap(
         await api.GET("/api/v1/tenants/{tenantId}/deliveries/rollup", {
