@@ -142,6 +142,10 @@ describe("fleet console", () => {
     const rows = page.locator("table.agents tbody tr");
     await expect.poll(() => rows.count()).toBe(2);
     await page.screenshot({ path: path.join(DOCS, "console-agents.png") });
+    // Live: an agent that enrolls now shows up without a reload.
+    const [newcomer] = await rolloutFleet(fleet, 1, { env: "prod" });
+    await page.locator(`tr[data-uid="${newcomer?.instanceUidString}"]`).waitFor({ timeout: 15_000 });
+    expect(await rows.count()).toBe(3);
 
     await page.locator(`tr[data-uid="${uid}"] a`).click();
     await page.getByTestId("delivery-status").filter({ hasText: "applied" }).waitFor();
