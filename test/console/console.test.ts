@@ -191,6 +191,15 @@ describe("fleet console", () => {
     await page.getByTestId("running-config").filter({ hasText: "base@2" }).waitFor({ timeout: 20_000 });
     await page.getByTestId("delivery-status").filter({ hasText: "applied" }).waitFor();
     await page.getByRole("button", { name: "Revoke" }).waitFor();
+    // This test agent does not announce AcceptsRestartCommand: no restart offered.
+    expect(await page.getByRole("button", { name: "Restart" }).isDisabled()).toBe(true);
+
+    await page.getByRole("button", { name: "Edit labels" }).click();
+    await page.getByLabel("Labels").fill("env=prod, tier=edge");
+    await page.getByRole("button", { name: "Save labels" }).click();
+    await page.getByText("Labels saved.").waitFor();
+    await page.locator("code.label", { hasText: "tier=edge" }).first().waitFor();
+    expect((await fleet.api.get(t(`/agents/${uid}`))).body.labels).toEqual({ env: "prod", tier: "edge" });
     await context.close();
     expect(problems).toEqual([]);
   });

@@ -292,6 +292,8 @@ function Actions({ agent }: { agent: AgentDetail }) {
     });
   };
   const revoked = agent.attention === "revoked";
+  // The server refuses a restart to an agent without the capability: say so on the button.
+  const restartable = agent.capabilities.names.includes("acceptsRestartCommand");
   return (
     <div className="actions">
       <button
@@ -312,7 +314,8 @@ function Actions({ agent }: { agent: AgentDetail }) {
       </button>
       <button
         type="button"
-        disabled={revoked}
+        disabled={revoked || !restartable}
+        title={restartable ? undefined : "The agent does not accept restart commands"}
         onClick={() =>
           run(async () => {
             unwrap(
