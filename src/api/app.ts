@@ -25,6 +25,8 @@ import { ownTelemetryRoutes } from "./routes/own-telemetry.js";
 import { rolloutRoutes } from "./routes/rollouts.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { tenantRoutes } from "./routes/tenants.js";
+import { whoamiRoutes } from "./routes/whoami.js";
+import { consoleFolder, serveFile, swaggerUiFolder } from "./static-assets.js";
 
 export const API_VERSION = "0.1.0";
 
@@ -59,13 +61,17 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
       },
     }),
   );
-  api.use("*", authenticate(services.adminKeys, metrics));
+  api.use(
+    "*",
+    authenticate(services.adminKeys, metrics, { jwtCookie: ctx.config.auth.jwtSecret !== undefined }),
+  );
   // The route guards (access.ts) are declared with the routes, before any service exists.
   api.use("*", async (c, next) => {
     c.set("agentScope", services.agentAdmin);
     await next();
   });
   api.use("*", idempotency(services.idempotency));
+  api.route("/", whoamiRoutes());
   api.route("/", tenantRoutes(services.tenants));
   api.route("/", apiKeyRoutes(services.adminKeys));
   api.route("/", enrollmentTokenRoutes(services.enrollmentTokens));
@@ -95,7 +101,28 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "agent-api REST API" }));
+  // The docs page's script and styles come from swagger-ui-dist on this server, not a CDN.
+  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "agent-api REST API", baseUrl: "/docs/assets" }));
+  const swaggerUi = swaggerUiFolder();
+  app.get("/docs/assets/swagger-ui-dist/:file", async (c) => {
+    const res = await serveFile(c, swaggerUi, c.req.param("file"));
+    if (!res) throw new NotFoundError("file");
+    return res;
+  });
+
+  // The fleet console (console/, built into dist/console): a client of the API above only.
+  const consoleRoot = consoleFolder();
+  app.get("/ui", (c) => c.redirect("/ui/", 301));
+  app.get("/ui/*", async (c) => {
+    const relative = c.req.path.slice("/ui/".length) || "index.html";
+    const res = await serveFile(c, consoleRoot, relative, {
+      csp: true,
+      immutable: relative.startsWith("assets/"),
+    });
+    if (!res)
+      throw new NotFoundError(relative === "index.html" ? "console build (run npm run build)" : "file");
+    return res;
+  });
 
   app.notFound((c) => {
     const { status, body, headers } = toProblem(new NotFoundError("route"), c.get("requestId"), apiLogger);
