@@ -29,12 +29,13 @@ import { DeliveryService } from "./fleet/deliveries/service.js";
 import { EnrollmentTokenService } from "./fleet/enrollment/tokens.js";
 import { FleetEventFeed } from "./fleet/events.js";
 import { IdempotencyStore } from "./fleet/idempotency/store.js";
+import { FleetFigureReader } from "./fleet/operations/figures.js";
 import { OwnTelemetryService } from "./fleet/own-telemetry/service.js";
 import { ReplicaPresence } from "./fleet/replicas.js";
 import { RolloutService } from "./fleet/rollouts/service.js";
 import { SecretService } from "./fleet/secrets/service.js";
 import { TenantService } from "./fleet/tenants/service.js";
-import { createKms, EnvelopeCipher, type Kms } from "./kms/index.js";
+import { createKms, EnvelopeCipher, type Kms, MeteredKms } from "./kms/index.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 
@@ -120,7 +121,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const { db } = database;
   const audit = new AuditLog(db, metrics);
   const replicaId = config.replicaId ?? `${hostname().slice(0, 40)}-${randomBytes(4).toString("hex")}`;
-  const kms = overrides.kms ?? (await createKms(config.kms));
+  const kms = new MeteredKms(overrides.kms ?? (await createKms(config.kms)), metrics);
   const secrets = new SecretService(
     db,
     new EnvelopeCipher(kms),
@@ -135,8 +136,11 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     clock,
     logger.child({ component: "deliveries" }),
     config.fleet.deliveryStallMs,
+    metrics,
   );
   const liveness = new Liveness(config.fleet.livenessFlushMs);
+  const figures = new FleetFigureReader(db, liveness, clock, config.fleet.deliveryStallMs);
+  metrics.setFleetFiguresSource(() => figures.read());
   const agentsLog = logger.child({ component: "agents" });
   const reportColumns = new ReportColumnsBuilder(
     (tenantId, texts) => secrets.redact(tenantId, texts),
@@ -206,11 +210,16 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     replicaId,
     offerCaCert,
     replica: new ReplicaPresence(db, replicaId, clock, logger.child({ component: "replica" })),
-    fleetEvents: new FleetEventFeed(database, logger.child({ component: "fleet-events" }), {
-      pollIntervalMs: config.fleet.eventsPollMs,
-      windowMs: 15_000,
-      retentionMs: 3_600_000,
-    }),
+    fleetEvents: new FleetEventFeed(
+      database,
+      logger.child({ component: "fleet-events" }),
+      {
+        pollIntervalMs: config.fleet.eventsPollMs,
+        windowMs: 15_000,
+        retentionMs: 3_600_000,
+      },
+      metrics,
+    ),
     // Whoever opened the database closes it: a handle passed in (a second replica in a test)
     // belongs to the caller.
     close: overrides.database ? async () => undefined : () => database.close(),

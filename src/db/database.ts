@@ -92,7 +92,12 @@ async function openPostgres(
     ping: async (timeoutMs) => {
       await withTimeout(sql`select 1`.execute(db), timeoutMs, "database ping");
     },
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    poolStats: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: poolMax,
+    }),
     close: async () => {
       await db.destroy();
     },
