@@ -38,6 +38,7 @@ import { TenantService } from "./fleet/tenants/service.js";
 import { createKms, EnvelopeCipher, type Kms, MeteredKms } from "./kms/index.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
+import { startTracing } from "./tracing.js";
 
 export interface Services {
   audit: AuditLog;
@@ -104,8 +105,16 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const logger = overrides.logger ?? createLogger(config.log.level);
   // Read before anything is opened: a bad file stops start-up with nothing to clean up.
   const offerCaCert = config.opamp.offerCaFile ? await readOfferCa(config.opamp.offerCaFile) : undefined;
-  const database =
-    overrides.database ?? (await openDatabase(config.database, logger.child({ component: "db" })));
+  // Before the database opens: its statements are traced only when tracing is on at that point.
+  const tracing = config.tracing ? await startTracing(config.tracing) : undefined;
+  if (config.tracing) logger.info({ endpoint: config.tracing.endpoint }, "exporting OpenTelemetry traces");
+  let database: DatabaseHandle;
+  try {
+    database = overrides.database ?? (await openDatabase(config.database, logger.child({ component: "db" })));
+  } catch (err) {
+    await tracing?.shutdown();
+    throw err;
+  }
   try {
     if (config.database.migrateOnStart) {
       const applied = await migrateToLatest(database.db);
@@ -113,6 +122,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     }
   } catch (err) {
     await database.close();
+    await tracing?.shutdown();
     throw err;
   }
   const metrics = new Metrics(() => database.poolStats());
@@ -221,8 +231,11 @@ export async function createContext(config: Config, overrides: ContextOverrides 
       metrics,
     ),
     // Whoever opened the database closes it: a handle passed in (a second replica in a test)
-    // belongs to the caller.
-    close: overrides.database ? async () => undefined : () => database.close(),
+    // belongs to the caller. Spans still buffered are exported last.
+    close: async () => {
+      if (!overrides.database) await database.close();
+      await tracing?.shutdown();
+    },
   };
 }
 
