@@ -9,7 +9,7 @@ import {
   unprocessableResponse,
 } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -202,7 +202,7 @@ const revoke = createRoute({
   path: "/tenants/{tenantId}/agents/{instanceUid}/revoke",
   tags,
   summary: "Revoke an agent: its keys stop working and its connection is closed (editor)",
-  request: { params: AgentParams },
+  request: { headers: IdempotencyKeyHeader, params: AgentParams },
   responses: { 200: { description: "The agent, now revoked", ...detail }, ...commonErrorResponses },
 });
 
@@ -211,7 +211,7 @@ const rotate = createRoute({
   path: "/tenants/{tenantId}/agents/{instanceUid}/rotate-key",
   tags,
   summary: "Offer the agent a new key; the current one works until the new one is used (editor)",
-  request: { params: AgentParams },
+  request: { headers: IdempotencyKeyHeader, params: AgentParams },
   responses: {
     200: { description: "The agent, rotation pending", ...detail },
     ...commonErrorResponses,
@@ -267,7 +267,7 @@ const restartOne = createRoute({
   summary: "Restart the agent's collector (OpAMP Restart command) (editor)",
   description:
     "202 when the command is sent to the connected agent; 409 with the reason when the agent does not report AcceptsRestartCommand, is not connected or is revoked (nothing is sent then).",
-  request: { params: AgentParams },
+  request: { headers: IdempotencyKeyHeader, params: AgentParams },
   responses: {
     202: { description: "The command is sent", content: { "application/json": { schema: RestartAccepted } } },
     ...commonErrorResponses,
@@ -281,6 +281,7 @@ const restartMany = createRoute({
   tags,
   summary: "Restart every connected agent a selector matches, paced (editor)",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     body: { required: true, content: { "application/json": { schema: RestartMany } } },
   },

@@ -3,7 +3,15 @@ import type { AdminKeyService } from "../../fleet/admin-keys/service.js";
 import { etagOf } from "../../fleet/etag.js";
 import { commonErrorResponses, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { FutureDateSchema, IfMatchHeader, NameSchema, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import {
+  FutureDateSchema,
+  IdempotencyKeyHeader,
+  IfMatchHeader,
+  NameSchema,
+  PageQuery,
+  pageOf,
+  TenantIdParam,
+} from "../schemas.js";
 
 const ApiKey = z
   .object({
@@ -47,6 +55,7 @@ const create = createRoute({
   tags,
   summary: "Create a tenant API key (admin); the key is returned once",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     body: { required: true, content: { "application/json": { schema: CreateApiKey } } },
   },

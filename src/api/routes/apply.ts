@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { ApplyService } from "../../fleet/configs/apply.js";
 import { commonErrorResponses, conflictResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, TenantIdParam } from "../schemas.js";
 import { AssignmentBody } from "./assignments.js";
 import { ObjectName } from "./config-templates.js";
 
@@ -63,6 +63,7 @@ const apply = createRoute({
   tags: ["GitOps"],
   summary: "Apply a declarative bundle atomically (editor); dryRun=true answers the diff only",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     query: z.object({ dryRun: booleanParam, prune: booleanParam }),
     body: { required: true, content: { "application/json": { schema: Bundle } } },

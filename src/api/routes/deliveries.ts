@@ -3,7 +3,7 @@ import type { ConfigExplainer } from "../../fleet/configs/explain.js";
 import type { DeliveryService } from "../../fleet/deliveries/service.js";
 import { commonErrorResponses } from "../errors.js";
 import { newRouter } from "../router.js";
-import { DeliveryCounts, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { DeliveryCounts, IdempotencyKeyHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 import { AgentParams } from "./agents.js";
 import { ObjectName } from "./config-templates.js";
 
@@ -158,6 +158,7 @@ const retryAll = createRoute({
   tags,
   summary: "Push failed deliveries again, all or one revision's (editor)",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     body: {
       required: false,
@@ -192,7 +193,7 @@ const agentRetry = createRoute({
   path: "/tenants/{tenantId}/agents/{instanceUid}/deliveries/retry",
   tags,
   summary: "Push this agent's failed config again (editor)",
-  request: { params: AgentParams },
+  request: { headers: IdempotencyKeyHeader, params: AgentParams },
   responses: {
     200: { description: "Reopened", ...json(z.object({ agents: z.number().int() })) },
     ...commonErrorResponses,

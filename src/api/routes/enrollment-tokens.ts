@@ -5,6 +5,7 @@ import { commonErrorResponses, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import {
   FutureDateSchema,
+  IdempotencyKeyHeader,
   IfMatchHeader,
   LabelsSchema,
   NameSchema,
@@ -64,6 +65,7 @@ const create = createRoute({
   tags,
   summary: "Create an enrollment token (editor); the token is returned once",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     body: { required: true, content: { "application/json": { schema: CreateEnrollmentToken } } },
   },

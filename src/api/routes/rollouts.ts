@@ -7,7 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { RolloutService } from "../../fleet/rollouts/service.js";
 import { commonErrorResponses, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 import { ObjectName } from "./config-templates.js";
 
 const STATES = ["running", "paused", "completed", "aborted", "superseded"] as const;
@@ -102,7 +102,11 @@ const start = createRoute({
   path: "/tenants/{tenantId}/rollouts",
   tags,
   summary: "Start a rollout of an assignment to a revision (editor)",
-  request: { params: TenantIdParam, body: { required: true, ...json(StartBody) } },
+  request: {
+    headers: IdempotencyKeyHeader,
+    params: TenantIdParam,
+    body: { required: true, ...json(StartBody) },
+  },
   responses: {
     201: { description: "Started", ...json(Rollout) },
     ...commonErrorResponses,
@@ -149,7 +153,7 @@ function verbRoute(verb: "pause" | "resume" | "abort", summary: string) {
     path: `/tenants/{tenantId}/rollouts/{id}/${verb}`,
     tags,
     summary,
-    request: { params: IdParams },
+    request: { headers: IdempotencyKeyHeader, params: IdParams },
     responses: {
       200: { description: "The rollout after the change", ...json(Rollout) },
       ...commonErrorResponses,

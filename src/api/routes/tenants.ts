@@ -3,7 +3,7 @@ import { etagOf } from "../../fleet/etag.js";
 import type { TenantService } from "../../fleet/tenants/service.js";
 import { commonErrorResponses, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 
 const Tenant = z
   .object({
@@ -29,7 +29,10 @@ const create = createRoute({
   path: "/tenants",
   tags,
   summary: "Create a tenant (operator)",
-  request: { body: { required: true, content: { "application/json": { schema: CreateTenant } } } },
+  request: {
+    headers: IdempotencyKeyHeader,
+    body: { required: true, content: { "application/json": { schema: CreateTenant } } },
+  },
   responses: {
     201: { description: "Created", content: { "application/json": { schema: Tenant } } },
     ...commonErrorResponses,
