@@ -168,7 +168,13 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const services: Services = {
     audit,
     tenants: new TenantService(db, audit),
-    adminKeys: new AdminKeyService(db, audit, logger.child({ component: "auth" }), config.auth.jwtSecret),
+    adminKeys: new AdminKeyService(
+      db,
+      audit,
+      logger.child({ component: "auth" }),
+      config.auth.jwtSecret,
+      clock,
+    ),
     enrollmentTokens: new EnrollmentTokenService(db, audit),
     idempotency: new IdempotencyStore(db),
     liveness,

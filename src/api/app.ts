@@ -60,6 +60,11 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
     }),
   );
   api.use("*", authenticate(services.adminKeys, metrics));
+  // The route guards (access.ts) are declared with the routes, before any service exists.
+  api.use("*", async (c, next) => {
+    c.set("agentScope", services.agentAdmin);
+    await next();
+  });
   api.use("*", idempotency(services.idempotency));
   api.route("/", tenantRoutes(services.tenants));
   api.route("/", apiKeyRoutes(services.adminKeys));

@@ -26,7 +26,8 @@ export type ConfigChangeReason = "revision" | "assignment" | "secret" | "retry" 
 
 /**
  * What each kind of event carries. `instanceUids` names the agents concerned; a config change
- * without it concerns every agent of the tenant.
+ * without it concerns every agent of the tenant, one with an empty list none (a change that
+ * alters nobody's config: replicas drop their cached assignments and re-plan no agent).
  */
 export interface FleetEventPayloads {
   "agent.revoked": { instanceUids: string[] };

@@ -1,5 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { ApplyService } from "../../fleet/configs/apply.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses, conflictResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import { IdempotencyKeyHeader, TenantIdParam } from "../schemas.js";
@@ -57,11 +58,11 @@ const booleanParam = z
   .optional()
   .transform((v) => v === "true" || v === "1");
 
-const apply = createRoute({
+const apply = guardedRoute("editor", {
   method: "post",
   path: "/tenants/{tenantId}/apply",
   tags: ["GitOps"],
-  summary: "Apply a declarative bundle atomically (editor); dryRun=true answers the diff only",
+  summary: "Apply a declarative bundle atomically; dryRun=true answers the diff only",
   request: {
     headers: IdempotencyKeyHeader,
     params: TenantIdParam,

@@ -1,6 +1,7 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { EnrollmentTokenService } from "../../fleet/enrollment/tokens.js";
 import { etagOf } from "../../fleet/etag.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import {
@@ -59,11 +60,11 @@ const TokenParams = TenantIdParam.extend({
 
 const tags = ["Enrollment tokens"];
 
-const create = createRoute({
+const create = guardedRoute("editor", {
   method: "post",
   path: "/tenants/{tenantId}/enrollment-tokens",
   tags,
-  summary: "Create an enrollment token (editor); the token is returned once",
+  summary: "Create an enrollment token; the token is returned once",
   request: {
     headers: IdempotencyKeyHeader,
     params: TenantIdParam,
@@ -75,7 +76,7 @@ const create = createRoute({
   },
 });
 
-const list = createRoute({
+const list = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/enrollment-tokens",
   tags,
@@ -90,7 +91,7 @@ const list = createRoute({
   },
 });
 
-const get = createRoute({
+const get = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/enrollment-tokens/{tokenId}",
   tags,
@@ -102,11 +103,11 @@ const get = createRoute({
   },
 });
 
-const revoke = createRoute({
+const revoke = guardedRoute("editor", {
   method: "delete",
   path: "/tenants/{tenantId}/enrollment-tokens/{tokenId}",
   tags,
-  summary: "Revoke an enrollment token (editor); new connections with it get 401",
+  summary: "Revoke an enrollment token; new connections with it get 401",
   request: { params: TokenParams, headers: IfMatchHeader },
   responses: {
     200: {

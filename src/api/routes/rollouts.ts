@@ -3,9 +3,10 @@
  * The strategy is checked by the service (one checker for this route, assignments and GitOps),
  * so a bad one is a 422 naming the field (`strategy.waves`), and nothing is stored.
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { RolloutService } from "../../fleet/rollouts/service.js";
-import { commonErrorResponses, unprocessableResponse } from "../errors.js";
+import { guardedRoute } from "../access.js";
+import { commonErrorResponses, conflictResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import { IdempotencyKeyHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 import { ObjectName } from "./config-templates.js";
@@ -97,11 +98,11 @@ const IdParams = TenantIdParam.extend({
 
 const tags = ["Rollouts"];
 
-const start = createRoute({
+const start = guardedRoute("editor", {
   method: "post",
   path: "/tenants/{tenantId}/rollouts",
   tags,
-  summary: "Start a rollout of an assignment to a revision (editor)",
+  summary: "Start a rollout of an assignment to a revision",
   request: {
     headers: IdempotencyKeyHeader,
     params: TenantIdParam,
@@ -113,7 +114,7 @@ const start = createRoute({
     ...unprocessableResponse,
   },
 });
-const list = createRoute({
+const list = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/rollouts",
   tags,
@@ -127,7 +128,7 @@ const list = createRoute({
     ...commonErrorResponses,
   },
 });
-const get = createRoute({
+const get = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/rollouts/{id}",
   tags,
@@ -135,7 +136,7 @@ const get = createRoute({
   request: { params: IdParams },
   responses: { 200: { description: "The rollout", ...json(Rollout) }, ...commonErrorResponses },
 });
-const agents = createRoute({
+const agents = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/rollouts/{id}/agents",
   tags,
@@ -148,7 +149,7 @@ const agents = createRoute({
 });
 
 function verbRoute(verb: "pause" | "resume" | "abort", summary: string) {
-  return createRoute({
+  return guardedRoute("editor", {
     method: "post",
     path: `/tenants/{tenantId}/rollouts/{id}/${verb}`,
     tags,
@@ -157,6 +158,7 @@ function verbRoute(verb: "pause" | "resume" | "abort", summary: string) {
     responses: {
       200: { description: "The rollout after the change", ...json(Rollout) },
       ...commonErrorResponses,
+      ...conflictResponse,
     },
   });
 }
@@ -188,9 +190,9 @@ export function rolloutRoutes(rollouts: RolloutService) {
       return c.json(await rollouts.agents(c.get("actor"), tenantId, id, c.req.valid("query")), 200);
     });
   for (const [verb, summary] of [
-    ["pause", "Pause a running rollout: nobody else gets the target (editor)"],
-    ["resume", "Resume a paused rollout; failures so far no longer count (editor)"],
-    ["abort", "Abort: every agent that got the target gets its previous revision back (editor)"],
+    ["pause", "Pause a running rollout: nobody else gets the target"],
+    ["resume", "Resume a paused rollout; failures so far no longer count"],
+    ["abort", "Abort: every agent that got the target gets its previous revision back"],
   ] as const) {
     router.openapi(verbRoute(verb, summary), async (c) => {
       const { tenantId, id } = c.req.valid("param");

@@ -1,7 +1,8 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { etagOf } from "../../fleet/etag.js";
 import type { SecretService } from "../../fleet/secrets/service.js";
 import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "../../render/index.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses, conflictResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import { json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
@@ -35,11 +36,11 @@ const unavailable = {
 
 const tags = ["Secrets"];
 
-const put = createRoute({
+const put = guardedRoute("editor", {
   method: "put",
   path: "/tenants/{tenantId}/secrets/{name}",
   tags,
-  summary: "Set a secret's value (editor): a new version; the value is never shown again",
+  summary: "Set a secret's value: a new version; the value is never shown again",
   request: {
     params: Params,
     body: { required: true, ...json(z.strictObject({ value: z.string().min(1) })) },
@@ -51,7 +52,7 @@ const put = createRoute({
     ...unavailable,
   },
 });
-const list = createRoute({
+const list = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/secrets",
   tags,
@@ -62,7 +63,7 @@ const list = createRoute({
     ...commonErrorResponses,
   },
 });
-const get = createRoute({
+const get = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/secrets/{name}",
   tags,
@@ -73,11 +74,11 @@ const get = createRoute({
     ...commonErrorResponses,
   },
 });
-const remove = createRoute({
+const remove = guardedRoute("editor", {
   method: "delete",
   path: "/tenants/{tenantId}/secrets/{name}",
   tags,
-  summary: "Delete a secret (editor); 409 while an assigned revision references it, unless force=true",
+  summary: "Delete a secret; 409 while an assigned revision references it, unless force=true",
   request: { params: Params, query: z.object({ force: z.enum(["true", "false"]).optional() }) },
   responses: { 204: { description: "Deleted" }, ...commonErrorResponses, ...conflictResponse },
 });

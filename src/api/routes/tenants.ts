@@ -1,6 +1,7 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { etagOf } from "../../fleet/etag.js";
 import type { TenantService } from "../../fleet/tenants/service.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import { IdempotencyKeyHeader, IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
@@ -24,11 +25,11 @@ const CreateTenant = z.strictObject({
 
 const tags = ["Tenants"];
 
-const create = createRoute({
+const create = guardedRoute("operator", {
   method: "post",
   path: "/tenants",
   tags,
-  summary: "Create a tenant (operator)",
+  summary: "Create a tenant",
   request: {
     headers: IdempotencyKeyHeader,
     body: { required: true, content: { "application/json": { schema: CreateTenant } } },
@@ -39,7 +40,7 @@ const create = createRoute({
   },
 });
 
-const list = createRoute({
+const list = guardedRoute("viewer", {
   method: "get",
   path: "/tenants",
   tags,
@@ -54,7 +55,7 @@ const list = createRoute({
   },
 });
 
-const get = createRoute({
+const get = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}",
   tags,
@@ -66,11 +67,11 @@ const get = createRoute({
   },
 });
 
-const remove = createRoute({
+const remove = guardedRoute("operator", {
   method: "delete",
   path: "/tenants/{tenantId}",
   tags,
-  summary: "Delete a tenant and everything it owns (operator)",
+  summary: "Delete a tenant and everything it owns",
   request: { params: TenantIdParam, headers: IfMatchHeader },
   responses: { 204: { description: "Deleted" }, ...commonErrorResponses, ...preconditionResponse },
 });

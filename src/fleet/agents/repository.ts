@@ -437,3 +437,14 @@ export async function listAgentsForMatching(
     .where("revoked_at", "is", null)
     .execute();
 }
+
+/** Whether the tenant has this agent (one index probe; the guard of agent-scoped routes). */
+export async function agentExists(db: Db, ref: AgentRef): Promise<boolean> {
+  const row = await db
+    .selectFrom("agents")
+    .select("instance_uid")
+    .where("tenant_id", "=", ref.tenantId)
+    .where("instance_uid", "=", ref.instanceUid)
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -11,7 +11,7 @@ import type { Db } from "../../db/types.js";
 import { NotFoundError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { Metrics } from "../../metrics.js";
-import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import { countDriftedAgents } from "../agents/drift-repository.js";
 import type { RemoteConfigStatusReport } from "../agents/types.js";
 import type { AuditLog } from "../audit/service.js";
@@ -203,7 +203,7 @@ export class DeliveryService {
       assignment?: string;
     },
   ): Promise<Page<DeliveryView>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const before = opts.cursor ? decodeCursor(opts.cursor, 2) : undefined;
     const ids = await this.#resolveNames(tenantId, opts.template, opts.assignment);
     if (ids === null) return { items: [], nextCursor: null };
@@ -251,7 +251,7 @@ export class DeliveryService {
     tenantId: string,
     by: "revision" | "assignment",
   ): Promise<Array<{ key: string; template?: string; version?: number; counts: RollupView }>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const column = by === "revision" ? "revision_id" : "assignment_id";
     const rows = await rollup(this.db, tenantId, column, this.#stalledBefore());
     const byKey = new Map<string, RollupView>();
@@ -305,7 +305,7 @@ export class DeliveryService {
     tenantId: string,
     filter: { instanceUid?: string; template?: string; version?: number },
   ): Promise<{ agents: number }> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     let revisionId: string | undefined;
     if (filter.template) {
       const t = await findTemplate(this.db, tenantId, filter.template);

@@ -43,6 +43,8 @@ const NOT_REPORTED: Observation = { online: false, healthy: null, delivery: "wai
 
 export class RolloutDriver {
   #timer: ClockTimer | undefined;
+  /** A one-off look when a bake or stall timeout of a driven rollout ends (between ticks). */
+  #wake: ClockTimer | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
@@ -96,6 +98,9 @@ export class RolloutDriver {
   }
 
   async #pass(): Promise<void> {
+    this.#wake?.cancel();
+    this.#wake = undefined;
+    let wakeAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
     const ids = await this.db
       .transaction()
@@ -110,16 +115,21 @@ export class RolloutDriver {
       );
     for (const id of ids) {
       if (this.#stopped) return;
-      await this.#step(id);
+      const next = await this.#step(id);
+      if (next !== undefined && next < wakeAt) wakeAt = next;
     }
+    // A wave's end is judged when its last bake ends, not up to a tick later.
+    if (Number.isFinite(wakeAt) && !this.#stopped && wakeAt - this.clock.now() < this.options.tickMs)
+      this.#wake = this.clock.setTimeout(() => this.tick(), Math.max(0, wakeAt - this.clock.now()));
   }
 
-  async #step(id: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+  /** Steps one rollout; returns when the clock alone changes something next. */
+  async #step(id: string): Promise<number | undefined> {
+    return this.db.transaction().execute(async (trx) => {
       const row = await lockRollout(trx, id);
       // Another replica took it over (this one was too slow to renew), or it finished meanwhile.
-      if (!row || row.lease_owner !== this.options.replicaId) return;
-      if (row.state !== "running" && row.state !== "paused") return;
+      if (!row || row.lease_owner !== this.options.replicaId) return undefined;
+      if (row.state !== "running" && row.state !== "paused") return undefined;
       const now = this.clock.now();
       const observed = new Map(
         (await observeRolloutAgents(trx, row)).map((o) => [o.instance_uid, this.#observation(o, now)]),
@@ -138,7 +148,7 @@ export class RolloutDriver {
         step.changed.map((a) => agentColumns(a, at)),
       );
       await updateRollout(trx, id, corePatch(step.rollout, at));
-      if (step.admitted.length === 0 && step.transition === undefined) return;
+      if (step.admitted.length === 0 && step.transition === undefined) return step.wakeAt;
       const names = await this.rollouts.names(trx, row);
       const action =
         step.transition === "completed"
@@ -172,6 +182,7 @@ export class RolloutDriver {
           },
           "rollout transition",
         );
+      return step.wakeAt;
     });
   }
 
@@ -193,6 +204,7 @@ export class RolloutDriver {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#timer?.cancel();
+    this.#wake?.cancel();
     await this.#running;
     if (opts.releaseLeases) await releaseRolloutLeases(this.db, this.options.replicaId);
   }

@@ -249,9 +249,10 @@ export interface ObservedAgentRow {
 }
 
 /**
- * The agents of a rollout still pending or in progress, with their liveness columns, health and
- * the newest delivery of the target revision (its status is what the agent reported for it); for
- * an overlay's rollout, the newest delivery that merged the target revision in.
+ * The agents of a rollout still pending or in progress, with their liveness columns, health and,
+ * for those in progress, the newest delivery of the target revision (its status is what the agent
+ * reported for it); for an overlay's rollout, the newest delivery that merged the target revision
+ * in. A pending agent's deliveries are not read: only whether it is online decides its admission.
  */
 export async function observeRolloutAgents(
   trx: Tx,
@@ -266,7 +267,7 @@ export async function observeRolloutAgents(
     left join replicas rep on rep.id = a.replica_id
     left join lateral (
       select status, error_message, applied_at from agent_config_deliveries dd
-      where dd.tenant_id = ra.tenant_id and dd.instance_uid = ra.instance_uid
+      where ra.state = 'in_progress' and dd.tenant_id = ra.tenant_id and dd.instance_uid = ra.instance_uid
         and (dd.revision_id = ${rollout.to_revision_id} or ${rollout.to_revision_id} = any(dd.overlay_revision_ids))
         and dd.status <> 'superseded'
       order by dd.updated_at desc limit 1

@@ -22,7 +22,7 @@ import {
   type SecretResolver,
   SecretUnavailableError,
 } from "../../render/index.js";
-import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { publishFleetEvent } from "../events.js";
 import { decodeCursor, type Page, toPage } from "../pagination.js";
@@ -101,7 +101,7 @@ export class SecretService implements SecretResolver {
     name: string,
     value: string,
   ): Promise<{ view: SecretView; created: boolean }> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     assertSecretName(name);
     if (Buffer.byteLength(value, "utf8") > this.maxValueBytes)
       throw new PayloadTooLargeError(this.maxValueBytes);
@@ -150,14 +150,14 @@ export class SecretService implements SecretResolver {
     tenantId: string,
     opts: { cursor?: string; limit: number },
   ): Promise<Page<SecretView>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const after = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
     const rows = await listLatestSecrets(this.db, tenantId, after, opts.limit + 1);
     return toPage(rows, opts.limit, (r) => [r.name], view);
   }
 
   async get(actor: Actor, tenantId: string, name: string): Promise<SecretDetailView> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     assertSecretName(name);
     const row = await findLatestSecret(this.db, tenantId, name);
     if (!row) throw new NotFoundError("secret");
@@ -177,7 +177,7 @@ export class SecretService implements SecretResolver {
    * it, unless forced.
    */
   async delete(meta: RequestMeta, tenantId: string, name: string, force: boolean): Promise<void> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     assertSecretName(name);
     const users = (await this.#referencedBy(tenantId, name)).filter((r) => r.inUse);
     if (users.length > 0 && !force) {
