@@ -14,8 +14,11 @@ const boolish = z
 
 const positiveInt = z.coerce.number().int().positive();
 
-/** Raw environment schema: one entry per variable, defaults as in the README table. */
-const envSchema = z
+/**
+ * Raw environment schema: one entry per variable, defaults as in the README table (a test
+ * checks that the table lists every key of it).
+ */
+export const envSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8082),
     HOST: z.string().min(1).default("0.0.0.0"),
@@ -66,6 +69,11 @@ const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/)
       .optional(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z
+      .string()
+      .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, "must be an http:// or https:// URL (the OTLP/HTTP base)")
+      .optional(),
+    OTEL_SERVICE_NAME: z.string().min(1).max(255).default("agent-api"),
   })
   .superRefine((env, ctx) => {
     if (env.KMS_PROVIDER === "aws" && !env.KMS_KEY_ID) {
@@ -116,6 +124,8 @@ export interface Config {
     | { provider: "aws"; keyId: string; region: string | undefined; endpoint: string | undefined };
   secrets: { maxValueBytes: number };
   log: { level: LogLevel };
+  /** OpenTelemetry traces: off (undefined) unless OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  tracing: { endpoint: string; serviceName: string } | undefined;
   replicaId: string | undefined;
 }
 
@@ -178,6 +188,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
           },
     secrets: { maxValueBytes: e.SECRET_MAX_BYTES },
     log: { level: e.LOG_LEVEL },
+    tracing: e.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME }
+      : undefined,
     replicaId: e.REPLICA_ID,
   };
 }

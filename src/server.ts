@@ -37,6 +37,7 @@ function pathOf(url: string | undefined): string {
 export function createServer(ctx: AppContext): RunningServer {
   const { config, services, metrics, logger } = ctx;
   const readiness = new Readiness(ctx.database, ctx.state);
+  metrics.setReadinessSource(async () => (await readiness.check()).ready);
   const opamp = new OpampServer(
     {
       authenticator: services.agentAuthenticator,

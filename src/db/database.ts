@@ -10,6 +10,7 @@ import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Logger } from "../logger.js";
 import type { PoolStats } from "../metrics.js";
+import { recordQuerySpan, tracingEnabled } from "../tracing.js";
 import { PgliteDialect } from "./pglite-dialect.js";
 import { preparingClient, StatementNames } from "./prepared-statements.js";
 import type { Database } from "./schema.js";
@@ -57,6 +58,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]).finally(() => clearTimeout(timer));
 }
 
+/** Kysely's per-statement hook, only when traces are exported (Kysely times nothing otherwise). */
+function queryTracing(): { log?: typeof recordQuerySpan } {
+  return tracingEnabled() ? { log: recordQuerySpan } : {};
+}
+
 /** Opens the database the configuration names. */
 export async function openDatabase(options: DatabaseOptions, logger: Logger): Promise<DatabaseHandle> {
   return options.url
@@ -82,7 +88,7 @@ async function openPostgres(
     application_name: "agent-api",
   });
   pool.on("error", (err) => logger.warn({ err }, "idle database connection failed"));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...queryTracing() });
   await withTimeout(sql`select 1`.execute(db), 10_000, "connecting to PostgreSQL");
 
   return {
@@ -92,7 +98,12 @@ async function openPostgres(
     ping: async (timeoutMs) => {
       await withTimeout(sql`select 1`.execute(db), timeoutMs, "database ping");
     },
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    poolStats: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: poolMax,
+    }),
     close: async () => {
       await db.destroy();
     },
@@ -154,7 +165,7 @@ async function openEmbedded(dataDir: string, logger: Logger): Promise<DatabaseHa
   await mkdir(dir, { recursive: true });
   const pglite = await PGlite.create(dir);
   logger.info({ dataDir: dir }, "using the embedded PostgreSQL (PGlite); set DATABASE_URL for a server");
-  const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
+  const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite), ...queryTracing() });
 
   return {
     db,

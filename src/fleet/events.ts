@@ -10,6 +10,7 @@
 import type { DatabaseHandle } from "../db/database.js";
 import type { Db, Tx } from "../db/types.js";
 import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
 import {
   claimFleetEvent,
   insertFleetEvent,
@@ -177,6 +178,7 @@ export class FleetEventFeed {
     private readonly database: DatabaseHandle,
     private readonly logger: Logger,
     private readonly options: FleetEventFeedOptions,
+    private readonly metrics?: Metrics,
   ) {}
 
   private get db(): Db {
@@ -255,6 +257,8 @@ export class FleetEventFeed {
           this.logger.error({ err, eventId: id, kind: event.kind }, "fleet event handler failed");
         }
       }
+      // Wall-clock time on both sides: created_at is the committing transaction's now().
+      this.metrics?.fleetEventHandled((Date.now() - event.createdAt.getTime()) / 1000);
     }
     // Forget ids well outside the re-read window.
     for (const [id, at] of this.#seen) if (now - at > this.options.windowMs * 4) this.#seen.delete(id);

@@ -137,6 +137,7 @@ export class OpampServer {
   async #onConnecting(req: IncomingMessage): Promise<Accepted> {
     const refuse = (reason: string, err: unknown): Accepted => {
       const rejection = upgradeRejection(err);
+      this.metrics.opampRefused(reason);
       this.logger.info(
         { reason, status: rejection.status, remoteAddress: req.socket.remoteAddress },
         "OpAMP connection refused",

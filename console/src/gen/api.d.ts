@@ -196,7 +196,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -1068,7 +1071,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     instanceUid: string;
                     tenantId: string;
@@ -1168,7 +1174,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     instanceUid: string;
                     tenantId: string;
@@ -1273,7 +1282,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     instanceUid: string;
                     tenantId: string;
@@ -1369,7 +1381,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     instanceUid: string;
                     tenantId: string;
@@ -1474,7 +1489,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     tenantId: string;
                 };
@@ -1665,7 +1683,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     tenantId: string;
                 };
@@ -1962,7 +1983,10 @@ export interface paths {
                     dryRun?: "0" | "1" | "true" | "false";
                     prune?: "0" | "1" | "true" | "false";
                 };
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     tenantId: string;
                 };
@@ -3109,7 +3133,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     name: string;
                     tenantId: string;
@@ -3434,7 +3461,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     tenantId: string;
                 };
@@ -3725,7 +3755,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     tenantId: string;
                 };
@@ -3739,6 +3772,7 @@ export interface paths {
                         /** Format: date-time */
                         expiresAt?: string;
                         /**
+                         * @description At most 64 labels, Kubernetes syntax. A key is an optional prefix and "/" (a DNS subdomain: lower-case, at most 253 characters) and a name of 1-63 characters of [A-Za-z0-9._-] starting and ending alphanumeric (e.g. `env`, `example.com/team`). A value is empty or at most 63 characters of [A-Za-z0-9._-] starting and ending alphanumeric. A request breaking a rule is answered 400 (problem+json naming the key) and nothing is stored.
                          * @default {}
                          * @example {
                          *       "env": "prod",
@@ -4412,7 +4446,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     tenantId: string;
                 };
@@ -4634,7 +4671,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     id: string;
                     tenantId: string;
@@ -4840,7 +4880,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     id: string;
                     tenantId: string;
@@ -4945,7 +4988,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description Makes a retried POST safe: a repeat with the same key and the same body (same caller, within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, `key`). A 5xx answer is not kept (the retry runs again). The same key with another path or body is refused with 409. 1-255 visible ASCII characters (400 otherwise). */
+                    "Idempotency-Key"?: string;
+                };
                 path: {
                     id: string;
                     tenantId: string;

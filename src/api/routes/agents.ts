@@ -10,7 +10,7 @@ import {
   unprocessableResponse,
 } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -203,7 +203,7 @@ const revoke = guardedRoute("admin", {
   path: "/tenants/{tenantId}/agents/{instanceUid}/revoke",
   tags,
   summary: "Revoke an agent: its keys stop working and its connection is closed",
-  request: { params: AgentParams },
+  request: { headers: IdempotencyKeyHeader, params: AgentParams },
   responses: { 200: { description: "The agent, now revoked", ...detail }, ...commonErrorResponses },
 });
 
@@ -212,7 +212,7 @@ const rotate = guardedRoute("admin", {
   path: "/tenants/{tenantId}/agents/{instanceUid}/rotate-key",
   tags,
   summary: "Offer the agent a new key; the current one works until the new one is used",
-  request: { params: AgentParams },
+  request: { headers: IdempotencyKeyHeader, params: AgentParams },
   responses: {
     200: { description: "The agent, rotation pending", ...detail },
     ...commonErrorResponses,
@@ -268,7 +268,7 @@ const restartOne = guardedRoute("editor", {
   summary: "Restart the agent's collector (OpAMP Restart command)",
   description:
     "202 when the command is sent to the connected agent; 409 with the reason when the agent does not report AcceptsRestartCommand, is not connected or is revoked (nothing is sent then).",
-  request: { params: AgentParams },
+  request: { headers: IdempotencyKeyHeader, params: AgentParams },
   responses: {
     202: { description: "The command is sent", content: { "application/json": { schema: RestartAccepted } } },
     ...commonErrorResponses,
@@ -282,6 +282,7 @@ const restartMany = guardedRoute("editor", {
   tags,
   summary: "Restart every connected agent a selector matches, paced",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     body: { required: true, content: { "application/json": { schema: RestartMany } } },
   },

@@ -4,7 +4,15 @@ import { etagOf } from "../../fleet/etag.js";
 import { guardedRoute } from "../access.js";
 import { commonErrorResponses, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { FutureDateSchema, IfMatchHeader, NameSchema, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import {
+  FutureDateSchema,
+  IdempotencyKeyHeader,
+  IfMatchHeader,
+  NameSchema,
+  PageQuery,
+  pageOf,
+  TenantIdParam,
+} from "../schemas.js";
 
 const ApiKey = z
   .object({
@@ -48,6 +56,7 @@ const create = guardedRoute("admin", {
   tags,
   summary: "Create a tenant API key; the key is returned once",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     body: { required: true, content: { "application/json": { schema: CreateApiKey } } },
   },

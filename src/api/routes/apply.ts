@@ -3,7 +3,7 @@ import type { ApplyService } from "../../fleet/configs/apply.js";
 import { guardedRoute } from "../access.js";
 import { commonErrorResponses, conflictResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, TenantIdParam } from "../schemas.js";
 import { AssignmentBody } from "./assignments.js";
 import { ObjectName } from "./config-templates.js";
 
@@ -64,6 +64,7 @@ const apply = guardedRoute("editor", {
   tags: ["GitOps"],
   summary: "Apply a declarative bundle atomically; dryRun=true answers the diff only",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     query: z.object({ dryRun: booleanParam, prune: booleanParam }),
     body: { required: true, content: { "application/json": { schema: Bundle } } },

@@ -9,7 +9,7 @@ import {
   unprocessableResponse,
 } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IfMatchHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, IfMatchHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 
 export const ObjectName = z
   .string()
@@ -123,7 +123,11 @@ const postRevision = guardedRoute("editor", {
   path: "/tenants/{tenantId}/config-templates/{name}/revisions",
   tags,
   summary: "Add a revision; identical content returns the latest revision",
-  request: { params: TemplateParams, body: { required: true, ...json(PostRevision) } },
+  request: {
+    headers: IdempotencyKeyHeader,
+    params: TemplateParams,
+    body: { required: true, ...json(PostRevision) },
+  },
   responses: {
     201: { description: "A new revision was stored", ...json(UpsertAnswer) },
     200: { description: "Unchanged", ...json(UpsertAnswer) },

@@ -4,7 +4,7 @@ import type { DeliveryService } from "../../fleet/deliveries/service.js";
 import { guardedRoute } from "../access.js";
 import { commonErrorResponses } from "../errors.js";
 import { newRouter } from "../router.js";
-import { DeliveryCounts, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { DeliveryCounts, IdempotencyKeyHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 import { AgentParams } from "./agents.js";
 import { ObjectName } from "./config-templates.js";
 
@@ -159,6 +159,7 @@ const retryAll = guardedRoute("editor", {
   tags,
   summary: "Push failed deliveries again, all or one revision's",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     body: {
       required: false,
@@ -193,7 +194,7 @@ const agentRetry = guardedRoute("editor", {
   path: "/tenants/{tenantId}/agents/{instanceUid}/deliveries/retry",
   tags,
   summary: "Push this agent's failed config again",
-  request: { params: AgentParams },
+  request: { headers: IdempotencyKeyHeader, params: AgentParams },
   responses: {
     200: { description: "Reopened", ...json(z.object({ agents: z.number().int() })) },
     ...commonErrorResponses,

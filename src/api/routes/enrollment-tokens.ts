@@ -6,6 +6,7 @@ import { commonErrorResponses, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import {
   FutureDateSchema,
+  IdempotencyKeyHeader,
   IfMatchHeader,
   LabelsSchema,
   NameSchema,
@@ -65,6 +66,7 @@ const create = guardedRoute("editor", {
   tags,
   summary: "Create an enrollment token; the token is returned once",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     body: { required: true, content: { "application/json": { schema: CreateEnrollmentToken } } },
   },

@@ -8,7 +8,7 @@ import type { RolloutService } from "../../fleet/rollouts/service.js";
 import { guardedRoute } from "../access.js";
 import { commonErrorResponses, conflictResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 import { ObjectName } from "./config-templates.js";
 
 const STATES = ["running", "paused", "completed", "aborted", "superseded"] as const;
@@ -103,7 +103,11 @@ const start = guardedRoute("editor", {
   path: "/tenants/{tenantId}/rollouts",
   tags,
   summary: "Start a rollout of an assignment to a revision",
-  request: { params: TenantIdParam, body: { required: true, ...json(StartBody) } },
+  request: {
+    headers: IdempotencyKeyHeader,
+    params: TenantIdParam,
+    body: { required: true, ...json(StartBody) },
+  },
   responses: {
     201: { description: "Started", ...json(Rollout) },
     ...commonErrorResponses,
@@ -150,7 +154,7 @@ function verbRoute(verb: "pause" | "resume" | "abort", summary: string) {
     path: `/tenants/{tenantId}/rollouts/{id}/${verb}`,
     tags,
     summary,
-    request: { params: IdParams },
+    request: { headers: IdempotencyKeyHeader, params: IdParams },
     responses: {
       200: { description: "The rollout after the change", ...json(Rollout) },
       ...commonErrorResponses,

@@ -4,7 +4,7 @@ import type { TenantService } from "../../fleet/tenants/service.js";
 import { guardedRoute } from "../access.js";
 import { commonErrorResponses, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 
 const Tenant = z
   .object({
@@ -30,7 +30,10 @@ const create = guardedRoute("operator", {
   path: "/tenants",
   tags,
   summary: "Create a tenant",
-  request: { body: { required: true, content: { "application/json": { schema: CreateTenant } } } },
+  request: {
+    headers: IdempotencyKeyHeader,
+    body: { required: true, content: { "application/json": { schema: CreateTenant } } },
+  },
   responses: {
     201: { description: "Created", content: { "application/json": { schema: Tenant } } },
     ...commonErrorResponses,

@@ -10,6 +10,7 @@ import type { DeliveryStatus } from "../../db/schema.js";
 import type { Db } from "../../db/types.js";
 import { NotFoundError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
+import type { Metrics } from "../../metrics.js";
 import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import { countDriftedAgents } from "../agents/drift-repository.js";
 import type { RemoteConfigStatusReport } from "../agents/types.js";
@@ -98,6 +99,7 @@ export class DeliveryService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly stallAfterMs: number,
+    private readonly metrics: Metrics,
   ) {
     this.#statusWrites = BatchQueue.ofWrites(async (reports) => {
       for (const changed of await applyStatusReports(db, reports)) this.#logOutcome(changed);
@@ -106,6 +108,8 @@ export class DeliveryService {
 
   /** One line per delivery outcome an agent reported (a repeated report changes no row: no line). */
   #logOutcome(d: ChangedDelivery): void {
+    if (d.status === "applying" || d.status === "applied" || d.status === "failed")
+      this.metrics.deliveries(d.status);
     const fields = { tenantId: d.tenant_id, instanceUid: d.instance_uid, configHash: d.config_hash };
     if (d.status === "applied") {
       this.logger.info(
@@ -135,6 +139,7 @@ export class DeliveryService {
     const at = this.clock.date();
     await supersedeOthers(this.db, tenantId, superseding, at);
     await upsertDeliveries(this.db, plans, at, decidedAt ?? at);
+    this.metrics.deliveries("offered", plans.filter((p) => p.status === "offered").length);
   }
 
   /** The rows of these (agent, hash) pairs, where they exist (what the planner decides from). */

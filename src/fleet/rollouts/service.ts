@@ -360,7 +360,7 @@ export class RolloutService {
       const by = `${meta.actor.type}:${meta.actor.id}`;
       try {
         if (verb === "pause") {
-          const next = machine.pause(core, `paused by ${by}`);
+          const next = machine.pause(core, machine.manualPauseReason(by));
           await this.#store(trx, row, next, []);
           await recordTransition(trx, this.audit, meta, row, await this.names(trx, row), {
             action: "rollout.pause",

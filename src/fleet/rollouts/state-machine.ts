@@ -20,6 +20,14 @@
  */
 
 export type RolloutState = "running" | "paused" | "completed" | "aborted" | "superseded";
+
+/** How the reason of an operator's pause starts; any other paused rollout paused itself. */
+export const MANUAL_PAUSE_PREFIX = "paused by ";
+
+/** The reason stored when `by` (an actor, as `type:id`) pauses a rollout. */
+export function manualPauseReason(by: string): string {
+  return `${MANUAL_PAUSE_PREFIX}${by}`;
+}
 export type AgentRolloutState = "pending" | "in_progress" | "succeeded" | "failed" | "rolled_back";
 
 /** The rollout's own state (times in epoch milliseconds). */
