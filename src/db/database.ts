@@ -112,7 +112,14 @@ async function openPostgres(
     maxLifetimeSeconds: options.connectionMaxLifetimeSeconds,
     application_name: "agent-api",
   });
-  pool.on("error", (err) => logger.warn({ err }, "idle database connection failed"));
+  // The pool listens for errors of idle clients only. A checked-out client whose socket drops
+  // between two statements (a database killed mid-transaction) emits "error" too, and without a
+  // listener that would end the process; the statement in flight fails on its own and the pool
+  // discards the client when it is released.
+  const connectionLost = (err: Error & { code?: string }) =>
+    logger.warn({ err: { message: err.message, code: err.code } }, "database connection lost");
+  pool.on("error", connectionLost);
+  pool.on("connect", (client) => client.on("error", connectionLost));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   await withTimeout(sql`select 1`.execute(db), 10_000, "connecting to PostgreSQL");
 
