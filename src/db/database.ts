@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import { parseIntoClientConfig } from "pg-connection-string";
 import type { Logger } from "../logger.js";
 import type { PoolStats } from "../metrics.js";
 import { isConnectionFailure } from "./errors.js";
@@ -75,23 +76,20 @@ export async function openDatabase(options: DatabaseOptions, logger: Logger): Pr
     : openEmbedded(options.dataDir, logger);
 }
 
-/** How a connection is made: the URL, and the password from the file when there is one. */
-interface ConnectionSettings {
-  connectionString: string;
-  password?: () => Promise<string>;
-}
+/** How a connection is made: the URL's settings, and the password from the file when there is one. */
+type ConnectionSettings = pg.ClientConfig;
 
 /**
- * With a password file, the URL's own password is dropped (the connection string would win
- * over the `password` option in pg) and the file is read again for every new connection: a
- * rotated secret takes effect on the next connect, without a restart.
+ * With a password file, the URL's own password is dropped and the file is read again for every
+ * new connection: a rotated secret takes effect on the next connect, without a restart. (The URL
+ * is parsed here, by pg's own parser, because pg lets a connection string's password, even an
+ * empty one, win over the `password` option.)
  */
 function connectionSettings(url: string, passwordFile: string | undefined): ConnectionSettings {
   if (!passwordFile) return { connectionString: url };
-  const withoutPassword = new URL(url);
-  withoutPassword.password = "";
+  const { password: _fromUrl, ...settings } = parseIntoClientConfig(url);
   return {
-    connectionString: withoutPassword.toString(),
+    ...settings,
     password: async () => (await readFile(passwordFile, "utf8")).replace(/\r?\n$/, ""),
   };
 }
