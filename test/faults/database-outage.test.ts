@@ -3,7 +3,7 @@
  * started again. The server must say it is not ready, stay alive, keep its agents, answer writes
  * with 503 + Retry-After, and once the database is back: ready again, the rollout carries on
  * from its stored state, no acknowledged write is lost, no agent is sent an older config after
- * a newer one.
+ * a newer one. Then fault 4: SIGTERM with the agents connected.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, type TenantFixture } from "../helpers/fleet.js";
@@ -55,8 +55,8 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-describe("fault 1: PostgreSQL killed mid-rollout", () => {
-  it("stays alive and truthful while the database is down, and finishes the rollout once it is back", async () => {
+describe("one server: its database killed mid-rollout, then SIGTERM", () => {
+  it("fault 1: stays alive and truthful while the database is down, and finishes the rollout once it is back", async () => {
     const started = await fleet.api.post(t("/rollouts"), {
       assignment: "fleet",
       revision: 2,
@@ -160,5 +160,31 @@ describe("fault 1: PostgreSQL killed mid-rollout", () => {
     expect(back).toEqual([]);
     expect(done.value.counts).toMatchObject({ succeeded: AGENTS, failed: 0, pending: 0 });
     expect((await fleet.api.get(t("/config-templates/during"))).status).toBe(404);
+  });
+
+  it("fault 4: drains on SIGTERM with its agents connected, and exits 0 within the grace period", async () => {
+    const connected = agents.filter((x) => x.isConnected).length;
+    const closesBefore = agents.reduce((s, x) => s + x.serverCloses.length, 0);
+    const exit = await server.terminate();
+    const closed = agents.reduce((s, x) => s + x.serverCloses.length, 0) - closesBefore;
+    const stopped = server.log().includes('"msg":"stopped"');
+    recordFault({
+      id: "4",
+      fault: "SIGTERM drain",
+      done: `SIGTERM to the server with ${connected} WebSocket agents connected (SHUTDOWN_GRACE_MS=3000); also test/integration/process.test.ts, platform.test.ts, opamp-throttling.test.ts in npm test`,
+      criterion:
+        "exit code 0 well within the 25 s deadline, every agent's connection closed by the server, 'stopped' logged",
+      seen: `exit ${exit.code} after ${exit.ms} ms; ${closed}/${connected} connections closed by the server; stopped logged: ${stopped}`,
+      figures: {
+        "exit code": String(exit.code),
+        "SIGTERM to exit (ms)": exit.ms,
+        "connections closed by the server": `${closed}/${connected}`,
+      },
+      pass: exit.code === 0 && exit.ms < 25_000 && stopped,
+    });
+    expect(exit.code).toBe(0);
+    expect(exit.ms).toBeLessThan(25_000);
+    expect(stopped).toBe(true);
+    expect(closed).toBeGreaterThanOrEqual(connected);
   });
 });

@@ -130,7 +130,11 @@ describe("fault 2: the database password rotated under a running server", () => 
         "readyz 200 while the file was stale": staleReady,
       },
       pass:
-        retiringFailures === 0 && staleWrite.status === 503 && staleReady === 0 && !leaked && recovered.ms < 10_000,
+        retiringFailures === 0 &&
+        staleWrite.status === 503 &&
+        staleReady === 0 &&
+        !leaked &&
+        recovered.ms < 10_000,
     });
 
     expect(retiringFailures).toBe(0);
