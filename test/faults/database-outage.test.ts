@@ -6,6 +6,7 @@
  * a newer one. Then fault 4: SIGTERM with the agents connected.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { createTenant, type TenantFixture } from "../helpers/fleet.js";
 import type { TestAgent } from "../helpers/opamp/supervisor.js";
 import { PgCluster } from "./harness/cluster.js";
@@ -29,6 +30,24 @@ let server: AgentApiProcess;
 let fleet: TenantFixture;
 let agents: TestAgent[];
 const t = (suffix: string) => `/api/v1/tenants/${fleet.tenantId}${suffix}`;
+
+/** The HTTP answer to a WebSocket upgrade on /v1/opamp with `token`: status and Retry-After. */
+function upgradeAnswer(token: string): Promise<{ status: number; retryAfter: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/v1/opamp`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    ws.on("unexpected-response", (_req, res) => {
+      resolve({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"] as string | undefined });
+      ws.terminate();
+    });
+    ws.on("open", () => {
+      resolve({ status: 101, retryAfter: undefined });
+      ws.close();
+    });
+    ws.on("error", (err) => reject(err));
+  });
+}
 
 beforeAll(async () => {
   cluster = await PgCluster.create(await freePort());
@@ -83,6 +102,7 @@ describe("one server: its database killed mid-rollout, then SIGTERM", () => {
         await sleep(100);
       }
     })();
+    const late = await fleet.enrollmentToken({ labels: { env: "late" } });
     await sleep(1_000);
 
     const killedAt = Date.now();
@@ -91,6 +111,7 @@ describe("one server: its database killed mid-rollout, then SIGTERM", () => {
     const healthz = await server.status("/healthz");
     const write = await fleet.api.put(t("/config-templates/during"), { content: generation(6000) });
     const read = await fleet.api.get(t("/rollouts"));
+    const upgrade = await upgradeAnswer(late.token);
     await sleep(Math.max(0, DOWN_MS - (Date.now() - killedAt)));
     const connectedWhileDown = agents.filter((a) => a.isConnected).length;
     const connectionsBefore = agents.reduce((s, a) => s + a.connectionCount, 0);
@@ -122,8 +143,8 @@ describe("one server: its database killed mid-rollout, then SIGTERM", () => {
       fault: "PostgreSQL killed mid-rollout",
       done: `pg_ctl -m immediate during a rollout over ${AGENTS} WebSocket agents (canary 2, waves 50/100 %, 2 s bake), down ${DOWN_MS / 1000} s, a write every 100 ms throughout`,
       criterion:
-        "/readyz 503 ≤ 10 s, /healthz 200, agents connected, writes and reads 503 + Retry-After; back: /readyz 200 ≤ 30 s, rollout completes, no acknowledged write lost, no agent sent an older config after a newer one",
-      seen: `/readyz 503 after ${notReady} ms, 200 ${readyAgain} ms after restart; ${connectedWhileDown}/${AGENTS} agents connected while down; write ${write.status} (Retry-After ${write.headers.get("retry-after")}), read ${read.status}; rollout completed ${completedAfterRestartMs} ms after restart; ${acknowledged.length} writes acknowledged, ${lost.length} lost; ${back.length} agents went back; ${server5xx} answers 5xx other than 503`,
+        "/readyz 503 ≤ 10 s, /healthz 200, agents connected, writes, reads and new OpAMP connections 503 + Retry-After; back: /readyz 200 ≤ 30 s, rollout completes, no acknowledged write lost, no agent sent an older config after a newer one",
+      seen: `/readyz 503 after ${notReady} ms, 200 ${readyAgain} ms after restart; ${connectedWhileDown}/${AGENTS} agents connected while down; write ${write.status} (Retry-After ${write.headers.get("retry-after")}), read ${read.status}, new OpAMP connection ${upgrade.status} (Retry-After ${upgrade.retryAfter}); rollout completed ${completedAfterRestartMs} ms after restart; ${acknowledged.length} writes acknowledged, ${lost.length} lost; ${back.length} agents went back; ${server5xx} answers 5xx other than 503`,
       figures: {
         "readyz 503 after kill (ms)": notReady,
         "readyz 200 after restart (ms)": readyAgain,
@@ -131,6 +152,7 @@ describe("one server: its database killed mid-rollout, then SIGTERM", () => {
         "agents connected while down": `${connectedWhileDown}/${AGENTS}`,
         "write while down": `${write.status}, Retry-After ${write.headers.get("retry-after")}, ${write.headers.get("content-type")}`,
         "read while down": read.status,
+        "new OpAMP connection while down": `${upgrade.status}, Retry-After ${upgrade.retryAfter}`,
         "write answers by status": [...statuses].map(([s, c]) => `${s}×${c}`).join(", "),
         "acknowledged writes / lost": `${acknowledged.length} / ${lost.length}`,
         "rollout completed after restart (ms)": completedAfterRestartMs,
@@ -143,6 +165,7 @@ describe("one server: its database killed mid-rollout, then SIGTERM", () => {
         connectedWhileDown === AGENTS &&
         write.status === 503 &&
         read.status === 503 &&
+        upgrade.status === 503 &&
         lost.length === 0 &&
         back.length === 0 &&
         server5xx === 0,
@@ -155,6 +178,7 @@ describe("one server: its database killed mid-rollout, then SIGTERM", () => {
     expect(write.headers.get("content-type")).toContain("application/problem+json");
     expect(write.body).toMatchObject({ code: "unavailable", status: 503 });
     expect(read.status).toBe(503);
+    expect(upgrade).toEqual({ status: 503, retryAfter: expect.stringMatching(/^\d+$/) });
     expect(server5xx).toBe(0);
     expect(lost).toEqual([]);
     expect(back).toEqual([]);
