@@ -26,7 +26,9 @@ export const envSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
       .optional(),
+    DATABASE_PASSWORD_FILE: z.string().min(1).optional(),
     DB_POOL_MAX: positiveInt.max(200).default(10),
+    DB_CONNECTION_MAX_LIFETIME_SECONDS: positiveInt.max(86_400).default(900),
     DB_PREPARED_STATEMENTS: boolish.default(true),
     DATA_DIR: z.string().min(1).default("./data"),
     MIGRATE_ON_START: boolish.default(true),
@@ -88,7 +90,14 @@ export interface Config {
   http: { host: string; port: number; bodyLimitBytes: number; shutdownGraceMs: number };
   database: {
     url: string | undefined;
+    /**
+     * A file holding the role's password, read for every new connection (a mounted secret that
+     * the platform rotates); it takes the place of a password in the URL.
+     */
+    passwordFile: string | undefined;
     poolMax: number;
+    /** Pooled connections retire after this long, so a rotated password is picked up. */
+    connectionMaxLifetimeSeconds: number;
     preparedStatements: boolean;
     dataDir: string;
     migrateOnStart: boolean;
@@ -156,7 +165,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     },
     database: {
       url: e.DATABASE_URL,
+      passwordFile: e.DATABASE_PASSWORD_FILE ? resolve(e.DATABASE_PASSWORD_FILE) : undefined,
       poolMax: e.DB_POOL_MAX,
+      connectionMaxLifetimeSeconds: e.DB_CONNECTION_MAX_LIFETIME_SECONDS,
       preparedStatements: e.DB_PREPARED_STATEMENTS,
       dataDir,
       migrateOnStart: e.MIGRATE_ON_START,

@@ -61,6 +61,7 @@ export function createServer(ctx: AppContext): RunningServer {
       maxConcurrentHandshakes: config.opamp.maxConcurrentHandshakes,
       offerCaCert: ctx.offerCaCert,
       isDraining: () => ctx.state.draining,
+      isDatabaseUnavailable: (err) => ctx.database.isUnavailable(err),
     },
   );
   const app = createApiApp(ctx, readiness);

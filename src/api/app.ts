@@ -6,7 +6,7 @@ import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppContext } from "../context.js";
-import { NotFoundError, PayloadTooLargeError } from "../errors.js";
+import { DatabaseUnavailableError, NotFoundError, PayloadTooLargeError } from "../errors.js";
 import type { Readiness } from "../readiness.js";
 import type { ApiEnv } from "./env.js";
 import { toProblem } from "./errors.js";
@@ -129,7 +129,11 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
     return c.json(body, status as 404, headers);
   });
   app.onError((err, c) => {
-    const { status, body, headers } = toProblem(err, c.get("requestId") ?? "none", apiLogger);
+    // By class, for every route at once: a lost or refused database connection is a 503 the
+    // client may retry, not a 500 (issue 16, item 11).
+    const cause = ctx.database.isUnavailable(err) ? new DatabaseUnavailableError() : err;
+    if (cause !== err) apiLogger.warn({ err, requestId: c.get("requestId") }, "database unavailable");
+    const { status, body, headers } = toProblem(cause, c.get("requestId") ?? "none", apiLogger);
     return c.json(body, status as 400, headers);
   });
   return app;

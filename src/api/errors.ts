@@ -72,6 +72,7 @@ export const commonErrorResponses = {
   404: problemContent("No such resource in a tenant this credential can see"),
   413: problemContent("Request body over the limit"),
   500: problemContent("Unexpected error; the request id identifies it in the logs"),
+  503: problemContent("The database cannot be reached now; retry after Retry-After seconds"),
 } as const;
 
 export const conflictResponse = { 409: problemContent("Conflicts with the current state") } as const;

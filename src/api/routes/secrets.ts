@@ -29,7 +29,8 @@ const SecretDetail = Secret.extend({
 
 const unavailable = {
   503: {
-    description: "The KMS is unavailable or throttling; retry after Retry-After seconds",
+    description:
+      "The KMS is unavailable or throttling, or the database cannot be reached; retry after Retry-After seconds",
     content: { "application/problem+json": { schema: z.object({ code: z.string() }) } },
   },
 };
