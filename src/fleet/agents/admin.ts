@@ -24,7 +24,7 @@ import { parseSelectorInput } from "../selector.js";
 import type { AgentStatus, Liveness } from "./liveness.js";
 import {
   type AgentRef,
-  agentExists,
+  agentKnown,
   deleteAgent,
   findAgent,
   listAgentKeys,
@@ -85,12 +85,13 @@ export class AgentAdmin {
   }
 
   /**
-   * Throws NotFoundError("agent") unless the tenant has this agent: the one guard every
-   * agent-scoped route passes, so a uid of another tenant (or none) is 404 whatever the verb.
+   * Throws NotFoundError("agent") unless the tenant knows this agent (enrolled, or deleted with
+   * its delivery history kept): the one guard every agent-scoped route passes, so a uid of
+   * another tenant (or none) is 404 whatever the verb.
    */
   async requireAgent(actor: Actor, tenantId: string, instanceUid: string): Promise<void> {
     scopeToTenant(actor, tenantId);
-    if (!(await agentExists(this.db, { tenantId, instanceUid }))) throw new NotFoundError("agent");
+    if (!(await agentKnown(this.db, { tenantId, instanceUid }))) throw new NotFoundError("agent");
   }
 
   async get(actor: Actor, tenantId: string, instanceUid: string): Promise<AgentDetailView> {

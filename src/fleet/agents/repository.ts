@@ -439,12 +439,14 @@ export async function listAgentsForMatching(
 }
 
 /** Whether the tenant has this agent (one index probe; the guard of agent-scoped routes). */
-export async function agentExists(db: Db, ref: AgentRef): Promise<boolean> {
-  const row = await db
-    .selectFrom("agents")
-    .select("instance_uid")
-    .where("tenant_id", "=", ref.tenantId)
-    .where("instance_uid", "=", ref.instanceUid)
-    .executeTakeFirst();
-  return row !== undefined;
+/**
+ * Whether the tenant knows this agent: it is enrolled, or it was (a deleted agent's delivery
+ * history is kept, and read by its uid).
+ */
+export async function agentKnown(db: Db, ref: AgentRef): Promise<boolean> {
+  const result = await sql<{ known: boolean }>`select
+      exists (select 1 from agents where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid})
+      or exists (select 1 from agent_config_deliveries
+        where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}) as known`.execute(db);
+  return result.rows[0]?.known === true;
 }
