@@ -11,13 +11,12 @@ import type { Db } from "../../db/types.js";
 import type { Logger } from "../../logger.js";
 import { SYSTEM_ACTOR } from "../actor.js";
 import type { Liveness } from "../agents/liveness.js";
-import type { HealthReport } from "../agents/types.js";
 import type { AuditLog } from "../audit/service.js";
 import type { FleetEvent } from "../events.js";
 import { recordTransition } from "./effects.js";
 import {
   claimRolloutLeases,
-  listRolloutAgents,
+  listStepAgents,
   lockRollout,
   type ObservedAgentRow,
   observeRolloutAgents,
@@ -27,7 +26,7 @@ import {
 } from "./repository.js";
 import type { RolloutService } from "./service.js";
 import { advance, type Observation } from "./state-machine.js";
-import { agentColumns, agentOf, coreOf, corePatch } from "./stored.js";
+import { agentColumns, coreOf, corePatch, stepAgentOf } from "./stored.js";
 
 export interface RolloutDriverOptions {
   replicaId: string;
@@ -132,9 +131,12 @@ export class RolloutDriver {
       if (row.state !== "running" && row.state !== "paused") return undefined;
       const now = this.clock.now();
       const observed = new Map(
-        (await observeRolloutAgents(trx, row)).map((o) => [o.instance_uid, this.#observation(o, now)]),
+        (await observeRolloutAgents(trx, row, this.liveness.onlineSql(now))).map((o) => [
+          o.instance_uid,
+          observation(o),
+        ]),
       );
-      const agents = (await listRolloutAgents(trx, { rolloutId: id })).map(agentOf);
+      const agents = (await listStepAgents(trx, id)).map(stepAgentOf);
       const step = advance(
         coreOf(row, this.options.stallMs),
         agents,
@@ -186,19 +188,6 @@ export class RolloutDriver {
     });
   }
 
-  #observation(o: ObservedAgentRow, now: number): Observation {
-    const online = o.revoked_at === null && this.liveness.statusOf(o, now) === "online";
-    const health = o.health as HealthReport | null;
-    return {
-      online,
-      healthy: health ? health.healthy : null,
-      delivery:
-        o.delivery_status === "applied" ? "applied" : o.delivery_status === "failed" ? "failed" : "waiting",
-      error: o.delivery_error,
-      appliedAt: o.delivery_applied_at?.getTime() ?? null,
-    };
-  }
-
   /** Stops ticking; `releaseLeases` hands this replica's rollouts over at once (a clean stop). */
   async stop(opts: { releaseLeases: boolean } = { releaseLeases: true }): Promise<void> {
     if (this.#stopped) return;
@@ -208,4 +197,15 @@ export class RolloutDriver {
     await this.#running;
     if (opts.releaseLeases) await releaseRolloutLeases(this.db, this.options.replicaId);
   }
+}
+
+function observation(o: ObservedAgentRow): Observation {
+  return {
+    online: o.online,
+    healthy: o.healthy,
+    delivery:
+      o.delivery_status === "applied" ? "applied" : o.delivery_status === "failed" ? "failed" : "waiting",
+    error: o.delivery_error,
+    appliedAt: o.delivery_applied_ms,
+  };
 }
