@@ -89,7 +89,7 @@ const USAGE = `usage: npm run bench -- [options]      (npm run bench:smoke for t
   --rest-total N           agents in the database for the REST scenario (default 100000)
   --rest-requests N        requests per endpoint and concurrency level (default 300)
   --rest-concurrency a,b   concurrent REST clients (default 1,8)
-  --scenario-timeout S     deadline per scenario (default 300)
+  --scenario-timeout S     deadline per scenario (default 300; scaleout 1200)
   --deadline S             deadline of the whole run (default 1800)
   --applying               agents report APPLYING before APPLIED (the supervisor does; default off)
   --cpu-prof               CPU-profile the server in each measured window (V8 inspector on loopback);
@@ -197,7 +197,12 @@ function parseOptions(argv: string[]): Options {
       .split(",")
       .map((s) => Math.max(1, Math.floor(Number(s))))
       .filter((n) => Number.isFinite(n)),
-    scenarioTimeoutSeconds: num(values["scenario-timeout"], smoke ? 60 : 300, "scenario-timeout"),
+    // scaleout is one scenario of several windows (50,000 agents: ~3 minutes of enrollment alone).
+    scenarioTimeoutSeconds: num(
+      values["scenario-timeout"],
+      smoke ? 60 : scaleout ? 1200 : 300,
+      "scenario-timeout",
+    ),
     deadlineSeconds: num(values.deadline, smoke ? 180 : 1800, "deadline"),
     sendApplying: values.applying === true,
     keep: values.keep === true,

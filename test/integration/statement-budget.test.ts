@@ -25,9 +25,10 @@ const STEP_MS = 5_000;
 /**
  * Statements per enrolled agent and per agent of a fan-out round (the PUT of the revision
  * included), about 20 % above what was measured when they were set (2026-12-02, 200 agents, 50
- * at once, four runs each): PostgreSQL 4.1–5.9 per enrollment (batched writes: the batch sizes follow the timing) and 0.23 per fan-out agent; the
- * embedded database 14.2 and 0.23–1.23 (its single connection runs the batched writers one after
- * the other, so their batches are smaller and depend on timing).
+ * at once, four runs each): PostgreSQL 4.1–5.9 per enrollment (the writes are batched, and the
+ * batch sizes follow the timing) and 0.23 per fan-out agent; the embedded database 14.2 and
+ * 0.23–1.23 (its single connection runs the batched writers one after the other, so their
+ * batches are smaller and depend on timing).
  */
 const BOUNDS = {
   postgres: { perEnrollment: 7, perFanoutAgent: 0.28 },
