@@ -135,7 +135,9 @@ export async function runScaleout(
   const rssAtReady: number[] = [];
   for (const r of replicas) rssAtReady.push(await rssAfterGc(r));
 
-  // 2. Idle: replicas up, no agent. What each costs by itself (timers, polls, replica heartbeats).
+  // 2. Idle: replicas up, no agent. What each costs by itself (timers, polls, replica heartbeats),
+  // once the start-up work of the replicas just started is over.
+  await sleep(3_000);
   const idle = await measure(ctx, replicas, () => sleep(Math.max(1, opts.idleSeconds) * 1000));
 
   // 3. Enrollment storm over every replica.
