@@ -106,6 +106,21 @@ function reached(what: Mark): void {
   }
 }
 
+/**
+ * With several replicas (scale-out): the backends' origins (ws://127.0.0.1:<port>), and every new
+ * connection goes to the next one, round-robin, whatever host the offered endpoint names (what a
+ * load balancer in front of the replicas does). Each worker starts at its own offset.
+ */
+let backends: string[] = [];
+let nextBackend = 0;
+
+function routed(endpoint: string): string {
+  if (backends.length === 0) return endpoint;
+  const url = new URL(endpoint);
+  const backend = backends[nextBackend++ % backends.length] ?? url.origin;
+  return `${backend}${url.pathname}${url.search}`;
+}
+
 class LeanAgent {
   readonly uid: Uint8Array;
   readonly uidText: string;
@@ -164,7 +179,7 @@ class LeanAgent {
     this.attemptsSinceArm++;
     this.retryAfterMs = 0;
     let refused = 0;
-    const ws = new WebSocket(this.endpoint, {
+    const ws = new WebSocket(routed(this.endpoint), {
       headers: this.headers,
       localAddress,
       perMessageDeflate: false,
@@ -439,6 +454,10 @@ let heartbeatMs = 0;
 let firstConfigFrameBytes = 0;
 
 async function enroll(cmd: EnrollCommand): Promise<EnrollResult> {
+  if (cmd.backends?.length) {
+    backends = cmd.backends;
+    nextBackend = workerId;
+  }
   const result: EnrollResult = {
     startAt: [],
     offerMs: [],

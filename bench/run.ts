@@ -8,10 +8,9 @@
  * the whole run has one, and every child process is killed on exit (also on SIGINT/SIGTERM).
  * See bench/README.md.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,13 +26,14 @@ import {
   SCENARIOS,
   type ScenarioName,
   type ScenarioResult,
+  SEPARATE_SCENARIOS,
 } from "./lib/context.js";
 import { BenchDb, createDatabase, dropDatabase } from "./lib/database.js";
 import { InspectorProfiler } from "./lib/profiler.js";
 import { writeReport } from "./lib/report.js";
 import { RestClient } from "./lib/rest.js";
 import { summarizeServerLog } from "./lib/server-log.js";
-import { ServerProcess } from "./lib/server-process.js";
+import { freePort, ServerProcess } from "./lib/server-process.js";
 import { templateContent } from "./lib/template.js";
 import { WorkerPool } from "./lib/workers.js";
 import { runBaseline } from "./scenarios/baseline.js";
@@ -42,6 +42,7 @@ import { runFanout } from "./scenarios/fanout.js";
 import { runReconnect } from "./scenarios/reconnect.js";
 import { runRest } from "./scenarios/rest.js";
 import { runRollout } from "./scenarios/rollout.js";
+import { AGENTS_PER_REPLICA, runScaleout } from "./scenarios/scaleout.js";
 import { runSteady } from "./scenarios/steady.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -56,6 +57,7 @@ const TITLES: Record<ScenarioName, string> = {
   reconnect: "Reconnect storm (server restart)",
   rest: "REST under load",
   baseline: "Baseline: bare ws server, same sockets",
+  scaleout: "Scale-out: replicas on one PostgreSQL, agents spread round-robin",
 };
 
 type Runner = (ctx: RunContext, result: ScenarioResult, deadlineAt: number) => Promise<void>;
@@ -67,12 +69,16 @@ const RUNNERS: Record<ScenarioName, Runner> = {
   reconnect: runReconnect,
   rest: runRest,
   baseline: runBaseline,
+  scaleout: runScaleout,
 };
 
 const USAGE = `usage: npm run bench -- [options]      (npm run bench:smoke for the miniature run)
 
-  --agents N               agents (default 5000; at most ~19,900: one server process, fd limit 20,000)
-  --scenarios a,b,…        ${SCENARIOS.join(",")} (default: all, always run in this order)
+  --agents N               agents (default 5000; at most ~19,900: one server process, fd limit 20,000;
+                           with scaleout at most replicas × ${AGENTS_PER_REPLICA.toLocaleString("en-US")})
+  --scenarios a,b,…        ${SCENARIOS.join(",")} (default: all but scaleout, always run in this order;
+                           scaleout runs alone: --scenarios scaleout --agents 50000)
+  --replicas N             server processes of scaleout, one PostgreSQL (default 3)
   --per-worker N           most agents per load-generator process (default 4000)
   --workers N              load-generator processes (default: ceil(agents / per-worker))
   --concurrency N          agents enrolling at once per worker (default 100)
@@ -83,7 +89,7 @@ const USAGE = `usage: npm run bench -- [options]      (npm run bench:smoke for t
   --rest-total N           agents in the database for the REST scenario (default 100000)
   --rest-requests N        requests per endpoint and concurrency level (default 300)
   --rest-concurrency a,b   concurrent REST clients (default 1,8)
-  --scenario-timeout S     deadline per scenario (default 300)
+  --scenario-timeout S     deadline per scenario (default 300; scaleout 1200)
   --deadline S             deadline of the whole run (default 1800)
   --applying               agents report APPLYING before APPLIED (the supervisor does; default off)
   --cpu-prof               CPU-profile the server in each measured window (V8 inspector on loopback);
@@ -98,13 +104,15 @@ const USAGE = `usage: npm run bench -- [options]      (npm run bench:smoke for t
   --no-build               reuse the last build (node_modules/.cache/agent-api-bench) as it is
   --keep                   keep the run's database (bench_<run id>)
   --out DIR                results directory (default bench/results)
-  --smoke                  miniature run: 300 agents, short windows, all scenarios, < 1 minute`;
+  --smoke                  miniature run: 300 agents, short windows, all scenarios, < 1 minute; without
+                           --scenarios, then scaleout in miniature too (3 replicas × 100 agents, a second run)`;
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     options: {
       agents: { type: "string" },
+      replicas: { type: "string" },
       scenarios: { type: "string" },
       "per-worker": { type: "string" },
       workers: { type: "string" },
@@ -146,14 +154,25 @@ function parseOptions(argv: string[]): Options {
   };
   const agents = Math.floor(num(values.agents, smoke ? 300 : 5000, "agents"));
   if (agents < 1) throw new Error("--agents must be at least 1");
-  if (agents > 19_900) {
-    throw new Error("--agents above 19,900 cannot fit one server process (fd hard limit 20,000 here)");
-  }
-  const perWorker = Math.floor(num(values["per-worker"], smoke ? 150 : 4000, "per-worker"));
-  const scenarios = values.scenarios ? values.scenarios.split(",").map((s) => s.trim()) : [...SCENARIOS];
+  const scenarios = values.scenarios
+    ? values.scenarios.split(",").map((s) => s.trim())
+    : SCENARIOS.filter((s) => !SEPARATE_SCENARIOS.includes(s));
   for (const s of scenarios) {
     if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario "${s}"`);
   }
+  const scaleout = scenarios.includes("scaleout");
+  if (scaleout && scenarios.length > 1) throw new Error("scaleout runs alone: --scenarios scaleout");
+  const replicas = Math.floor(num(values.replicas, 3, "replicas"));
+  if (replicas < 1) throw new Error("--replicas must be at least 1");
+  if (scaleout && agents > replicas * AGENTS_PER_REPLICA) {
+    throw new Error(
+      `--agents above ${replicas} × ${AGENTS_PER_REPLICA} cannot fit ${replicas} replicas (fd hard limit 20,000 per process here); add --replicas`,
+    );
+  }
+  if (!scaleout && agents > 19_900) {
+    throw new Error("--agents above 19,900 cannot fit one server process (fd hard limit 20,000 here)");
+  }
+  const perWorker = Math.floor(num(values["per-worker"], smoke ? 150 : 4000, "per-worker"));
   const serverEnv: Record<string, string> = {};
   for (const kv of values.env ?? []) {
     const eq = kv.indexOf("=");
@@ -162,6 +181,7 @@ function parseOptions(argv: string[]): Options {
   }
   return {
     agents,
+    replicas,
     scenarios: SCENARIOS.filter((s) => scenarios.includes(s)),
     perWorker,
     workers: Math.floor(num(values.workers, Math.ceil(agents / Math.max(1, perWorker)), "workers")) || 1,
@@ -177,7 +197,12 @@ function parseOptions(argv: string[]): Options {
       .split(",")
       .map((s) => Math.max(1, Math.floor(Number(s))))
       .filter((n) => Number.isFinite(n)),
-    scenarioTimeoutSeconds: num(values["scenario-timeout"], smoke ? 60 : 300, "scenario-timeout"),
+    // scaleout is one scenario of several windows (50,000 agents: ~3 minutes of enrollment alone).
+    scenarioTimeoutSeconds: num(
+      values["scenario-timeout"],
+      smoke ? 60 : scaleout ? 1200 : 300,
+      "scenario-timeout",
+    ),
     deadlineSeconds: num(values.deadline, smoke ? 180 : 1800, "deadline"),
     sendApplying: values.applying === true,
     keep: values.keep === true,
@@ -191,17 +216,6 @@ function parseOptions(argv: string[]): Options {
     serverEnv,
     smoke,
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => resolvePort(typeof addr === "object" && addr ? addr.port : 0));
-    });
-  });
 }
 
 function runIdOf(d: Date): string {
@@ -224,7 +238,8 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
   const started = new Date();
-  const runId = `${runIdOf(started)}${opts.smoke ? "-smoke" : `-n${opts.agents}`}`;
+  const scaleout = opts.scenarios.includes("scaleout") ? `-scaleout${opts.replicas}` : "";
+  const runId = `${runIdOf(started)}${scaleout}${opts.smoke ? "-smoke" : `-n${opts.agents}`}`;
   const outDir = join(opts.outDir, runId);
   mkdirSync(outDir, { recursive: true });
   const deadlineAt = Date.now() + opts.deadlineSeconds * 1000;
@@ -473,6 +488,8 @@ async function main(): Promise<number> {
       serverEnv,
       serverNodeArgs,
       port,
+      inspectPort,
+      serverLogFile: logFile,
       dbUrl,
       db,
       adminToken,
@@ -496,12 +513,15 @@ async function main(): Promise<number> {
       heapStart,
       heapStop,
       collectGarbage,
+      addCleanup: (name, fn, sync) => {
+        cleanups.push({ name, fn, ...(sync ? { sync } : {}) });
+      },
     } satisfies Omit<RunContext, "server">);
     const ctx = ctxRef;
 
     // 6. Scenarios, in order. Later ones need connected agents: enroll them (unmeasured) when
     // the enrollment scenario is not selected.
-    const needsAgents = opts.scenarios.some((s) => s !== "baseline" && s !== "enroll");
+    const needsAgents = opts.scenarios.some((s) => s !== "baseline" && s !== "enroll" && s !== "scaleout");
     const toRun: ScenarioName[] = [...opts.scenarios];
     let harnessBroke = false;
     if (!toRun.includes("enroll") && needsAgents) toRun.unshift("enroll");
@@ -573,11 +593,35 @@ function printResult(result: ScenarioResult, log: (line: string) => void): void 
   for (const n of result.notes) log(`  note: ${n}`);
 }
 
+/**
+ * `--smoke` without `--scenarios`: the scale-out scenario needs a topology of its own, so it runs
+ * next, as a second miniature run of this script with the same options (no second build).
+ */
+function smokeScaleout(argv: string[]): number {
+  if (!argv.includes("--smoke") || argv.some((a) => a === "--scenarios" || a.startsWith("--scenarios=")))
+    return 0;
+  const script = fileURLToPath(import.meta.url);
+  const child = spawnSync(
+    process.execPath,
+    [
+      ...process.execArgv,
+      script,
+      ...argv.filter((a) => a !== "--no-build"),
+      "--scenarios",
+      "scaleout",
+      "--no-build",
+    ],
+    { stdio: "inherit" },
+  );
+  return child.status ?? 1;
+}
+
 main().then(
   (code) => {
+    const all = code === 0 ? smokeScaleout(process.argv.slice(2)) : code;
     // Sockets of the REST client or the pg pool must not keep the process alive.
-    setTimeout(() => process.exit(code), 100).unref();
-    process.exitCode = code;
+    setTimeout(() => process.exit(all), 100).unref();
+    process.exitCode = all;
   },
   (err: unknown) => {
     process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

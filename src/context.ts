@@ -125,7 +125,10 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     await tracing?.shutdown();
     throw err;
   }
-  const metrics = new Metrics(() => database.poolStats());
+  const metrics = new Metrics(
+    () => database.poolStats(),
+    () => database.statements(),
+  );
   const clock =
     overrides.clock ?? new SystemClock((err) => logger.error({ err }, "a background timer task failed"));
   const { db } = database;

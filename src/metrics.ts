@@ -151,7 +151,7 @@ export class Metrics {
   #figures: Promise<FleetFigures | undefined> | undefined;
   #ready: (() => Promise<boolean>) | undefined;
 
-  constructor(poolStats: () => PoolStats | undefined = () => undefined) {
+  constructor(poolStats: () => PoolStats | undefined = () => undefined, statements: () => number = () => 0) {
     const connected = () => this.#connectedAgents();
     new Gauge({
       name: "agentapi_opamp_connected_agents",
@@ -210,6 +210,18 @@ export class Metrics {
       collect() {
         const s = poolStats();
         if (s) this.set(s.max);
+      },
+    });
+    // Counted by the database layer (one increment per statement), read here at scrape time.
+    let statementsSeen = 0;
+    new Counter({
+      name: "agentapi_db_statements_total",
+      help: "Statements this replica sent to the database (queries, BEGIN/COMMIT/ROLLBACK)",
+      registers: [this.registry],
+      collect() {
+        const now = statements();
+        this.inc(Math.max(0, now - statementsSeen));
+        statementsSeen = now;
       },
     });
     const ready = () => this.#ready?.() ?? Promise.resolve(true);

@@ -5,11 +5,24 @@ import type { ServerLogSummary } from "./server-log.js";
 import type { ServerProcess } from "./server-process.js";
 import type { WorkerPool } from "./workers.js";
 
-export const SCENARIOS = ["enroll", "steady", "fanout", "rollout", "reconnect", "rest", "baseline"] as const;
+export const SCENARIOS = [
+  "enroll",
+  "steady",
+  "fanout",
+  "rollout",
+  "reconnect",
+  "rest",
+  "baseline",
+  "scaleout",
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** Scenarios with a topology of their own: selected by name only, and alone. */
+export const SEPARATE_SCENARIOS: readonly ScenarioName[] = ["scaleout"];
 
 export interface Options {
   agents: number;
+  /** Server processes of the scale-out scenario (the run's server is the first). */
+  replicas: number;
   scenarios: ScenarioName[];
   perWorker: number;
   workers: number;
@@ -75,6 +88,10 @@ export interface RunContext {
   serverEnv: Record<string, string>;
   serverNodeArgs: string[];
   port: number;
+  /** The run's server's inspector port (0 without --inspect). */
+  inspectPort: number;
+  /** The run's server's log file (results/<run>/server.log). */
+  serverLogFile: string;
   dbUrl: string;
   db: BenchDb;
   adminToken: string;
@@ -115,6 +132,8 @@ export interface RunContext {
   heapStart: () => Promise<void>;
   /** Forces a GC, stops it and writes <name>.heapprofile in the results directory (live allocation sites). */
   heapStop: (name: string) => Promise<void>;
+  /** Registers something to undo at the end of the run (and on SIGINT/SIGTERM); `sync` kills at exit. */
+  addCleanup: (name: string, fn: () => Promise<void> | void, sync?: () => void) => void;
   /** Forces a full GC in the server when the inspector is open; false otherwise. */
   collectGarbage: () => Promise<boolean>;
 }

@@ -32,6 +32,12 @@ export interface EnrollCommand {
   timeoutMs: number;
   /** Epoch ms: no agent starts after this, and every agent still running then counts as failed. */
   deadlineAt: number;
+  /**
+   * Scale-out: the replicas' origins (ws://127.0.0.1:<port>); from now on every connection of this
+   * worker (first, after an offer, reconnects) goes to the next one round-robin, like behind a
+   * load balancer. Absent: connect to `url` and to whatever the offer names.
+   */
+  backends?: string[];
 }
 
 export interface HeartbeatCommand {

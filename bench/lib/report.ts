@@ -122,6 +122,16 @@ function budget(ctx: RunContext): BudgetRow[] {
     "%",
     (v) => v <= 10,
   );
+  const per10k = fig(ctx, "scaleout", "postgresCpuPercentPer10kAgents");
+  if (per10k !== undefined) {
+    add(
+      `PostgreSQL CPU at steady state, ${fig(ctx, "scaleout", "replicas")} replicas (issue 17: one PostgreSQL for a million)`,
+      "≤ 1 % of a core per 10,000 agents",
+      per10k,
+      "% per 10,000",
+      (v) => v <= 1,
+    );
+  }
   const rest = ctx.results.find((r) => r.name === "rest")?.tables.endpoints ?? [];
   const lowest = Math.min(...rest.map((r) => Number(r.concurrency)));
   const atLowest = rest.filter((r) => Number(r.concurrency) === lowest);
@@ -334,6 +344,47 @@ function charts(ctx: RunContext): Record<string, string> {
       groups,
     });
   }
+  const scaleout = get("scaleout");
+  if (scaleout) {
+    const rounds = Object.entries(scaleout.series).filter(([k]) => /^round\d+ReceiptCdf$/.test(k));
+    if (rounds.length) {
+      files["scaleout-fanout.svg"] = lineChart({
+        title: `Config change → agents of ${scaleout.figures.replicas} replicas, ${scaleout.figures.enrolled} agents (CDF)`,
+        xLabel: "ms after the commit (PUT through replica 0)",
+        yLabel: "fraction of agents",
+        yMax: 1,
+        series: rounds.map(([k, points]) => ({ name: k.replace("ReceiptCdf", ""), points, step: true })),
+      });
+    }
+    const replicas = scaleout.tables.replicas ?? [];
+    if (replicas.length) {
+      const bar = (label: string, v: Figure | undefined, unit: string) => {
+        const value = typeof v === "number" && Number.isFinite(v) ? v : 0;
+        return { label, value, text: `${fmt(v)} ${unit}`.trim() };
+      };
+      files["scaleout-replicas.svg"] = barChart({
+        title: "Per replica at steady state",
+        groups: [
+          {
+            name: "connected agents (thousands)",
+            bars: replicas.map((r) => bar(`replica ${r.replica}`, Number(r.connectedAgents) / 1000, "k")),
+          },
+          {
+            name: "database statements/s",
+            bars: replicas.map((r) => bar(`replica ${r.replica}`, r.steadyStatementsPerSecond, "/s")),
+          },
+          {
+            name: "server CPU, % of one core",
+            bars: replicas.map((r) => bar(`replica ${r.replica}`, r.steadyServerCpuPercentOfOneCore, "%")),
+          },
+          {
+            name: "RSS, MB",
+            bars: replicas.map((r) => bar(`replica ${r.replica}`, r.rssMb, "MB")),
+          },
+        ],
+      });
+    }
+  }
   const rs = ratios(ctx);
   if (rs.length) {
     files["vs-baseline.svg"] = barChart({
@@ -398,6 +449,7 @@ const CHARTS_OF: Record<ScenarioName, string[]> = {
   reconnect: ["reconnect.svg", "reconnect-server.svg"],
   rest: ["rest.svg"],
   baseline: ["vs-baseline.svg"],
+  scaleout: ["scaleout-fanout.svg", "scaleout-replicas.svg"],
 };
 
 function heapProfiles(ctx: RunContext): HeapSummary[] {
@@ -453,7 +505,7 @@ export function writeReport(ctx: RunContext, started: Date, finished: Date): str
     `# agent-api bench ${ctx.runId}`,
     "",
     `${started.toISOString()} → ${finished.toISOString()} · ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GiB, Linux ${m.kernel}, Node ${m.node}, fd hard limit ${m.fdHardLimit}.`,
-    `Server: agent-api as one process on PostgreSQL (fresh database), LOG_LEVEL=warn. Load: ${ctx.opts.agents} agents from ${ctx.pool.size} worker process(es) on ${ctx.pool.workers.map((w) => w.localAddress).join(", ")}; every process shares the same ${m.cpus} cores.`,
+    `Server: agent-api as ${ctx.opts.scenarios.includes("scaleout") ? `${ctx.opts.replicas} processes (replicas, each its own port)` : "one process"} on PostgreSQL (fresh database), LOG_LEVEL=warn. Load: ${ctx.opts.agents} agents from ${ctx.pool.size} worker process(es) on ${ctx.pool.workers.map((w) => w.localAddress).join(", ")}; every process shares the same ${m.cpus} cores.`,
     "",
     `Options: \`${JSON.stringify({ ...ctx.opts, pgUrl: undefined, outDir: undefined })}\``,
     "",

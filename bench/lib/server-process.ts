@@ -4,8 +4,21 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createWriteStream, readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
 
 let clockTicks = 0;
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => resolvePort(typeof addr === "object" && addr ? addr.port : 0));
+    });
+  });
+}
 
 /** USER_HZ, the unit of utime/stime in /proc/<pid>/stat. */
 export function clkTck(): number {

@@ -16,6 +16,7 @@ import { isConnectionFailure } from "./errors.js";
 import { PgliteDialect } from "./pglite-dialect.js";
 import { preparingClient, StatementNames } from "./prepared-statements.js";
 import type { Database } from "./schema.js";
+import { countingDialect, StatementCounter } from "./statement-counter.js";
 
 export type { Database } from "./schema.js";
 
@@ -34,6 +35,8 @@ export interface DatabaseHandle {
    */
   isUnavailable(err: unknown): boolean;
   poolStats(): PoolStats | undefined;
+  /** Statements sent since the handle opened (queries and transaction control; not LISTEN's). */
+  statements(): number;
   close(): Promise<void>;
 }
 
@@ -124,7 +127,11 @@ async function openPostgres(
     logger.warn({ err: { message: err.message, code: err.code } }, "database connection lost");
   pool.on("error", connectionLost);
   pool.on("connect", (client) => client.on("error", connectionLost));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...queryTracing() });
+  const counter = new StatementCounter();
+  const db = new Kysely<Database>({
+    dialect: countingDialect(new PostgresDialect({ pool }), counter),
+    ...queryTracing(),
+  });
   await withTimeout(sql`select 1`.execute(db), 10_000, "connecting to PostgreSQL");
 
   return {
@@ -141,6 +148,7 @@ async function openPostgres(
       waiting: pool.waitingCount,
       max: options.poolMax,
     }),
+    statements: () => counter.count,
     close: async () => {
       await db.destroy();
     },
@@ -202,7 +210,11 @@ async function openEmbedded(dataDir: string, logger: Logger): Promise<DatabaseHa
   await mkdir(dir, { recursive: true });
   const pglite = await PGlite.create(dir);
   logger.info({ dataDir: dir }, "using the embedded PostgreSQL (PGlite); set DATABASE_URL for a server");
-  const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite), ...queryTracing() });
+  const counter = new StatementCounter();
+  const db = new Kysely<Database>({
+    dialect: countingDialect(new PgliteDialect(pglite), counter),
+    ...queryTracing(),
+  });
 
   return {
     db,
@@ -221,6 +233,7 @@ async function openEmbedded(dataDir: string, logger: Logger): Promise<DatabaseHa
     // In-process: there is no connection to lose.
     isUnavailable: () => false,
     poolStats: () => undefined,
+    statements: () => counter.count,
     close: async () => {
       await db.destroy();
       await pglite.close();
