@@ -6,10 +6,16 @@ import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppContext } from "../context.js";
-import { NotFoundError, PayloadTooLargeError } from "../errors.js";
+import {
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from "../errors.js";
 import type { Readiness } from "../readiness.js";
 import type { ApiEnv } from "./env.js";
 import { toProblem } from "./errors.js";
+import { hasBody, isJsonMediaType, methodsOfPaths } from "./methods.js";
 import { authenticate } from "./middleware/auth.js";
 import { idempotency } from "./middleware/idempotency.js";
 import { requestContext } from "./middleware/request-context.js";
@@ -60,6 +66,14 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
     }),
   );
   api.use("*", authenticate(services.adminKeys, metrics));
+  // Every request body is JSON: another media type is a 415 before any route reads it (Hono's
+  // validator would otherwise see an empty object and answer a misleading 400).
+  api.use("*", async (c, next) => {
+    if (hasBody(c.req.raw.headers) && !isJsonMediaType(c.req.header("content-type") ?? null)) {
+      throw new UnsupportedMediaTypeError(c.req.header("content-type") ?? "no Content-Type");
+    }
+    await next();
+  });
   api.use("*", idempotency(services.idempotency));
   api.route("/", tenantRoutes(services.tenants));
   api.route("/", apiKeyRoutes(services.adminKeys));
@@ -92,8 +106,12 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json", title: "agent-api REST API" }));
 
+  const methodsOf = methodsOfPaths(app.routes);
   app.notFound((c) => {
-    const { status, body, headers } = toProblem(new NotFoundError("route"), c.get("requestId"), apiLogger);
+    const allow = methodsOf(c.req.path);
+    const err =
+      allow.length > 0 ? new MethodNotAllowedError(c.req.method, allow) : new NotFoundError("route");
+    const { status, body, headers } = toProblem(err, c.get("requestId"), apiLogger);
     return c.json(body, status as 404, headers);
   });
   app.onError((err, c) => {

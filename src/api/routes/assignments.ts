@@ -4,7 +4,16 @@ import type { ConfigExplainer } from "../../fleet/configs/explain.js";
 import { etagOf } from "../../fleet/etag.js";
 import { commonErrorResponses, preconditionResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { DeliveryCounts, IfMatchHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import {
+  DeliveryCounts,
+  IfMatchHeader,
+  Int32,
+  json,
+  PageQuery,
+  PositiveInt32,
+  pageOf,
+  TenantIdParam,
+} from "../schemas.js";
 import { ObjectName } from "./config-templates.js";
 import { StrategySchema } from "./rollouts.js";
 
@@ -15,8 +24,8 @@ const Params = TenantIdParam.extend({
 export const AssignmentBody = z.strictObject({
   selector: z.string().max(4096).openapi({ example: "env=prod,region in (eu,us)" }),
   template: ObjectName,
-  revision: z.union([z.literal("latest"), z.number().int().positive()]).default("latest"),
-  priority: z.number().int().min(-1_000_000).max(1_000_000).default(0),
+  revision: z.union([z.literal("latest"), PositiveInt32]).default("latest"),
+  priority: Int32.min(-1_000_000).max(1_000_000).default(0),
   layer: z.enum(["base", "overlay"]).default("base").openapi({
     description:
       "base: the highest-priority matching base wins (as before); overlay: merged over the winning base in ascending priority (docs/layers.md)",

@@ -8,7 +8,7 @@ import {
   unprocessableResponse,
 } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IfMatchHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IfMatchHeader, json, PageQuery, PositiveInt32Param, pageOf, TenantIdParam } from "../schemas.js";
 
 export const ObjectName = z
   .string()
@@ -21,11 +21,7 @@ const TemplateParams = TenantIdParam.extend({
   name: ObjectName.openapi({ param: { name: "name", in: "path" }, example: "base" }),
 });
 const RevisionParams = TemplateParams.extend({
-  version: z.coerce
-    .number()
-    .int()
-    .positive()
-    .openapi({ param: { name: "version", in: "path" } }),
+  version: PositiveInt32Param.openapi({ param: { name: "version", in: "path" } }),
 });
 
 const Revision = z

@@ -3,7 +3,7 @@ import type { ConfigExplainer } from "../../fleet/configs/explain.js";
 import type { DeliveryService } from "../../fleet/deliveries/service.js";
 import { commonErrorResponses } from "../errors.js";
 import { newRouter } from "../router.js";
-import { DeliveryCounts, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { DeliveryCounts, json, PageQuery, PositiveInt32, pageOf, TenantIdParam } from "../schemas.js";
 import { AgentParams } from "./agents.js";
 import { ObjectName } from "./config-templates.js";
 
@@ -165,7 +165,7 @@ const retryAll = createRoute({
         "application/json": {
           schema: z.strictObject({
             template: ObjectName.optional(),
-            version: z.number().int().positive().optional(),
+            version: PositiveInt32.optional(),
           }),
         },
       },

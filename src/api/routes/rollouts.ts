@@ -7,7 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { RolloutService } from "../../fleet/rollouts/service.js";
 import { commonErrorResponses, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { json, PageQuery, PositiveInt32, pageOf, TenantIdParam } from "../schemas.js";
 import { ObjectName } from "./config-templates.js";
 
 const STATES = ["running", "paused", "completed", "aborted", "superseded"] as const;
@@ -24,7 +24,7 @@ export const StrategySchema = z.unknown().openapi({
 
 const StartBody = z.strictObject({
   assignment: ObjectName,
-  revision: z.number().int().positive(),
+  revision: PositiveInt32,
   strategy: StrategySchema.optional(),
   supersede: z
     .boolean()
