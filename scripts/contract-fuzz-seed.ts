@@ -31,6 +31,8 @@ const CONTENT = (port: number) =>
   `receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:${port}\nexporters:\n  debug: {}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n`;
 
 const tenant = await call("POST", "/tenants", { displayName: "Contract fuzz" });
+// Deleting a tenant is fuzzed on a tenant of its own, so the others keep their data.
+const doomed = await call("POST", "/tenants", { displayName: "Contract fuzz, deleted" });
 const t = `/tenants/${String(tenant.id)}`;
 const key = await call("POST", `${t}/api-keys`, { name: "fuzz", role: "admin" });
 await call("PUT", `${t}/config-templates/base`, { content: CONTENT(4317), description: "fuzz base" });
@@ -51,6 +53,7 @@ writeFileSync(
   outFile,
   [
     `FUZZ_TENANT_ID=${String(tenant.id)}`,
+    `FUZZ_DOOMED_TENANT_ID=${String(doomed.id)}`,
     `FUZZ_TENANT_KEY=${String(key.key)}`,
     `FUZZ_KEY_ID=${String(key.id)}`,
     `FUZZ_TOKEN_ID=${String(token.id)}`,

@@ -116,18 +116,23 @@ export FUZZ_OPERATOR_KEY="$operator_key"
 # --- the run ----------------------------------------------------------------------------------
 echo "contract-fuzz: schemathesis $SCHEMATHESIS_VERSION against $url (tenant $FUZZ_TENANT_ID)" >&2
 status=0
-"$st" --config-file scripts/contract-fuzz.toml run "$url/openapi.json" \
+# Run from the temporary directory: schemathesis keeps its cache (.schemathesis/) in the cwd.
+(cd "$work" && "$st" --config-file "$root/scripts/contract-fuzz.toml" run "$url/openapi.json" \
   --url "$url" \
   --checks all \
   --max-examples "${CONTRACT_FUZZ_MAX_EXAMPLES:-30}" \
   --max-time "${CONTRACT_FUZZ_MAX_TIME:-150}" \
-  --workers 2 \
+  --workers "${CONTRACT_FUZZ_WORKERS:-1}" \
   --no-shrink \
   ${CONTRACT_FUZZ_SEED:+--seed "$CONTRACT_FUZZ_SEED"} \
-  --report junit --report-dir "$work/report" "$@" || status=$?
+  --report junit --report-dir "$work/report" "$@") || status=$?
 if grep -q '"level":50' "$work/server.log"; then
   echo "contract-fuzz: the server logged errors:" >&2
   grep '"level":50' "$work/server.log" | head -20 >&2
   status=1
+fi
+if [[ -n "${CONTRACT_FUZZ_KEEP:-}" ]]; then
+  mkdir -p "$CONTRACT_FUZZ_KEEP"
+  cp -r "$work/server.log" "$work/report" "$CONTRACT_FUZZ_KEEP/" 2>/dev/null || true
 fi
 exit "$status"

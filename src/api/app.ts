@@ -12,6 +12,7 @@ import {
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
 } from "../errors.js";
+import { isStorableText } from "../fleet/storable-text.js";
 import type { Readiness } from "../readiness.js";
 import type { ApiEnv } from "./env.js";
 import { toProblem } from "./errors.js";
@@ -66,11 +67,32 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
     }),
   );
   api.use("*", authenticate(services.adminKeys, metrics));
+  // A known path asked with a method it does not have is a 405 with Allow, before any route
+  // template with a parameter in that place could take the request for another resource.
+  const methodsOf = methodsOfPaths(app.routes);
+  api.use("*", async (c, next) => {
+    const allow = methodsOf(c.req.path);
+    if (allow.length > 0 && !allow.includes(c.req.method))
+      throw new MethodNotAllowedError(c.req.method, allow);
+    await next();
+  });
   // Every request body is JSON: another media type is a 415 before any route reads it (Hono's
   // validator would otherwise see an empty object and answer a misleading 400).
   api.use("*", async (c, next) => {
     if (hasBody(c.req.raw.headers) && !isJsonMediaType(c.req.header("content-type") ?? null)) {
       throw new UnsupportedMediaTypeError(c.req.header("content-type") ?? "no Content-Type");
+    }
+    await next();
+  });
+  // An operator key reaches every tenant, one that does not exist included, and a write there
+  // would fail on the tenants foreign key: every tenant-scoped path answers 404 for it first.
+  // (A tenant key names its own tenant, which exists while the key works.)
+  api.use("/tenants/:tenantId/*", async (c, next) => {
+    const actor = c.get("actor");
+    const tenantId = c.req.param("tenantId") ?? "";
+    // A malformed id is left to the route's validation (400 naming it).
+    if (actor.role === "operator" && tenantId.length <= 64 && isStorableText(tenantId)) {
+      await services.tenants.get(actor, tenantId);
     }
     await next();
   });
@@ -106,7 +128,6 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json", title: "agent-api REST API" }));
 
-  const methodsOf = methodsOfPaths(app.routes);
   app.notFound((c) => {
     const allow = methodsOf(c.req.path);
     const err =

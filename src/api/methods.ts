@@ -12,6 +12,8 @@ interface RouteEntry {
 interface PathMethods {
   pattern: RegExp;
   method: string;
+  /** Parameter segments: a literal segment is more specific than a parameter. */
+  params: number;
 }
 
 function patternOf(path: string): RegExp {
@@ -22,14 +24,24 @@ function patternOf(path: string): RegExp {
   return new RegExp(`^${source}/?$`);
 }
 
-/** Builds the lookup once the routes are registered; middleware entries (ALL, `*`) are skipped. */
+/**
+ * Builds the lookup (lazily, once the routes are registered; middleware entries are skipped):
+ * the methods of the most specific route templates matching a path. `…/agents/restart` is the
+ * restart route's path, not an agent called "restart": it answers POST only.
+ */
 export function methodsOfPaths(routes: readonly RouteEntry[]): (path: string) => string[] {
   let table: PathMethods[] | undefined;
   return (path) => {
     table ??= routes
       .filter((r) => r.method !== "ALL" && !r.path.includes("*"))
-      .map((r) => ({ pattern: patternOf(r.path), method: r.method.toUpperCase() }));
-    const methods = new Set(table.filter((r) => r.pattern.test(path)).map((r) => r.method));
+      .map((r) => ({
+        pattern: patternOf(r.path),
+        method: r.method.toUpperCase(),
+        params: r.path.split("/").filter((s) => s.startsWith(":")).length,
+      }));
+    const matching = table.filter((r) => r.pattern.test(path));
+    const fewest = Math.min(...matching.map((r) => r.params));
+    const methods = new Set(matching.filter((r) => r.params === fewest).map((r) => r.method));
     if (methods.has("GET")) methods.add("HEAD");
     return [...methods].sort();
   };

@@ -15,7 +15,8 @@ export const ObjectName = z
   .regex(
     /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/,
     "1-63 characters of [a-z0-9._-], starting and ending alphanumeric",
-  );
+  )
+  .openapi({ example: "base" });
 
 const TemplateParams = TenantIdParam.extend({
   name: ObjectName.openapi({ param: { name: "name", in: "path" }, example: "base" }),

@@ -319,8 +319,8 @@ export class RolloutService {
     opts: { cursor?: string; limit: number; state?: RolloutAgentStateColumn },
   ): Promise<Page<RolloutAgentView>> {
     authorizeTenant(actor, tenantId, "viewer");
-    if (!(await findRollout(this.db, tenantId, id))) throw new NotFoundError("rollout");
     const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.rolloutAgents)[0] : undefined;
+    if (!(await findRollout(this.db, tenantId, id))) throw new NotFoundError("rollout");
     const rows = await listRolloutAgents(this.db, {
       rolloutId: id,
       state: opts.state,
