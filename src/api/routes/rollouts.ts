@@ -5,7 +5,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { RolloutService } from "../../fleet/rollouts/service.js";
-import { commonErrorResponses, unprocessableResponse } from "../errors.js";
+import { commonErrorResponses, conflictResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import { json, PageQuery, PositiveInt32, pageOf, TenantIdParam } from "../schemas.js";
 import { ObjectName } from "./config-templates.js";
@@ -153,6 +153,7 @@ function verbRoute(verb: "pause" | "resume" | "abort", summary: string) {
     responses: {
       200: { description: "The rollout after the change", ...json(Rollout) },
       ...commonErrorResponses,
+      ...conflictResponse,
     },
   });
 }
