@@ -81,9 +81,12 @@ export function undefinedVariables(source: string, helpers: ReadonlySet<string>)
   const resolve = (path: Path, scopes: readonly Scope[], lenientLast: boolean): Shape => {
     let shape: Shape;
     let parts = path.parts;
+    /** What the walk has resolved so far, as written (for the message). */
+    let resolved: string[] = [];
     if (path.data) {
       if (parts[0] !== "root") return UNKNOWN; // @key, @index, @first, @last
       shape = CONTEXT_SHAPE;
+      resolved = ["@root"];
       parts = parts.slice(1);
     } else {
       const scope = scopes[scopes.length - 1 - path.depth];
@@ -94,6 +97,7 @@ export function undefinedVariables(source: string, helpers: ReadonlySet<string>)
         !explicitThis && path.depth === 0 && first !== undefined ? blockParam(scopes, first) : undefined;
       if (param) {
         shape = param;
+        resolved = [first ?? ""];
         parts = parts.slice(1);
       } else {
         shape = scope.shape;
@@ -112,7 +116,7 @@ export function undefinedVariables(source: string, helpers: ReadonlySet<string>)
         continue;
       }
       if (last && lenientLast && shape.kind === "object") return UNKNOWN;
-      const where = parts.slice(0, i).join(".") || "the context here";
+      const where = [...resolved, ...parts.slice(0, i)].join(".") || "the context here";
       report(
         path,
         shape.kind === "text" ? `${where} is text, it has no "${part}"` : `${where} has no "${part}"`,
