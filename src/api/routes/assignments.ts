@@ -35,7 +35,9 @@ export const AssignmentBody = z.strictObject({
     description:
       "Also match agent-reported attributes (off by default: an agent must not be able to claim another fleet's config)",
   }),
-  rollout: StrategySchema.nullable()
+  // A union, not .nullable(): the strategy's documented `type: object` would hide the null.
+  rollout: z
+    .union([StrategySchema, z.null()])
     .optional()
     .openapi({ description: "Default rollout strategy: a new revision then goes out as a rollout" }),
 });

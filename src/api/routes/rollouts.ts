@@ -25,7 +25,8 @@ export const StrategySchema = z.unknown().openapi({
 const StartBody = z.strictObject({
   assignment: ObjectName,
   revision: PositiveInt32,
-  strategy: StrategySchema.optional(),
+  // null (like absent) means the defaults; a union so that the documented type admits it.
+  strategy: z.union([StrategySchema, z.null()]).optional(),
   supersede: z
     .boolean()
     .optional()
