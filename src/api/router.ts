@@ -31,6 +31,16 @@ export function newRouter(): OpenAPIHono<ApiEnv> {
         throw new UnprocessableError(`invalid ${where}: reserved keys`, found.reservedKeys);
       }
       const schemaIssues = result.success ? [] : zodIssuesToFieldIssues(result.error.issues);
+      // Query parameters are strict like bodies: one the route does not declare is a 400 naming
+      // it (a misspelt filter would otherwise list everything). The parsed object keeps every
+      // declared name (defaults included), so a raw name missing from it is unknown.
+      if (result.success && result.target === "query") {
+        const parsed = (result as { data?: Record<string, unknown> }).data ?? {};
+        for (const name of Object.keys(c.req.queries())) {
+          if (!Object.hasOwn(parsed, name))
+            schemaIssues.push({ path: name, message: "unknown query parameter" });
+        }
+      }
       const textPaths = new Set(found.text.map((i) => i.path));
       const issues = [...found.text, ...schemaIssues.filter((i) => !textPaths.has(i.path))];
       if (issues.length > 0) throw new ValidationError(`invalid ${where}`, issues);
