@@ -287,6 +287,20 @@ describe("text the database cannot store (NUL, unpaired surrogates)", () => {
   }, 120_000);
 });
 
+describe("unknown query parameters", () => {
+  it("are a 400 naming them on every operation that reads a query, as unknown body fields are", async () => {
+    const withQuery = operations.filter((op) => op.parameters.some((p) => p.in === "query"));
+    expect(withQuery.length).toBeGreaterThanOrEqual(10);
+    const before = await storedState();
+    for (const op of withQuery) {
+      const res = await send(op, { query: "?stauts=online" });
+      expect(res.status, op.key).toBe(400);
+      expect(res.body.issues, op.key).toContainEqual({ path: "stauts", message: "unknown query parameter" });
+    }
+    expect(changed(before, await storedState())).toEqual([]);
+  });
+});
+
 describe("reserved keys (__proto__, constructor, prototype)", () => {
   it("are a 422 naming the path in every object of every body, labels included, nothing stored", async () => {
     const before = await storedState();
