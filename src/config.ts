@@ -14,8 +14,11 @@ const boolish = z
 
 const positiveInt = z.coerce.number().int().positive();
 
-/** Raw environment schema: one entry per variable, defaults as in the README table. */
-const envSchema = z
+/**
+ * Raw environment schema: one entry per variable, defaults as in the README table (a test
+ * checks that the table lists every key of it).
+ */
+export const envSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8082),
     HOST: z.string().min(1).default("0.0.0.0"),
@@ -23,7 +26,9 @@ const envSchema = z
       .string()
       .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
       .optional(),
+    DATABASE_PASSWORD_FILE: z.string().min(1).optional(),
     DB_POOL_MAX: positiveInt.max(200).default(10),
+    DB_CONNECTION_MAX_LIFETIME_SECONDS: positiveInt.max(86_400).default(900),
     DB_PREPARED_STATEMENTS: boolish.default(true),
     DATA_DIR: z.string().min(1).default("./data"),
     MIGRATE_ON_START: boolish.default(true),
@@ -66,6 +71,11 @@ const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9._-]{1,64}$/)
       .optional(),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z
+      .string()
+      .regex(/^https?:\/\/[^/\s]+(\/\S*)?$/, "must be an http:// or https:// URL (the OTLP/HTTP base)")
+      .optional(),
+    OTEL_SERVICE_NAME: z.string().min(1).max(255).default("agent-api"),
   })
   .superRefine((env, ctx) => {
     if (env.KMS_PROVIDER === "aws" && !env.KMS_KEY_ID) {
@@ -80,7 +90,14 @@ export interface Config {
   http: { host: string; port: number; bodyLimitBytes: number; shutdownGraceMs: number };
   database: {
     url: string | undefined;
+    /**
+     * A file holding the role's password, read for every new connection (a mounted secret that
+     * the platform rotates); it takes the place of a password in the URL.
+     */
+    passwordFile: string | undefined;
     poolMax: number;
+    /** Pooled connections retire after this long, so a rotated password is picked up. */
+    connectionMaxLifetimeSeconds: number;
     preparedStatements: boolean;
     dataDir: string;
     migrateOnStart: boolean;
@@ -116,6 +133,8 @@ export interface Config {
     | { provider: "aws"; keyId: string; region: string | undefined; endpoint: string | undefined };
   secrets: { maxValueBytes: number };
   log: { level: LogLevel };
+  /** OpenTelemetry traces: off (undefined) unless OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  tracing: { endpoint: string; serviceName: string } | undefined;
   replicaId: string | undefined;
 }
 
@@ -146,7 +165,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     },
     database: {
       url: e.DATABASE_URL,
+      passwordFile: e.DATABASE_PASSWORD_FILE ? resolve(e.DATABASE_PASSWORD_FILE) : undefined,
       poolMax: e.DB_POOL_MAX,
+      connectionMaxLifetimeSeconds: e.DB_CONNECTION_MAX_LIFETIME_SECONDS,
       preparedStatements: e.DB_PREPARED_STATEMENTS,
       dataDir,
       migrateOnStart: e.MIGRATE_ON_START,
@@ -178,6 +199,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
           },
     secrets: { maxValueBytes: e.SECRET_MAX_BYTES },
     log: { level: e.LOG_LEVEL },
+    tracing: e.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? { endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME }
+      : undefined,
     replicaId: e.REPLICA_ID,
   };
 }

@@ -29,14 +29,16 @@ import { DeliveryService } from "./fleet/deliveries/service.js";
 import { EnrollmentTokenService } from "./fleet/enrollment/tokens.js";
 import { FleetEventFeed } from "./fleet/events.js";
 import { IdempotencyStore } from "./fleet/idempotency/store.js";
+import { FleetFigureReader } from "./fleet/operations/figures.js";
 import { OwnTelemetryService } from "./fleet/own-telemetry/service.js";
 import { ReplicaPresence } from "./fleet/replicas.js";
 import { RolloutService } from "./fleet/rollouts/service.js";
 import { SecretService } from "./fleet/secrets/service.js";
 import { TenantService } from "./fleet/tenants/service.js";
-import { createKms, EnvelopeCipher, type Kms } from "./kms/index.js";
+import { createKms, EnvelopeCipher, type Kms, MeteredKms } from "./kms/index.js";
 import { createLogger, type Logger } from "./logger.js";
 import { Metrics } from "./metrics.js";
+import { startTracing } from "./tracing.js";
 
 export interface Services {
   audit: AuditLog;
@@ -103,8 +105,16 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const logger = overrides.logger ?? createLogger(config.log.level);
   // Read before anything is opened: a bad file stops start-up with nothing to clean up.
   const offerCaCert = config.opamp.offerCaFile ? await readOfferCa(config.opamp.offerCaFile) : undefined;
-  const database =
-    overrides.database ?? (await openDatabase(config.database, logger.child({ component: "db" })));
+  // Before the database opens: its statements are traced only when tracing is on at that point.
+  const tracing = config.tracing ? await startTracing(config.tracing) : undefined;
+  if (config.tracing) logger.info({ endpoint: config.tracing.endpoint }, "exporting OpenTelemetry traces");
+  let database: DatabaseHandle;
+  try {
+    database = overrides.database ?? (await openDatabase(config.database, logger.child({ component: "db" })));
+  } catch (err) {
+    await tracing?.shutdown();
+    throw err;
+  }
   try {
     if (config.database.migrateOnStart) {
       const applied = await migrateToLatest(database.db);
@@ -112,6 +122,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     }
   } catch (err) {
     await database.close();
+    await tracing?.shutdown();
     throw err;
   }
   const metrics = new Metrics(() => database.poolStats());
@@ -120,7 +131,7 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const { db } = database;
   const audit = new AuditLog(db, metrics);
   const replicaId = config.replicaId ?? `${hostname().slice(0, 40)}-${randomBytes(4).toString("hex")}`;
-  const kms = overrides.kms ?? (await createKms(config.kms));
+  const kms = new MeteredKms(overrides.kms ?? (await createKms(config.kms)), metrics);
   const secrets = new SecretService(
     db,
     new EnvelopeCipher(kms),
@@ -135,8 +146,11 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     clock,
     logger.child({ component: "deliveries" }),
     config.fleet.deliveryStallMs,
+    metrics,
   );
   const liveness = new Liveness(config.fleet.livenessFlushMs);
+  const figures = new FleetFigureReader(db, liveness, clock, config.fleet.deliveryStallMs);
+  metrics.setFleetFiguresSource(() => figures.read());
   const agentsLog = logger.child({ component: "agents" });
   const reportColumns = new ReportColumnsBuilder(
     (tenantId, texts) => secrets.redact(tenantId, texts),
@@ -154,7 +168,13 @@ export async function createContext(config: Config, overrides: ContextOverrides 
   const services: Services = {
     audit,
     tenants: new TenantService(db, audit),
-    adminKeys: new AdminKeyService(db, audit, logger.child({ component: "auth" }), config.auth.jwtSecret),
+    adminKeys: new AdminKeyService(
+      db,
+      audit,
+      logger.child({ component: "auth" }),
+      config.auth.jwtSecret,
+      clock,
+    ),
     enrollmentTokens: new EnrollmentTokenService(db, audit),
     idempotency: new IdempotencyStore(db),
     liveness,
@@ -206,14 +226,22 @@ export async function createContext(config: Config, overrides: ContextOverrides 
     replicaId,
     offerCaCert,
     replica: new ReplicaPresence(db, replicaId, clock, logger.child({ component: "replica" })),
-    fleetEvents: new FleetEventFeed(database, logger.child({ component: "fleet-events" }), {
-      pollIntervalMs: config.fleet.eventsPollMs,
-      windowMs: 15_000,
-      retentionMs: 3_600_000,
-    }),
+    fleetEvents: new FleetEventFeed(
+      database,
+      logger.child({ component: "fleet-events" }),
+      {
+        pollIntervalMs: config.fleet.eventsPollMs,
+        windowMs: 15_000,
+        retentionMs: 3_600_000,
+      },
+      metrics,
+    ),
     // Whoever opened the database closes it: a handle passed in (a second replica in a test)
-    // belongs to the caller.
-    close: overrides.database ? async () => undefined : () => database.close(),
+    // belongs to the caller. Spans still buffered are exported last.
+    close: async () => {
+      if (!overrides.database) await database.close();
+      await tracing?.shutdown();
+    },
   };
 }
 

@@ -136,3 +136,10 @@ export class UnavailableError extends AppError {
     super("unavailable", message, { retryAfterSeconds });
   }
 }
+
+/** The database cannot be reached now (down, restarting, refusing the password); retry soon. */
+export class DatabaseUnavailableError extends UnavailableError {
+  constructor() {
+    super("the database cannot be reached now; retry after the Retry-After seconds", 5);
+  }
+}

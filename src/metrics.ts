@@ -19,7 +19,22 @@ export interface PoolStats {
   total: number;
   idle: number;
   waiting: number;
+  /** The pool's size limit (DB_POOL_MAX). */
+  max: number;
 }
+
+/** Fleet-wide figures read from the database at scrape time (src/fleet/operations). */
+export interface FleetFigures {
+  agents: { online: number; offline: number };
+  deliveriesStalled: number;
+  /** Rollouts by state (every state present, zero when none). */
+  rollouts: Record<"running" | "paused" | "completed" | "aborted" | "superseded", number>;
+  /** Paused rollouts that paused themselves (more failures than their budget). */
+  rolloutsSelfPaused: number;
+}
+
+/** A KMS operation, as the metrics name it. */
+export type KmsOperation = "generate_data_key" | "decrypt" | "wrap";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -100,7 +115,41 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
+  readonly #opampRefused = new Counter({
+    name: "agentapi_opamp_refused_connections_total",
+    help: "OpAMP connection attempts refused before a session exists (401, 429, 503), by reason",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly #deliveries = new Counter({
+    name: "agentapi_deliveries_total",
+    help: "Delivery rows reaching a status: offered by the server, applying/applied/failed as agents report",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly #kmsDuration = new Histogram({
+    name: "agentapi_kms_request_duration_seconds",
+    help: "KMS calls (successful or not) by operation",
+    labelNames: ["operation"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly #kmsErrors = new Counter({
+    name: "agentapi_kms_errors_total",
+    help: "Failed KMS calls by operation and kind (unavailable, key, integrity, other)",
+    labelNames: ["operation", "kind"] as const,
+    registers: [this.registry],
+  });
+  readonly #fleetEventLag = new Histogram({
+    name: "agentapi_fleet_event_lag_seconds",
+    help: "From a fleet event's commit to this replica having handled it",
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
   #connectedAgents: () => number = () => 0;
+  #fleetFigures: (() => Promise<FleetFigures>) | undefined;
+  #figures: Promise<FleetFigures | undefined> | undefined;
+  #ready: (() => Promise<boolean>) | undefined;
 
   constructor(poolStats: () => PoolStats | undefined = () => undefined) {
     const connected = () => this.#connectedAgents();
@@ -154,6 +203,99 @@ export class Metrics {
       },
     });
     void pool;
+    new Gauge({
+      name: "agentapi_db_pool_max_connections",
+      help: "The database pool's size limit (DB_POOL_MAX); 0 on the embedded database (no pool)",
+      registers: [this.registry],
+      collect() {
+        const s = poolStats();
+        if (s) this.set(s.max);
+      },
+    });
+    const ready = () => this.#ready?.() ?? Promise.resolve(true);
+    new Gauge({
+      name: "agentapi_ready",
+      help: "1 when this replica is ready (the /readyz checks pass), 0 otherwise",
+      registers: [this.registry],
+      async collect() {
+        this.set((await ready()) ? 1 : 0);
+      },
+    });
+    this.#fleetGauges();
+    // Zero from the start, so that rate() over a quiet fleet is 0 rather than no data.
+    for (const outcome of ["offered", "applying", "applied", "failed"]) this.#deliveries.inc({ outcome }, 0);
+  }
+
+  /** The gauges read from the database (fleet-wide, no tenant label), one read per scrape. */
+  #fleetGauges(): void {
+    const figures = () => this.#readFigures();
+    new Gauge({
+      name: "agentapi_agents",
+      help: "Agents of the whole fleet by status (online, offline); every replica reports the same",
+      labelNames: ["status"] as const,
+      registers: [this.registry],
+      async collect() {
+        const f = await figures();
+        if (!f) return;
+        this.set({ status: "online" }, f.agents.online);
+        this.set({ status: "offline" }, f.agents.offline);
+      },
+    });
+    new Gauge({
+      name: "agentapi_deliveries_stalled",
+      help: "Offered or applying deliveries with no report for DELIVERY_STALL_SECONDS (whole fleet)",
+      registers: [this.registry],
+      async collect() {
+        const f = await figures();
+        if (f) this.set(f.deliveriesStalled);
+      },
+    });
+    new Gauge({
+      name: "agentapi_rollouts",
+      help: "Rollouts of the whole fleet by state",
+      labelNames: ["state"] as const,
+      registers: [this.registry],
+      async collect() {
+        const f = await figures();
+        if (!f) return;
+        for (const [state, n] of Object.entries(f.rollouts)) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: "agentapi_rollouts_self_paused",
+      help: "Paused rollouts that paused themselves (more agents failed than their budget allows)",
+      registers: [this.registry],
+      async collect() {
+        const f = await figures();
+        if (f) this.set(f.rolloutsSelfPaused);
+      },
+    });
+  }
+
+  /**
+   * The fleet figures for this scrape. A failed read (database down) leaves the gauges at their
+   * previous values rather than failing the scrape: readiness and the pool say what is wrong.
+   */
+  #readFigures(): Promise<FleetFigures | undefined> {
+    const source = this.#fleetFigures;
+    if (!source) return Promise.resolve(undefined);
+    // The gauges of one scrape are collected together: they share the read in flight.
+    this.#figures ??= source()
+      .catch(() => undefined)
+      .finally(() => {
+        this.#figures = undefined;
+      });
+    return this.#figures;
+  }
+
+  /** Where the fleet-wide gauges come from (set once the services exist). */
+  setFleetFiguresSource(source: () => Promise<FleetFigures>): void {
+    this.#fleetFigures = source;
+  }
+
+  /** Where `agentapi_ready` comes from (the same checks as /readyz). */
+  setReadinessSource(source: () => Promise<boolean>): void {
+    this.#ready = source;
   }
 
   /** One finished REST request. `route` is the route template, never the raw path. */
@@ -199,6 +341,27 @@ export class Metrics {
 
   instanceUidAssigned(why: "duplicate" | "requested"): void {
     this.#instanceUidsAssigned.inc({ why });
+  }
+
+  /** A connection attempt refused before any session (draining, throttled, a bad credential). */
+  opampRefused(reason: string): void {
+    this.#opampRefused.inc({ reason });
+  }
+
+  /** Delivery rows that reached `outcome`. */
+  deliveries(outcome: "offered" | "applying" | "applied" | "failed", n = 1): void {
+    if (n > 0) this.#deliveries.inc({ outcome }, n);
+  }
+
+  /** One KMS call; `errorKind` when it failed. */
+  kmsCall(operation: KmsOperation, seconds: number, errorKind?: string): void {
+    this.#kmsDuration.observe({ operation }, seconds);
+    if (errorKind) this.#kmsErrors.inc({ operation, kind: errorKind });
+  }
+
+  /** A fleet event handled by this replica, `seconds` after its commit. */
+  fleetEventHandled(seconds: number): void {
+    this.#fleetEventLag.observe(Math.max(0, seconds));
   }
 
   commandSent(type: "restart"): void {

@@ -39,6 +39,7 @@ function pathOf(url: string | undefined): string {
 export function createServer(ctx: AppContext): RunningServer {
   const { config, services, metrics, logger } = ctx;
   const readiness = new Readiness(ctx.database, ctx.state);
+  metrics.setReadinessSource(async () => (await readiness.check()).ready);
   const opamp = new OpampServer(
     {
       authenticator: services.agentAuthenticator,
@@ -62,6 +63,7 @@ export function createServer(ctx: AppContext): RunningServer {
       maxConcurrentHandshakes: config.opamp.maxConcurrentHandshakes,
       offerCaCert: ctx.offerCaCert,
       isDraining: () => ctx.state.draining,
+      isDatabaseUnavailable: (err) => ctx.database.isUnavailable(err),
     },
   );
   const app = createApiApp(ctx, readiness);

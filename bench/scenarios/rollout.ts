@@ -49,6 +49,7 @@ export async function runRollout(ctx: RunContext, result: ScenarioResult, deadli
     bakeSeconds: ROLLOUT_BAKE_SECONDS,
     maxFailures: 0,
   };
+  await ctx.profileStart("rollout");
   const cpu0 = ctx.server.cpuSeconds();
   const pg0 = postgresCpuSeconds();
   const sentAt = Date.now();
@@ -68,6 +69,7 @@ export async function runRollout(ctx: RunContext, result: ScenarioResult, deadli
   }
   const seenAt = Date.now();
   const cpu1 = ctx.server.cpuSeconds();
+  await ctx.profileStop();
   const pg1 = postgresCpuSeconds();
   if (view.state !== "completed")
     result.notes.push(`the rollout is ${view.state} after ${seenAt - sentAt} ms: ${view.reason ?? ""}`);

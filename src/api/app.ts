@@ -7,6 +7,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppContext } from "../context.js";
 import {
+  DatabaseUnavailableError,
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
@@ -32,6 +33,8 @@ import { ownTelemetryRoutes } from "./routes/own-telemetry.js";
 import { rolloutRoutes } from "./routes/rollouts.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { tenantRoutes } from "./routes/tenants.js";
+import { whoamiRoutes } from "./routes/whoami.js";
+import { consoleFolder, serveFile, swaggerUiFolder } from "./static-assets.js";
 
 export const API_VERSION = "0.1.0";
 
@@ -66,7 +69,10 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
       },
     }),
   );
-  api.use("*", authenticate(services.adminKeys, metrics));
+  api.use(
+    "*",
+    authenticate(services.adminKeys, metrics, { jwtCookie: ctx.config.auth.jwtSecret !== undefined }),
+  );
   // A known path asked with a method it does not have is a 405 with Allow, before any route
   // template with a parameter in that place could take the request for another resource.
   const methodsOf = methodsOfPaths(app.routes);
@@ -96,7 +102,13 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
     }
     await next();
   });
+  // The route guards (access.ts) are declared with the routes, before any service exists.
+  api.use("*", async (c, next) => {
+    c.set("agentScope", services.agentAdmin);
+    await next();
+  });
   api.use("*", idempotency(services.idempotency));
+  api.route("/", whoamiRoutes());
   api.route("/", tenantRoutes(services.tenants));
   api.route("/", apiKeyRoutes(services.adminKeys));
   api.route("/", enrollmentTokenRoutes(services.enrollmentTokens));
@@ -126,7 +138,28 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "agent-api REST API" }));
+  // The docs page's script and styles come from swagger-ui-dist on this server, not a CDN.
+  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "agent-api REST API", baseUrl: "/docs/assets" }));
+  const swaggerUi = swaggerUiFolder();
+  app.get("/docs/assets/swagger-ui-dist/:file", async (c) => {
+    const res = await serveFile(c, swaggerUi, c.req.param("file"));
+    if (!res) throw new NotFoundError("file");
+    return res;
+  });
+
+  // The fleet console (console/, built into dist/console): a client of the API above only.
+  const consoleRoot = consoleFolder();
+  app.get("/ui", (c) => c.redirect("/ui/", 301));
+  app.get("/ui/*", async (c) => {
+    const relative = c.req.path.slice("/ui/".length) || "index.html";
+    const res = await serveFile(c, consoleRoot, relative, {
+      csp: true,
+      immutable: relative.startsWith("assets/"),
+    });
+    if (!res)
+      throw new NotFoundError(relative === "index.html" ? "console build (run npm run build)" : "file");
+    return res;
+  });
 
   app.notFound((c) => {
     const allow = methodsOf(c.req.path);
@@ -136,7 +169,11 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
     return c.json(body, status as 404, headers);
   });
   app.onError((err, c) => {
-    const { status, body, headers } = toProblem(err, c.get("requestId") ?? "none", apiLogger);
+    // By class, for every route at once: a lost or refused database connection is a 503 the
+    // client may retry, not a 500 (issue 16, item 11).
+    const cause = ctx.database.isUnavailable(err) ? new DatabaseUnavailableError() : err;
+    if (cause !== err) apiLogger.warn({ err, requestId: c.get("requestId") }, "database unavailable");
+    const { status, body, headers } = toProblem(cause, c.get("requestId") ?? "none", apiLogger);
     return c.json(body, status as 400, headers);
   });
   return app;

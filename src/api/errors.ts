@@ -83,6 +83,7 @@ export const commonErrorResponses = {
   422: problemContent("Semantically invalid (with field paths), e.g. a reserved key such as __proto__"),
   431: problemContent("Request line or headers over the limit (the connection is closed)"),
   500: problemContent("Unexpected error; the request id identifies it in the logs"),
+  503: problemContent("The database cannot be reached now; retry after Retry-After seconds"),
 } as const;
 
 export const conflictResponse = { 409: problemContent("Conflicts with the current state") } as const;

@@ -1,6 +1,6 @@
 /** Request and response pieces shared by several routes. */
 import { z } from "@hono/zod-openapi";
-import { labelKeyProblem, labelValueProblem, MAX_LABELS } from "../fleet/labels.js";
+import { LABEL_VALUE, labelKeyProblem, labelValueProblem, MAX_LABELS } from "../fleet/labels.js";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../fleet/pagination.js";
 
 export const TenantIdParam = z.object({
@@ -41,6 +41,13 @@ export function pageOf<T extends z.ZodType>(item: T, name: string) {
   return z.object({ items: z.array(item), nextCursor: z.string().nullable() }).openapi(name);
 }
 
+const LABEL_RULES =
+  `At most ${MAX_LABELS} labels, Kubernetes syntax. A key is an optional prefix and "/" ` +
+  "(a DNS subdomain: lower-case, at most 253 characters) and a name of 1-63 characters of " +
+  "[A-Za-z0-9._-] starting and ending alphanumeric (e.g. `env`, `example.com/team`). A value is " +
+  "empty or at most 63 characters of [A-Za-z0-9._-] starting and ending alphanumeric. " +
+  "A request breaking a rule is answered 400 (problem+json naming the key) and nothing is stored.";
+
 /** Server-assigned labels, Kubernetes syntax. */
 export const LabelsSchema = z
   .record(z.string(), z.string())
@@ -55,7 +62,36 @@ export const LabelsSchema = z
       if (valueProblem) ctx.addIssue({ code: "custom", path: [key], message: `label ${valueProblem}` });
     }
   })
-  .openapi({ example: { env: "prod", region: "eu" } });
+  .openapi({
+    description: LABEL_RULES,
+    example: { env: "prod", region: "eu" },
+    maxProperties: MAX_LABELS,
+    additionalProperties: { type: "string" as const, maxLength: 63, pattern: LABEL_VALUE.source },
+  });
+
+/**
+ * The Idempotency-Key header every POST under /api/v1 accepts, for the document: spread into each
+ * POST route's `request.headers`. middleware/idempotency.ts enforces it (the route validator sees
+ * headers lower-cased, so this canonical spelling documents without validating twice).
+ */
+export const IdempotencyKeyHeader = z.object({
+  "Idempotency-Key": z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .openapi({
+      param: { name: "Idempotency-Key", in: "header" },
+      pattern: "^[\\x21-\\x7e]{1,255}$",
+      description:
+        "Makes a retried POST safe: a repeat with the same key and the same body (same caller, " +
+        "within 24 h) is answered with the first answer again, marked `Idempotent-Replayed: true`, " +
+        "and does nothing twice; a replayed creation answer leaves out its one-time secret (`token`, " +
+        "`key`). A 5xx answer is not kept (the retry runs again). The same key with another path " +
+        "or body is refused with 409. 1-255 visible ASCII characters (400 otherwise).",
+      example: "9b2d6f0e-4c1a-4f3e-9a57-2f1c3d4e5f60",
+    }),
+});
 
 /**
  * A string matching `pattern`, documented in /openapi.json with the pattern's source. The OpenAPI

@@ -3,13 +3,16 @@
  * PGlite under DATA_DIR otherwise. Same migrations, same queries. Also LISTEN (the wake-up
  * channel of DESIGN.md §8) and a readiness ping.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import { parseIntoClientConfig } from "pg-connection-string";
 import type { Logger } from "../logger.js";
 import type { PoolStats } from "../metrics.js";
+import { recordQuerySpan, tracingEnabled } from "../tracing.js";
+import { isConnectionFailure } from "./errors.js";
 import { PgliteDialect } from "./pglite-dialect.js";
 import { preparingClient, StatementNames } from "./prepared-statements.js";
 import type { Database } from "./schema.js";
@@ -24,13 +27,23 @@ export interface DatabaseHandle {
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /** Throws unless `SELECT 1` answers within `timeoutMs`. */
   ping(timeoutMs: number): Promise<void>;
+  /**
+   * Whether `err` says the database cannot be reached now (down, restarting, refusing the
+   * password, the connection lost), as opposed to a statement that failed: the transports answer
+   * the first kind with 503 and Retry-After.
+   */
+  isUnavailable(err: unknown): boolean;
   poolStats(): PoolStats | undefined;
   close(): Promise<void>;
 }
 
 export interface DatabaseOptions {
   url: string | undefined;
+  /** Read for every new connection (pool and LISTEN); replaces a password in the URL. */
+  passwordFile: string | undefined;
   poolMax: number;
+  /** Pooled connections retire after this long (a rotated password takes effect). */
+  connectionMaxLifetimeSeconds: number;
   dataDir: string;
   /** Run hot statements as named prepared statements (see prepared-statements.ts). */
   preparedStatements: boolean;
@@ -57,42 +70,77 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]).finally(() => clearTimeout(timer));
 }
 
+/** Kysely's per-statement hook, only when traces are exported (Kysely times nothing otherwise). */
+function queryTracing(): { log?: typeof recordQuerySpan } {
+  return tracingEnabled() ? { log: recordQuerySpan } : {};
+}
+
 /** Opens the database the configuration names. */
 export async function openDatabase(options: DatabaseOptions, logger: Logger): Promise<DatabaseHandle> {
   return options.url
-    ? openPostgres(options.url, options.poolMax, options.preparedStatements, logger)
+    ? openPostgres({ ...options, url: options.url }, logger)
     : openEmbedded(options.dataDir, logger);
 }
 
+/** How a connection is made: the URL's settings, and the password from the file when there is one. */
+type ConnectionSettings = pg.ClientConfig;
+
+/**
+ * With a password file, the URL's own password is dropped and the file is read again for every
+ * new connection: a rotated secret takes effect on the next connect, without a restart. (The URL
+ * is parsed here, by pg's own parser, because pg lets a connection string's password, even an
+ * empty one, win over the `password` option.)
+ */
+function connectionSettings(url: string, passwordFile: string | undefined): ConnectionSettings {
+  if (!passwordFile) return { connectionString: url };
+  const { password: _fromUrl, ...settings } = parseIntoClientConfig(url);
+  return {
+    ...settings,
+    password: async () => (await readFile(passwordFile, "utf8")).replace(/\r?\n$/, ""),
+  };
+}
+
 async function openPostgres(
-  url: string,
-  poolMax: number,
-  preparedStatements: boolean,
+  options: DatabaseOptions & { url: string },
   logger: Logger,
 ): Promise<DatabaseHandle> {
+  const connection = connectionSettings(options.url, options.passwordFile);
   const pool = new pg.Pool({
-    ...(preparedStatements ? { Client: preparingClient(new StatementNames()) } : {}),
-    connectionString: url,
-    max: poolMax,
+    ...(options.preparedStatements ? { Client: preparingClient(new StatementNames()) } : {}),
+    ...connection,
+    max: options.poolMax,
     types: pgTypes,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
     // Retire connections so a rotated database password takes effect without a restart.
-    maxLifetimeSeconds: 900,
+    maxLifetimeSeconds: options.connectionMaxLifetimeSeconds,
     application_name: "agent-api",
   });
-  pool.on("error", (err) => logger.warn({ err }, "idle database connection failed"));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // The pool listens for errors of idle clients only. A checked-out client whose socket drops
+  // between two statements (a database killed mid-transaction) emits "error" too, and without a
+  // listener that would end the process; the statement in flight fails on its own and the pool
+  // discards the client when it is released.
+  const connectionLost = (err: Error & { code?: string }) =>
+    logger.warn({ err: { message: err.message, code: err.code } }, "database connection lost");
+  pool.on("error", connectionLost);
+  pool.on("connect", (client) => client.on("error", connectionLost));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...queryTracing() });
   await withTimeout(sql`select 1`.execute(db), 10_000, "connecting to PostgreSQL");
 
   return {
     db,
     kind: "postgres",
-    listen: (channel, onNotify) => listenPostgres(url, channel, onNotify, logger),
+    listen: (channel, onNotify) => listenPostgres(connection, channel, onNotify, logger),
     ping: async (timeoutMs) => {
       await withTimeout(sql`select 1`.execute(db), timeoutMs, "database ping");
     },
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    isUnavailable: isConnectionFailure,
+    poolStats: () => ({
+      total: pool.totalCount,
+      idle: pool.idleCount,
+      waiting: pool.waitingCount,
+      max: options.poolMax,
+    }),
     close: async () => {
       await db.destroy();
     },
@@ -104,7 +152,7 @@ async function openPostgres(
  * down are harmless: NOTIFY is only a wake-up, and readers poll the outbox table as well.
  */
 async function listenPostgres(
-  url: string,
+  connection: ConnectionSettings,
   channel: string,
   onNotify: (payload: string) => void,
   logger: Logger,
@@ -115,7 +163,7 @@ async function listenPostgres(
   const quoted = `"${channel.replaceAll('"', '""')}"`;
 
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString: url, application_name: "agent-api-listen" });
+    const c = new pg.Client({ ...connection, application_name: "agent-api-listen" });
     c.on("notification", (msg) => {
       if (msg.channel === channel) onNotify(msg.payload ?? "");
     });
@@ -154,7 +202,7 @@ async function openEmbedded(dataDir: string, logger: Logger): Promise<DatabaseHa
   await mkdir(dir, { recursive: true });
   const pglite = await PGlite.create(dir);
   logger.info({ dataDir: dir }, "using the embedded PostgreSQL (PGlite); set DATABASE_URL for a server");
-  const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite) });
+  const db = new Kysely<Database>({ dialect: new PgliteDialect(pglite), ...queryTracing() });
 
   return {
     db,
@@ -170,6 +218,8 @@ async function openEmbedded(dataDir: string, logger: Logger): Promise<DatabaseHa
     ping: async (timeoutMs) => {
       await withTimeout(sql`select 1`.execute(db), timeoutMs, "database ping");
     },
+    // In-process: there is no connection to lose.
+    isUnavailable: () => false,
     poolStats: () => undefined,
     close: async () => {
       await db.destroy();

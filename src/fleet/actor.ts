@@ -32,15 +32,30 @@ export function roleAtLeast(role: AdminRole, minimum: AdminRole): boolean {
 }
 
 /**
- * Checks that `actor` may act on `tenantId` with at least `minimum` role.
- * Throws NotFoundError for another tenant (no existence leak), ForbiddenError for a low role.
+ * Checks that `actor` may see `tenantId` at all: the operator sees every tenant, a tenant key
+ * only its own. Throws NotFoundError for another tenant (no existence leak). Which role an
+ * operation needs is not decided here: every REST route declares it (src/api/access.ts,
+ * docs/roles.md) and the route's guard enforces it before the service is called; services
+ * keep this scoping check so that no caller can reach another tenant's rows through them.
+ */
+export function scopeToTenant(actor: Actor, tenantId: string): void {
+  if (actor.role !== "operator" && actor.tenantId !== tenantId) throw new NotFoundError("tenant");
+}
+
+/**
+ * The route guard's check: `actor` may see `tenantId` and has at least `minimum` role.
+ * NotFoundError for another tenant comes before ForbiddenError, so a low-role key of another
+ * tenant learns nothing either.
  */
 export function authorizeTenant(actor: Actor, tenantId: string, minimum: AdminRole): void {
-  if (actor.role !== "operator" && actor.tenantId !== tenantId) throw new NotFoundError("tenant");
+  scopeToTenant(actor, tenantId);
   if (!roleAtLeast(actor.role, minimum)) throw new ForbiddenError();
 }
 
-/** Operator-only actions (tenant management). */
+/**
+ * Actions outside any tenant (creating and deleting tenants, the operator audit trail): the
+ * operator's scope, as `scopeToTenant` is a tenant key's.
+ */
 export function authorizeOperator(actor: Actor): void {
   if (actor.role !== "operator") throw new ForbiddenError("only the operator key may do this");
 }

@@ -10,6 +10,7 @@
 import type { DatabaseHandle } from "../db/database.js";
 import type { Db, Tx } from "../db/types.js";
 import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
 import {
   claimFleetEvent,
   insertFleetEvent,
@@ -25,7 +26,8 @@ export type ConfigChangeReason = "revision" | "assignment" | "secret" | "retry" 
 
 /**
  * What each kind of event carries. `instanceUids` names the agents concerned; a config change
- * without it concerns every agent of the tenant.
+ * without it concerns every agent of the tenant, one with an empty list none (a change that
+ * alters nobody's config: replicas drop their cached assignments and re-plan no agent).
  */
 export interface FleetEventPayloads {
   "agent.revoked": { instanceUids: string[] };
@@ -176,6 +178,7 @@ export class FleetEventFeed {
     private readonly database: DatabaseHandle,
     private readonly logger: Logger,
     private readonly options: FleetEventFeedOptions,
+    private readonly metrics?: Metrics,
   ) {}
 
   private get db(): Db {
@@ -254,6 +257,8 @@ export class FleetEventFeed {
           this.logger.error({ err, eventId: id, kind: event.kind }, "fleet event handler failed");
         }
       }
+      // Wall-clock time on both sides: created_at is the committing transaction's now().
+      this.metrics?.fleetEventHandled((Date.now() - event.createdAt.getTime()) / 1000);
     }
     // Forget ids well outside the re-read window.
     for (const [id, at] of this.#seen) if (now - at > this.options.windowMs * 4) this.#seen.delete(id);

@@ -8,6 +8,7 @@ export { AwsKms } from "./aws.js";
 export { DataKeyCache, type Envelope, EnvelopeCipher, type SecretAddress } from "./envelope.js";
 export { IntegrityError, type Kms, KmsKeyError, KmsUnavailableError } from "./kms.js";
 export { LocalKms } from "./local.js";
+export { type KmsObserver, MeteredKms } from "./metered.js";
 
 export async function createKms(config: Config["kms"]): Promise<Kms> {
   if (config.provider === "aws") {

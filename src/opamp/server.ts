@@ -7,7 +7,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Clock, ClockTimer } from "../clock.js";
-import { RateLimitedError, UnauthenticatedError, UnavailableError } from "../errors.js";
+import {
+  DatabaseUnavailableError,
+  RateLimitedError,
+  UnauthenticatedError,
+  UnavailableError,
+} from "../errors.js";
 import type { AgentAuthenticator } from "../fleet/agents/authenticator.js";
 import type { Liveness } from "../fleet/agents/liveness.js";
 import type { AgentSessions } from "../fleet/agents/sessions.js";
@@ -54,6 +59,8 @@ export interface OpampServerOptions {
   /** PEM CA bundle to offer with agent keys (OPAMP_OFFER_CA_FILE), if any. */
   offerCaCert: Uint8Array | undefined;
   isDraining: () => boolean;
+  /** Whether an error says the database cannot be reached now (answered 503 + Retry-After). */
+  isDatabaseUnavailable: (err: unknown) => boolean;
 }
 
 type Accepted =
@@ -137,6 +144,7 @@ export class OpampServer {
   async #onConnecting(req: IncomingMessage): Promise<Accepted> {
     const refuse = (reason: string, err: unknown): Accepted => {
       const rejection = upgradeRejection(err);
+      this.metrics.opampRefused(reason);
       this.logger.info(
         { reason, status: rejection.status, remoteAddress: req.socket.remoteAddress },
         "OpAMP connection refused",
@@ -158,6 +166,7 @@ export class OpampServer {
         this.metrics.authFailure("opamp", err.reason);
         return refuse(err.reason, err);
       }
+      if (this.options.isDatabaseUnavailable(err)) return refuse("database", new DatabaseUnavailableError());
       this.logger.error({ err }, "OpAMP authentication failed unexpectedly");
       return refuse("internal", err);
     } finally {

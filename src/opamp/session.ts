@@ -16,6 +16,7 @@ import { type AgentToServer, type ServerToAgent, ServerToAgentSchema } from "../
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { AgentCapability, hasCapability, ServerToAgentFlag } from "../protocol/capabilities.js";
+import { withSpan } from "../tracing.js";
 import { instanceUidToString, uuidStringToBytes } from "./codec.js";
 import { ComponentListRequest } from "./component-list.js";
 import { badRequest } from "./errors.js";
@@ -118,7 +119,13 @@ export class AgentSession {
   async handle(msg: AgentToServer): Promise<HandleResult> {
     const started = performance.now();
     const report = readReport(msg);
-    const result = await this.#handle(msg, report);
+    // No instance uid or tenant on the span: traces are not the place for fleet identities.
+    const result = await withSpan(
+      "opamp.message",
+      "server",
+      { "opamp.transport": this.transport, "opamp.facets": facetNames(report).join(",") || "heartbeat" },
+      () => this.#handle(msg, report),
+    );
     if (!this.#firstReplySent && !result.reply.errorResponse) {
       result.reply.capabilities = SERVER_CAPABILITIES;
       this.#firstReplySent = true;

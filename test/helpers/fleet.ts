@@ -19,7 +19,10 @@ export interface TenantFixture {
   stopAgents(): Promise<void>;
 }
 
-export async function createTenant(srv: TestServer, displayName = "Fleet Test"): Promise<TenantFixture> {
+export async function createTenant(
+  srv: Pick<TestServer, "url" | "port" | "operatorKey">,
+  displayName = "Fleet Test",
+): Promise<TenantFixture> {
   const op = apiClient(srv.url, srv.operatorKey);
   const tenant = await op.post("/api/v1/tenants", { displayName });
   if (tenant.status !== 201) throw new Error(`tenant: ${tenant.status} ${JSON.stringify(tenant.body)}`);

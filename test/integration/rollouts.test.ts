@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
+import type { FleetEvent } from "../../src/fleet/events.js";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import { apiClient } from "../helpers/http.js";
 import type { TestAgent } from "../helpers/opamp/supervisor.js";
@@ -29,11 +30,16 @@ async function rollout(id: string) {
   return r.body;
 }
 
+/** The tenant's fleet events as this replica handled them. */
+const events: FleetEvent[] = [];
 const withConfig = (marker: string) => agents.filter((a) => configsSent(a).some((c) => c.includes(marker)));
 
 beforeAll(async () => {
   srv = await startTestServer({ clock, env: { LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "200" } });
   fleet = await createTenant(srv, "Rollouts");
+  srv.ctx.fleetEvents.subscribe((e) => {
+    if (e.tenantId === fleet.tenantId) events.push(e);
+  });
   expect((await fleet.api.put(t("/config-templates/base"), { content: template(4317) })).status).toBe(201);
   expect(
     (await fleet.api.put(t("/assignments/fleet"), { selector: "env=prod", template: "base", revision: 1 }))
@@ -111,6 +117,7 @@ describe("rollouts", () => {
   });
 
   it("a healthy rollout completes canary → 25 % → 100 %, never past a wave, and pins the assignment", async () => {
+    events.length = 0;
     expect((await fleet.api.put(t("/config-templates/base"), { content: template(4318) })).status).toBe(201);
     const started = await fleet.api.post(t("/rollouts"), {
       assignment: "fleet",
@@ -118,6 +125,11 @@ describe("rollouts", () => {
       strategy: STRATEGY,
     });
     expect(started.status).toBe(201);
+    // The revision went to a pinned assignment only: it changed nobody's config, so it asked no
+    // replica to re-plan the fleet (events arrive in order: the rollout's came after it).
+    await eventually(async () => (events.some((e) => e.kind === "rollout.changed") ? true : undefined));
+    const revision = events.filter((e) => e.kind === "config.changed" && e.payload.reason === "revision");
+    expect(revision.map((e) => e.kind === "config.changed" && e.payload.instanceUids)).toEqual([[]]);
     expect(started.body.waveTargets).toEqual([2, 13, 50]);
     const seen: number[] = [];
     const done = await driveUntil(clock, async () => {
@@ -136,6 +148,7 @@ describe("rollouts", () => {
   });
 
   it("an assignment's default strategy turns a new revision into a rollout", async () => {
+    events.length = 0;
     const put = await fleet.api.put(t("/assignments/fleet"), {
       selector: "env=prod",
       template: "base",
@@ -144,6 +157,12 @@ describe("rollouts", () => {
     });
     expect(put.status).toBe(200);
     expect(put.body.rollout).toMatchObject({ canary: "10%", waves: ["100%"] });
+    // Pinned to 3 by the last completion, `latest` is 3 too: nobody's config changes, so the
+    // change asks no replica to re-plan.
+    const pinned = await eventually(async () =>
+      events.find((e) => e.kind === "config.changed" && e.payload.reason === "assignment"),
+    );
+    expect(pinned.kind === "config.changed" && pinned.payload.instanceUids).toEqual([]);
     expect((await fleet.api.put(t("/config-templates/base"), { content: template(4319) })).status).toBe(201);
     const list = await fleet.api.get(t("/rollouts?assignment=fleet&state=running"));
     expect(list.body.items).toHaveLength(1);

@@ -26,9 +26,26 @@ describe("loadConfig", () => {
     ["JWT_SECRET", "short"],
     ["MIGRATE_ON_START", "maybe"],
     ["LOCAL_KMS_KEY", "abc"],
+    ["DB_CONNECTION_MAX_LIFETIME_SECONDS", "0"],
+    ["DB_CONNECTION_MAX_LIFETIME_SECONDS", "an hour"],
   ])("stops with a message naming %s when it is %j", (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`\\b${name}\\b`));
+  });
+
+  it("reads the database password file path and the connection lifetime (900 s by default)", () => {
+    expect(loadConfig({}).database).toMatchObject({
+      passwordFile: undefined,
+      connectionMaxLifetimeSeconds: 900,
+    });
+    const c = loadConfig({
+      DATABASE_PASSWORD_FILE: "/run/secrets/db-password",
+      DB_CONNECTION_MAX_LIFETIME_SECONDS: "60",
+    });
+    expect(c.database).toMatchObject({
+      passwordFile: "/run/secrets/db-password",
+      connectionMaxLifetimeSeconds: 60,
+    });
   });
 
   it("requires KMS_KEY_ID with KMS_PROVIDER=aws", () => {

@@ -87,6 +87,7 @@ class Tick implements fc.Command<Model, World> {
       m.onTarget.add(uid);
     }
     w.core = step.rollout;
+    expectQuietUntilWake(w, step.wakeAt);
     if (step.transition === "completed") {
       w.assignment = "to";
       m.completed = true;
@@ -99,6 +100,27 @@ class Tick implements fc.Command<Model, World> {
     checkInvariants(w, m);
   }
   toString = () => `tick(${this.ms})`;
+}
+
+/**
+ * The step's `wakeAt` is when the clock alone changes something next: a step any time before it,
+ * with the same observations, changes nothing (a stale unhealthy report is judged at the next
+ * look, whatever the time: such worlds are left out); with no wakeAt, no later time changes
+ * anything either.
+ */
+function expectQuietUntilWake(w: World, wakeAt: number | undefined): void {
+  if (w.core.state !== "running" && w.core.state !== "paused") return;
+  const staleUnhealthy = w.agents.some(
+    (a) => a.state === "in_progress" && a.appliedAt !== null && w.obs.get(a.uid)?.healthy === false,
+  );
+  if (staleUnhealthy) return;
+  if (wakeAt !== undefined) expect(wakeAt).toBeGreaterThan(w.now);
+  const probeAt = wakeAt === undefined ? w.now + 100 * w.core.stallMs : wakeAt - 1;
+  if (probeAt <= w.now) return;
+  const probe = advance(w.core, w.agents, (uid) => w.obs.get(uid) as Observation, probeAt);
+  expect(probe.changed).toEqual([]);
+  expect(probe.admitted).toEqual([]);
+  expect(probe.transition).toBeUndefined();
 }
 
 type ReportKind = "applied" | "failed" | "unhealthy" | "healthy" | "disconnect" | "reconnect";
@@ -371,6 +393,39 @@ describe("rollout state machine (examples)", () => {
     // 5 s after it applied (4.2 s after the look that first saw it): baked.
     new Tick(4300).run(m, w);
     expect(byUid(w, "agent-0").state).toBe("succeeded");
+  });
+
+  it("says when the clock next changes something: the end of the last bake, then completion", () => {
+    const w = buildWorld({
+      population: 2,
+      offline: Array(25).fill(false),
+      canary: 0,
+      waves: ["100%"],
+      bakeSeconds: 5,
+      maxFailures: 0,
+    });
+    const m: Model = { onTarget: new Set(), aborted: false, completed: false };
+    const admittedAt = w.now;
+    let step = advance(w.core, w.agents, (uid) => w.obs.get(uid) as Observation, w.now);
+    // Nobody applied yet: the stall timeout of the admitted agents.
+    expect(step.wakeAt).toBe(admittedAt + w.core.stallMs);
+    new Tick(0).run(m, w);
+    for (const [i, uid] of ["agent-0", "agent-1"].entries()) {
+      const o = w.obs.get(uid) as Observation;
+      o.delivery = "applied";
+      o.appliedAt = admittedAt + 300 + i * 400;
+    }
+    w.now += 1000;
+    step = advance(w.core, w.agents, (uid) => w.obs.get(uid) as Observation, w.now);
+    expect(step.wakeAt).toBe(admittedAt + 5300);
+    new Tick(0).run(m, w);
+    new Tick(admittedAt + 5300 - w.now).run(m, w);
+    expect(byUid(w, "agent-0").state).toBe("succeeded");
+    expect(w.core.state).toBe("running");
+    step = advance(w.core, w.agents, (uid) => w.obs.get(uid) as Observation, w.now);
+    expect(step.wakeAt).toBe(admittedAt + 5700);
+    new Tick(400).run(m, w);
+    expect(w.core.state).toBe("completed");
   });
 
   it("resume accepts the failures so far; the next one beyond the budget pauses again", () => {

@@ -1,7 +1,8 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { AgentAdmin } from "../../fleet/agents/admin.js";
 import type { AgentRestarts } from "../../fleet/agents/restarts.js";
 import { etagOf } from "../../fleet/etag.js";
+import { guardedRoute } from "../access.js";
 import {
   commonErrorResponses,
   conflictResponse,
@@ -9,7 +10,7 @@ import {
   unprocessableResponse,
 } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -155,7 +156,7 @@ const PatchAgent = z.strictObject({
 const tags = ["Agents"];
 const detail = { content: { "application/json": { schema: AgentDetail } } };
 
-const list = createRoute({
+const list = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/agents",
   tags,
@@ -171,7 +172,7 @@ const list = createRoute({
   },
 });
 
-const get = createRoute({
+const get = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/agents/{instanceUid}",
   tags,
@@ -180,11 +181,11 @@ const get = createRoute({
   responses: { 200: { description: "The agent", ...detail }, ...commonErrorResponses },
 });
 
-const patch = createRoute({
+const patch = guardedRoute("editor", {
   method: "patch",
   path: "/tenants/{tenantId}/agents/{instanceUid}",
   tags,
-  summary: "Change an agent's server-assigned labels (editor)",
+  summary: "Change an agent's server-assigned labels",
   request: {
     params: AgentParams,
     headers: IfMatchHeader,
@@ -197,21 +198,21 @@ const patch = createRoute({
   },
 });
 
-const revoke = createRoute({
+const revoke = guardedRoute("admin", {
   method: "post",
   path: "/tenants/{tenantId}/agents/{instanceUid}/revoke",
   tags,
-  summary: "Revoke an agent: its keys stop working and its connection is closed (editor)",
-  request: { params: AgentParams },
+  summary: "Revoke an agent: its keys stop working and its connection is closed",
+  request: { headers: IdempotencyKeyHeader, params: AgentParams },
   responses: { 200: { description: "The agent, now revoked", ...detail }, ...commonErrorResponses },
 });
 
-const rotate = createRoute({
+const rotate = guardedRoute("admin", {
   method: "post",
   path: "/tenants/{tenantId}/agents/{instanceUid}/rotate-key",
   tags,
-  summary: "Offer the agent a new key; the current one works until the new one is used (editor)",
-  request: { params: AgentParams },
+  summary: "Offer the agent a new key; the current one works until the new one is used",
+  request: { headers: IdempotencyKeyHeader, params: AgentParams },
   responses: {
     200: { description: "The agent, rotation pending", ...detail },
     ...commonErrorResponses,
@@ -219,12 +220,12 @@ const rotate = createRoute({
   },
 });
 
-const remove = createRoute({
+const remove = guardedRoute("admin", {
   method: "delete",
   path: "/tenants/{tenantId}/agents/{instanceUid}",
   tags,
   summary:
-    "Delete an agent and its keys (its delivery history is kept); a revoked agent can then enroll again (editor)",
+    "Delete an agent and its keys (its delivery history is kept); a revoked agent can then enroll again",
   request: { params: AgentParams, headers: IfMatchHeader },
   responses: { 204: { description: "Deleted" }, ...commonErrorResponses, ...preconditionResponse },
 });
@@ -260,14 +261,14 @@ const RestartsAccepted = z
   })
   .openapi("RestartsAccepted");
 
-const restartOne = createRoute({
+const restartOne = guardedRoute("editor", {
   method: "post",
   path: "/tenants/{tenantId}/agents/{instanceUid}/restart",
   tags,
-  summary: "Restart the agent's collector (OpAMP Restart command) (editor)",
+  summary: "Restart the agent's collector (OpAMP Restart command)",
   description:
     "202 when the command is sent to the connected agent; 409 with the reason when the agent does not report AcceptsRestartCommand, is not connected or is revoked (nothing is sent then).",
-  request: { params: AgentParams },
+  request: { headers: IdempotencyKeyHeader, params: AgentParams },
   responses: {
     202: { description: "The command is sent", content: { "application/json": { schema: RestartAccepted } } },
     ...commonErrorResponses,
@@ -275,12 +276,13 @@ const restartOne = createRoute({
   },
 });
 
-const restartMany = createRoute({
+const restartMany = guardedRoute("editor", {
   method: "post",
   path: "/tenants/{tenantId}/agents/restart",
   tags,
-  summary: "Restart every connected agent a selector matches, paced (editor)",
+  summary: "Restart every connected agent a selector matches, paced",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     body: { required: true, content: { "application/json": { schema: RestartMany } } },
   },

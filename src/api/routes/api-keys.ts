@@ -1,9 +1,18 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { AdminKeyService } from "../../fleet/admin-keys/service.js";
 import { etagOf } from "../../fleet/etag.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { FutureDateSchema, IfMatchHeader, NameSchema, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import {
+  FutureDateSchema,
+  IdempotencyKeyHeader,
+  IfMatchHeader,
+  NameSchema,
+  PageQuery,
+  pageOf,
+  TenantIdParam,
+} from "../schemas.js";
 
 const ApiKey = z
   .object({
@@ -41,12 +50,13 @@ const KeyParams = TenantIdParam.extend({
 
 const tags = ["API keys"];
 
-const create = createRoute({
+const create = guardedRoute("admin", {
   method: "post",
   path: "/tenants/{tenantId}/api-keys",
   tags,
-  summary: "Create a tenant API key (admin); the key is returned once",
+  summary: "Create a tenant API key; the key is returned once",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     body: { required: true, content: { "application/json": { schema: CreateApiKey } } },
   },
@@ -56,11 +66,11 @@ const create = createRoute({
   },
 });
 
-const list = createRoute({
+const list = guardedRoute("admin", {
   method: "get",
   path: "/tenants/{tenantId}/api-keys",
   tags,
-  summary: "List a tenant's API keys (admin)",
+  summary: "List a tenant's API keys",
   request: { params: TenantIdParam, query: PageQuery },
   responses: {
     200: {
@@ -71,11 +81,11 @@ const list = createRoute({
   },
 });
 
-const get = createRoute({
+const get = guardedRoute("admin", {
   method: "get",
   path: "/tenants/{tenantId}/api-keys/{keyId}",
   tags,
-  summary: "Get an API key (admin)",
+  summary: "Get an API key",
   request: { params: KeyParams },
   responses: {
     200: { description: "The key", content: { "application/json": { schema: ApiKey } } },
@@ -83,11 +93,11 @@ const get = createRoute({
   },
 });
 
-const revoke = createRoute({
+const revoke = guardedRoute("admin", {
   method: "delete",
   path: "/tenants/{tenantId}/api-keys/{keyId}",
   tags,
-  summary: "Revoke an API key (admin); it gets 401 from then on",
+  summary: "Revoke an API key; it gets 401 from then on",
   request: { params: KeyParams, headers: IfMatchHeader },
   responses: {
     200: { description: "The key, now revoked", content: { "application/json": { schema: ApiKey } } },

@@ -1,8 +1,9 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { ApplyService } from "../../fleet/configs/apply.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses, conflictResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, TenantIdParam } from "../schemas.js";
 import { AssignmentBody } from "./assignments.js";
 import { ObjectName } from "./config-templates.js";
 
@@ -57,12 +58,13 @@ const booleanParam = z
   .optional()
   .transform((v) => v === "true" || v === "1");
 
-const apply = createRoute({
+const apply = guardedRoute("editor", {
   method: "post",
   path: "/tenants/{tenantId}/apply",
   tags: ["GitOps"],
-  summary: "Apply a declarative bundle atomically (editor); dryRun=true answers the diff only",
+  summary: "Apply a declarative bundle atomically; dryRun=true answers the diff only",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     query: z.object({ dryRun: booleanParam, prune: booleanParam }),
     body: { required: true, content: { "application/json": { schema: Bundle } } },

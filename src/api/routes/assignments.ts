@@ -1,7 +1,8 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { AssignmentService } from "../../fleet/configs/assignments.js";
 import type { ConfigExplainer } from "../../fleet/configs/explain.js";
 import { etagOf } from "../../fleet/etag.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses, preconditionResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import {
@@ -77,11 +78,11 @@ const AssignmentDetail = Assignment.extend({
 
 const tags = ["Assignments"];
 
-const put = createRoute({
+const put = guardedRoute("editor", {
   method: "put",
   path: "/tenants/{tenantId}/assignments/{name}",
   tags,
-  summary: "Create or replace an assignment (editor)",
+  summary: "Create or replace an assignment",
   request: { params: Params, headers: IfMatchHeader, body: { required: true, ...json(AssignmentBody) } },
   responses: {
     201: { description: "Created", ...json(Assignment) },
@@ -91,7 +92,7 @@ const put = createRoute({
     ...unprocessableResponse,
   },
 });
-const list = createRoute({
+const list = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/assignments",
   tags,
@@ -102,7 +103,7 @@ const list = createRoute({
     ...commonErrorResponses,
   },
 });
-const get = createRoute({
+const get = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/assignments/{name}",
   tags,
@@ -110,11 +111,11 @@ const get = createRoute({
   request: { params: Params },
   responses: { 200: { description: "The assignment", ...json(AssignmentDetail) }, ...commonErrorResponses },
 });
-const remove = createRoute({
+const remove = guardedRoute("editor", {
   method: "delete",
   path: "/tenants/{tenantId}/assignments/{name}",
   tags,
-  summary: "Delete an assignment (editor)",
+  summary: "Delete an assignment",
   request: { params: Params, headers: IfMatchHeader },
   responses: { 204: { description: "Deleted" }, ...commonErrorResponses, ...preconditionResponse },
 });

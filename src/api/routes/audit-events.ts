@@ -1,5 +1,6 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { AuditLog } from "../../fleet/audit/service.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses } from "../errors.js";
 import { newRouter } from "../router.js";
 import { PageQuery, pageOf, TenantIdParam } from "../schemas.js";
@@ -21,11 +22,11 @@ const AuditQuery = PageQuery.extend({ action: z.string().max(100).optional() });
 const AuditPage = pageOf(AuditEvent, "AuditEventPage");
 const tags = ["Audit"];
 
-const tenantEvents = createRoute({
+const tenantEvents = guardedRoute("admin", {
   method: "get",
   path: "/tenants/{tenantId}/audit-events",
   tags,
-  summary: "A tenant's audit trail, newest first (admin)",
+  summary: "A tenant's audit trail, newest first",
   request: { params: TenantIdParam, query: AuditQuery },
   responses: {
     200: { description: "A page of audit events", content: { "application/json": { schema: AuditPage } } },
@@ -33,11 +34,11 @@ const tenantEvents = createRoute({
   },
 });
 
-const operatorEvents = createRoute({
+const operatorEvents = guardedRoute("operator", {
   method: "get",
   path: "/audit-events",
   tags,
-  summary: "Operator-level audit trail (operator keys), newest first",
+  summary: "Operator-level audit trail, newest first",
   request: { query: AuditQuery },
   responses: {
     200: { description: "A page of audit events", content: { "application/json": { schema: AuditPage } } },

@@ -1,6 +1,7 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { TemplateService } from "../../fleet/configs/templates.js";
 import { etagOf } from "../../fleet/etag.js";
+import { guardedRoute } from "../access.js";
 import {
   commonErrorResponses,
   conflictResponse,
@@ -8,7 +9,15 @@ import {
   unprocessableResponse,
 } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IfMatchHeader, json, PageQuery, PositiveInt32Param, pageOf, TenantIdParam } from "../schemas.js";
+import {
+  IdempotencyKeyHeader,
+  IfMatchHeader,
+  json,
+  PageQuery,
+  PositiveInt32Param,
+  pageOf,
+  TenantIdParam,
+} from "../schemas.js";
 
 export const ObjectName = z
   .string()
@@ -68,12 +77,11 @@ const PostRevision = z.strictObject({ content: Content, message: z.string().max(
 
 const tags = ["Config templates"];
 
-const put = createRoute({
+const put = guardedRoute("editor", {
   method: "put",
   path: "/tenants/{tenantId}/config-templates/{name}",
   tags,
-  summary:
-    "Create a template or a new revision when the content changed (editor); identical content is a no-op",
+  summary: "Create a template or a new revision when the content changed; identical content is a no-op",
   request: { params: TemplateParams, headers: IfMatchHeader, body: { required: true, ...json(PutTemplate) } },
   responses: {
     201: { description: "A new revision was stored", ...json(UpsertAnswer) },
@@ -83,7 +91,7 @@ const put = createRoute({
     ...unprocessableResponse,
   },
 });
-const list = createRoute({
+const list = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/config-templates",
   tags,
@@ -94,7 +102,7 @@ const list = createRoute({
     ...commonErrorResponses,
   },
 });
-const get = createRoute({
+const get = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/config-templates/{name}",
   tags,
@@ -102,11 +110,11 @@ const get = createRoute({
   request: { params: TemplateParams },
   responses: { 200: { description: "The template", ...json(TemplateDetail) }, ...commonErrorResponses },
 });
-const remove = createRoute({
+const remove = guardedRoute("editor", {
   method: "delete",
   path: "/tenants/{tenantId}/config-templates/{name}",
   tags,
-  summary: "Delete a template and its revisions (editor); 409 while an assignment uses it",
+  summary: "Delete a template and its revisions; 409 while an assignment uses it",
   request: { params: TemplateParams, headers: IfMatchHeader },
   responses: {
     204: { description: "Deleted" },
@@ -115,12 +123,16 @@ const remove = createRoute({
     ...preconditionResponse,
   },
 });
-const postRevision = createRoute({
+const postRevision = guardedRoute("editor", {
   method: "post",
   path: "/tenants/{tenantId}/config-templates/{name}/revisions",
   tags,
-  summary: "Add a revision (editor); identical content returns the latest revision",
-  request: { params: TemplateParams, body: { required: true, ...json(PostRevision) } },
+  summary: "Add a revision; identical content returns the latest revision",
+  request: {
+    headers: IdempotencyKeyHeader,
+    params: TemplateParams,
+    body: { required: true, ...json(PostRevision) },
+  },
   responses: {
     201: { description: "A new revision was stored", ...json(UpsertAnswer) },
     200: { description: "Unchanged", ...json(UpsertAnswer) },
@@ -128,7 +140,7 @@ const postRevision = createRoute({
     ...unprocessableResponse,
   },
 });
-const listRevisions = createRoute({
+const listRevisions = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/config-templates/{name}/revisions",
   tags,
@@ -139,7 +151,7 @@ const listRevisions = createRoute({
     ...commonErrorResponses,
   },
 });
-const getRevision = createRoute({
+const getRevision = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/config-templates/{name}/revisions/{version}",
   tags,

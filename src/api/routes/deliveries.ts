@@ -1,9 +1,18 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { ConfigExplainer } from "../../fleet/configs/explain.js";
 import type { DeliveryService } from "../../fleet/deliveries/service.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses } from "../errors.js";
 import { newRouter } from "../router.js";
-import { DeliveryCounts, json, PageQuery, PositiveInt32, pageOf, TenantIdParam } from "../schemas.js";
+import {
+  DeliveryCounts,
+  IdempotencyKeyHeader,
+  json,
+  PageQuery,
+  PositiveInt32,
+  pageOf,
+  TenantIdParam,
+} from "../schemas.js";
 import { AgentParams } from "./agents.js";
 import { ObjectName } from "./config-templates.js";
 
@@ -116,7 +125,7 @@ const Filters = PageQuery.extend({
 
 const tags = ["Deliveries"];
 
-const list = createRoute({
+const list = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/deliveries",
   tags,
@@ -124,7 +133,7 @@ const list = createRoute({
   request: { params: TenantIdParam, query: Filters },
   responses: { 200: { description: "A page of deliveries", ...json(DeliveryPage) }, ...commonErrorResponses },
 });
-const rollups = createRoute({
+const rollups = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/deliveries/rollup",
   tags,
@@ -152,12 +161,13 @@ const rollups = createRoute({
     ...commonErrorResponses,
   },
 });
-const retryAll = createRoute({
+const retryAll = guardedRoute("editor", {
   method: "post",
   path: "/tenants/{tenantId}/deliveries/retry",
   tags,
-  summary: "Push failed deliveries again, all or one revision's (editor)",
+  summary: "Push failed deliveries again, all or one revision's",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     body: {
       required: false,
@@ -179,7 +189,7 @@ const retryAll = createRoute({
     ...commonErrorResponses,
   },
 });
-const agentDeliveries = createRoute({
+const agentDeliveries = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/agents/{instanceUid}/deliveries",
   tags,
@@ -187,18 +197,18 @@ const agentDeliveries = createRoute({
   request: { params: AgentParams, query: PageQuery.extend({ status: z.enum(STATUSES).optional() }) },
   responses: { 200: { description: "A page of deliveries", ...json(DeliveryPage) }, ...commonErrorResponses },
 });
-const agentRetry = createRoute({
+const agentRetry = guardedRoute("editor", {
   method: "post",
   path: "/tenants/{tenantId}/agents/{instanceUid}/deliveries/retry",
   tags,
-  summary: "Push this agent's failed config again (editor)",
-  request: { params: AgentParams },
+  summary: "Push this agent's failed config again",
+  request: { headers: IdempotencyKeyHeader, params: AgentParams },
   responses: {
     200: { description: "Reopened", ...json(z.object({ agents: z.number().int() })) },
     ...commonErrorResponses,
   },
 });
-const explain = createRoute({
+const explain = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/agents/{instanceUid}/config",
   tags: ["Agents"],

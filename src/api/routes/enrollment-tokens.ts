@@ -1,10 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { EnrollmentTokenService } from "../../fleet/enrollment/tokens.js";
 import { etagOf } from "../../fleet/etag.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import {
   FutureDateSchema,
+  IdempotencyKeyHeader,
   IfMatchHeader,
   LabelsSchema,
   NameSchema,
@@ -59,12 +61,13 @@ const TokenParams = TenantIdParam.extend({
 
 const tags = ["Enrollment tokens"];
 
-const create = createRoute({
+const create = guardedRoute("editor", {
   method: "post",
   path: "/tenants/{tenantId}/enrollment-tokens",
   tags,
-  summary: "Create an enrollment token (editor); the token is returned once",
+  summary: "Create an enrollment token; the token is returned once",
   request: {
+    headers: IdempotencyKeyHeader,
     params: TenantIdParam,
     body: { required: true, content: { "application/json": { schema: CreateEnrollmentToken } } },
   },
@@ -74,7 +77,7 @@ const create = createRoute({
   },
 });
 
-const list = createRoute({
+const list = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/enrollment-tokens",
   tags,
@@ -89,7 +92,7 @@ const list = createRoute({
   },
 });
 
-const get = createRoute({
+const get = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/enrollment-tokens/{tokenId}",
   tags,
@@ -101,11 +104,11 @@ const get = createRoute({
   },
 });
 
-const revoke = createRoute({
+const revoke = guardedRoute("editor", {
   method: "delete",
   path: "/tenants/{tenantId}/enrollment-tokens/{tokenId}",
   tags,
-  summary: "Revoke an enrollment token (editor); new connections with it get 401",
+  summary: "Revoke an enrollment token; new connections with it get 401",
   request: { params: TokenParams, headers: IfMatchHeader },
   responses: {
     200: {

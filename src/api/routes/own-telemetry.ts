@@ -1,7 +1,8 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { etagOf } from "../../fleet/etag.js";
 import type { OwnTelemetryService } from "../../fleet/own-telemetry/service.js";
 import { MAX_HEADERS } from "../../fleet/own-telemetry/settings.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses, preconditionResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import { IfMatchHeader, json, TenantIdParam } from "../schemas.js";
@@ -56,12 +57,12 @@ const OwnTelemetry = z
 const tags = ["Own telemetry"];
 const path = "/tenants/{tenantId}/own-telemetry";
 
-const put = createRoute({
+const put = guardedRoute("editor", {
   method: "put",
   path,
   tags,
   summary:
-    "Set where the tenant's collectors send their own metrics, logs and traces (editor); offered to agents that report the matching capability",
+    "Set where the tenant's collectors send their own metrics, logs and traces; offered to agents that report the matching capability",
   request: {
     params: TenantIdParam,
     headers: IfMatchHeader,
@@ -75,7 +76,7 @@ const put = createRoute({
     ...unprocessableResponse,
   },
 });
-const get = createRoute({
+const get = guardedRoute("viewer", {
   method: "get",
   path,
   tags,
@@ -83,11 +84,11 @@ const get = createRoute({
   request: { params: TenantIdParam },
   responses: { 200: { description: "The settings", ...json(OwnTelemetry) }, ...commonErrorResponses },
 });
-const remove = createRoute({
+const remove = guardedRoute("editor", {
   method: "delete",
   path,
   tags,
-  summary: "Stop own telemetry (editor): agents are told to stop sending it",
+  summary: "Stop own telemetry: agents are told to stop sending it",
   request: { params: TenantIdParam, headers: IfMatchHeader },
   responses: { 204: { description: "Deleted" }, ...commonErrorResponses, ...preconditionResponse },
 });

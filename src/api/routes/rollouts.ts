@@ -3,11 +3,12 @@
  * The strategy is checked by the service (one checker for this route, assignments and GitOps),
  * so a bad one is a 422 naming the field (`strategy.waves`), and nothing is stored.
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { RolloutService } from "../../fleet/rollouts/service.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses, conflictResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { json, PageQuery, PositiveInt32, pageOf, TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, json, PageQuery, PositiveInt32, pageOf, TenantIdParam } from "../schemas.js";
 import { ObjectName } from "./config-templates.js";
 
 const STATES = ["running", "paused", "completed", "aborted", "superseded"] as const;
@@ -98,19 +99,23 @@ const IdParams = TenantIdParam.extend({
 
 const tags = ["Rollouts"];
 
-const start = createRoute({
+const start = guardedRoute("editor", {
   method: "post",
   path: "/tenants/{tenantId}/rollouts",
   tags,
-  summary: "Start a rollout of an assignment to a revision (editor)",
-  request: { params: TenantIdParam, body: { required: true, ...json(StartBody) } },
+  summary: "Start a rollout of an assignment to a revision",
+  request: {
+    headers: IdempotencyKeyHeader,
+    params: TenantIdParam,
+    body: { required: true, ...json(StartBody) },
+  },
   responses: {
     201: { description: "Started", ...json(Rollout) },
     ...commonErrorResponses,
     ...unprocessableResponse,
   },
 });
-const list = createRoute({
+const list = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/rollouts",
   tags,
@@ -124,7 +129,7 @@ const list = createRoute({
     ...commonErrorResponses,
   },
 });
-const get = createRoute({
+const get = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/rollouts/{id}",
   tags,
@@ -132,7 +137,7 @@ const get = createRoute({
   request: { params: IdParams },
   responses: { 200: { description: "The rollout", ...json(Rollout) }, ...commonErrorResponses },
 });
-const agents = createRoute({
+const agents = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/rollouts/{id}/agents",
   tags,
@@ -145,12 +150,12 @@ const agents = createRoute({
 });
 
 function verbRoute(verb: "pause" | "resume" | "abort", summary: string) {
-  return createRoute({
+  return guardedRoute("editor", {
     method: "post",
     path: `/tenants/{tenantId}/rollouts/{id}/${verb}`,
     tags,
     summary,
-    request: { params: IdParams },
+    request: { headers: IdempotencyKeyHeader, params: IdParams },
     responses: {
       200: { description: "The rollout after the change", ...json(Rollout) },
       ...commonErrorResponses,
@@ -186,9 +191,9 @@ export function rolloutRoutes(rollouts: RolloutService) {
       return c.json(await rollouts.agents(c.get("actor"), tenantId, id, c.req.valid("query")), 200);
     });
   for (const [verb, summary] of [
-    ["pause", "Pause a running rollout: nobody else gets the target (editor)"],
-    ["resume", "Resume a paused rollout; failures so far no longer count (editor)"],
-    ["abort", "Abort: every agent that got the target gets its previous revision back (editor)"],
+    ["pause", "Pause a running rollout: nobody else gets the target"],
+    ["resume", "Resume a paused rollout; failures so far no longer count"],
+    ["abort", "Abort: every agent that got the target gets its previous revision back"],
   ] as const) {
     router.openapi(verbRoute(verb, summary), async (c) => {
       const { tenantId, id } = c.req.valid("param");

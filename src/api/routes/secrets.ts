@@ -1,7 +1,8 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { etagOf } from "../../fleet/etag.js";
 import type { SecretService } from "../../fleet/secrets/service.js";
 import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "../../render/index.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses, conflictResponse, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
 import { IfMatchHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
@@ -28,18 +29,19 @@ const SecretDetail = Secret.extend({
 
 const unavailable = {
   503: {
-    description: "The KMS is unavailable or throttling; retry after Retry-After seconds",
+    description:
+      "The KMS is unavailable or throttling, or the database cannot be reached; retry after Retry-After seconds",
     content: { "application/problem+json": { schema: z.object({ code: z.string() }) } },
   },
 };
 
 const tags = ["Secrets"];
 
-const put = createRoute({
+const put = guardedRoute("editor", {
   method: "put",
   path: "/tenants/{tenantId}/secrets/{name}",
   tags,
-  summary: "Set a secret's value (editor): a new version; the value is never shown again",
+  summary: "Set a secret's value: a new version; the value is never shown again",
   request: {
     params: Params,
     headers: IfMatchHeader,
@@ -53,7 +55,7 @@ const put = createRoute({
     ...unavailable,
   },
 });
-const list = createRoute({
+const list = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/secrets",
   tags,
@@ -64,7 +66,7 @@ const list = createRoute({
     ...commonErrorResponses,
   },
 });
-const get = createRoute({
+const get = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/secrets/{name}",
   tags,
@@ -75,11 +77,11 @@ const get = createRoute({
     ...commonErrorResponses,
   },
 });
-const remove = createRoute({
+const remove = guardedRoute("editor", {
   method: "delete",
   path: "/tenants/{tenantId}/secrets/{name}",
   tags,
-  summary: "Delete a secret (editor); 409 while an assigned revision references it, unless force=true",
+  summary: "Delete a secret; 409 while an assigned revision references it, unless force=true",
   request: {
     params: Params,
     headers: IfMatchHeader,

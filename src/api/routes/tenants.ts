@@ -1,9 +1,10 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { etagOf } from "../../fleet/etag.js";
 import type { TenantService } from "../../fleet/tenants/service.js";
+import { guardedRoute } from "../access.js";
 import { commonErrorResponses, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, IfMatchHeader, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 
 const Tenant = z
   .object({
@@ -25,19 +26,22 @@ const CreateTenant = z.strictObject({
 
 const tags = ["Tenants"];
 
-const create = createRoute({
+const create = guardedRoute("operator", {
   method: "post",
   path: "/tenants",
   tags,
-  summary: "Create a tenant (operator)",
-  request: { body: { required: true, content: { "application/json": { schema: CreateTenant } } } },
+  summary: "Create a tenant",
+  request: {
+    headers: IdempotencyKeyHeader,
+    body: { required: true, content: { "application/json": { schema: CreateTenant } } },
+  },
   responses: {
     201: { description: "Created", content: { "application/json": { schema: Tenant } } },
     ...commonErrorResponses,
   },
 });
 
-const list = createRoute({
+const list = guardedRoute("viewer", {
   method: "get",
   path: "/tenants",
   tags,
@@ -52,7 +56,7 @@ const list = createRoute({
   },
 });
 
-const get = createRoute({
+const get = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}",
   tags,
@@ -64,11 +68,11 @@ const get = createRoute({
   },
 });
 
-const remove = createRoute({
+const remove = guardedRoute("operator", {
   method: "delete",
   path: "/tenants/{tenantId}",
   tags,
-  summary: "Delete a tenant and everything it owns (operator)",
+  summary: "Delete a tenant and everything it owns",
   request: { params: TenantIdParam, headers: IfMatchHeader },
   responses: { 204: { description: "Deleted" }, ...commonErrorResponses, ...preconditionResponse },
 });

@@ -5,12 +5,13 @@
  */
 
 import { verify as verifyJwt } from "hono/jwt";
+import type { Clock } from "../../clock.js";
 import { issueToken, keyFingerprint, newRecordId, parseToken } from "../../credentials/index.js";
 import type { AdminApiKeyRow, AdminRole } from "../../db/schema.js";
 import type { Db } from "../../db/types.js";
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
-import { type Actor, authorizeTenant, type RequestMeta, roleAtLeast } from "../actor.js";
+import { type Actor, type RequestMeta, roleAtLeast, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
 import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
@@ -64,6 +65,8 @@ export class AdminKeyService {
     private readonly audit: AuditLog,
     private readonly logger: Logger,
     private readonly jwtSecret: string | undefined,
+    /** Key expiry is judged on this clock (tests move a ManualClock past `expiresAt`). */
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -78,7 +81,8 @@ export class AdminKeyService {
       const row = await findAdminKeyByHash(this.db, parsed.hash);
       if (!row) throw new UnauthenticatedError("unknown");
       if (row.revoked_at) throw new UnauthenticatedError("revoked");
-      if (row.expires_at && row.expires_at.getTime() <= Date.now()) throw new UnauthenticatedError("expired");
+      if (row.expires_at && row.expires_at.getTime() <= this.clock.now())
+        throw new UnauthenticatedError("expired");
       touchAdminKey(this.db, row.id).catch((err: unknown) =>
         this.logger.warn({ err, keyId: row.id }, "could not record key use"),
       );
@@ -170,11 +174,11 @@ export class AdminKeyService {
     tenantId: string,
     input: { name: string; role: Exclude<AdminRole, "operator">; expiresAt?: Date },
   ): Promise<{ view: AdminKeyView; key: string }> {
-    authorizeTenant(meta.actor, tenantId, "admin");
+    scopeToTenant(meta.actor, tenantId);
     // A caller cannot mint a key stronger than itself.
     if (!roleAtLeast(meta.actor.role, input.role))
       throw new ForbiddenError("cannot create a key above your own role");
-    if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
+    if (input.expiresAt && input.expiresAt.getTime() <= this.clock.now()) {
       throw new ValidationError("expiresAt must be in the future", [
         { path: "expiresAt", message: "in the past" },
       ]);
@@ -208,14 +212,14 @@ export class AdminKeyService {
     tenantId: string,
     opts: { cursor?: string; limit: number },
   ): Promise<Page<AdminKeyView>> {
-    authorizeTenant(actor, tenantId, "admin");
+    scopeToTenant(actor, tenantId);
     const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.apiKeys)[0] : undefined;
     const rows = await listAdminKeys(this.db, { tenantId, after, limit: opts.limit + 1 });
     return toPage(rows, opts.limit, CURSORS.apiKeys, (r) => [r.id], toView);
   }
 
   async get(actor: Actor, tenantId: string, id: string): Promise<AdminKeyView> {
-    authorizeTenant(actor, tenantId, "admin");
+    scopeToTenant(actor, tenantId);
     const row = await findAdminKey(this.db, tenantId, id);
     if (!row) throw new NotFoundError("API key");
     return toView(row);
@@ -223,7 +227,7 @@ export class AdminKeyService {
 
   /** Revokes a key; its next request gets 401. Idempotent for an already revoked key. */
   async revoke(meta: RequestMeta, tenantId: string, id: string, ifMatch?: string): Promise<AdminKeyView> {
-    authorizeTenant(meta.actor, tenantId, "admin");
+    scopeToTenant(meta.actor, tenantId);
     return this.db.transaction().execute(async (trx) => {
       const row = await lockAdminKey(trx, tenantId, id);
       if (!row) throw new NotFoundError("API key");

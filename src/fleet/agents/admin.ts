@@ -13,7 +13,7 @@ import {
   UnprocessableError,
   ValidationError,
 } from "../../errors.js";
-import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import type { ComponentCatalog } from "../components/catalog.js";
 import { checkIfMatch } from "../etag.js";
@@ -24,6 +24,7 @@ import { parseSelectorInput } from "../selector.js";
 import type { AgentStatus, Liveness } from "./liveness.js";
 import {
   type AgentRef,
+  agentKnown,
   deleteAgent,
   findAgent,
   listAgentKeys,
@@ -59,7 +60,7 @@ export class AgentAdmin {
       limit: number;
     },
   ): Promise<Page<AgentView>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const requirements = opts.selector ? parseSelectorInput(opts.selector).requirements : [];
     const afterUid = opts.cursor ? decodeCursor(opts.cursor, CURSORS.agents)[0] : undefined;
     // One `now` for the filter and the views: a page never lists an agent its item contradicts.
@@ -84,8 +85,18 @@ export class AgentAdmin {
     );
   }
 
+  /**
+   * Throws NotFoundError("agent") unless the tenant knows this agent (enrolled, or deleted with
+   * its delivery history kept): the one guard every agent-scoped route passes, so a uid of
+   * another tenant (or none) is 404 whatever the verb.
+   */
+  async requireAgent(actor: Actor, tenantId: string, instanceUid: string): Promise<void> {
+    scopeToTenant(actor, tenantId);
+    if (!(await agentKnown(this.db, { tenantId, instanceUid }))) throw new NotFoundError("agent");
+  }
+
   async get(actor: Actor, tenantId: string, instanceUid: string): Promise<AgentDetailView> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     return this.#detail(this.db, { tenantId, instanceUid });
   }
 
@@ -128,7 +139,7 @@ export class AgentAdmin {
     patch: Record<string, string | null>,
     ifMatch?: string,
   ): Promise<AgentDetailView> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     const ref = { tenantId, instanceUid };
     // If-Match is checked against the view a GET shows (read before the transaction, because it
     // decrypts secrets to redact); the locked row must still be that version.
@@ -168,7 +179,7 @@ export class AgentAdmin {
    * replica holds it. It stays revoked (re-enrollment with the same uid is refused) until deleted.
    */
   async revoke(meta: RequestMeta, tenantId: string, instanceUid: string): Promise<AgentDetailView> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     const ref = { tenantId, instanceUid };
     await this.db.transaction().execute(async (trx) => {
       const row = await lockAgent(trx, ref);
@@ -197,7 +208,7 @@ export class AgentAdmin {
     tenantId: string,
     instanceUid: string,
   ): Promise<AgentDetailView> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     const ref = { tenantId, instanceUid };
     await this.db.transaction().execute(async (trx) => {
       const row = await lockAgent(trx, ref);
@@ -217,7 +228,7 @@ export class AgentAdmin {
 
   /** Deletes an agent and its keys (its delivery history stays); a live connection is closed. */
   async delete(meta: RequestMeta, tenantId: string, instanceUid: string, ifMatch?: string): Promise<void> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     const ref = { tenantId, instanceUid };
     // If-Match as for patchLabels: against the view a GET shows, and the locked row must still be it.
     const seen = ifMatch !== undefined ? await this.#detail(this.db, ref) : undefined;

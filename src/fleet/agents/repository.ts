@@ -437,3 +437,16 @@ export async function listAgentsForMatching(
     .where("revoked_at", "is", null)
     .execute();
 }
+
+/** Whether the tenant has this agent (one index probe; the guard of agent-scoped routes). */
+/**
+ * Whether the tenant knows this agent: it is enrolled, or it was (a deleted agent's delivery
+ * history is kept, and read by its uid).
+ */
+export async function agentKnown(db: Db, ref: AgentRef): Promise<boolean> {
+  const result = await sql<{ known: boolean }>`select
+      exists (select 1 from agents where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid})
+      or exists (select 1 from agent_config_deliveries
+        where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}) as known`.execute(db);
+  return result.rows[0]?.known === true;
+}

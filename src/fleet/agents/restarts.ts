@@ -16,7 +16,7 @@ import type { Clock } from "../../clock.js";
 import type { Db, Tx } from "../../db/types.js";
 import { ConflictError, NotFoundError } from "../../errors.js";
 import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
-import { authorizeTenant, type RequestMeta } from "../actor.js";
+import { type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { publishFleetEvent } from "../events.js";
 import { parseSelectorInput } from "../selector.js";
@@ -75,7 +75,7 @@ export class AgentRestarts {
    *   cannot take the command now (nothing is sent or stored then).
    */
   async restart(meta: RequestMeta, tenantId: string, instanceUid: string): Promise<RestartRequested> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     const ref = { tenantId, instanceUid };
     const at = this.clock.date();
     await this.db.transaction().execute(async (trx) => {
@@ -99,7 +99,7 @@ export class AgentRestarts {
    * @throws UnprocessableError (422, with the column) on a selector syntax error.
    */
   async restartMany(meta: RequestMeta, tenantId: string, selector: string): Promise<RestartsRequested> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     const { requirements } = parseSelectorInput(selector);
     const at = this.clock.date();
     const now = at.getTime();

@@ -7,7 +7,7 @@ import { newRecordId } from "../../credentials/index.js";
 import type { AuditEventRow } from "../../db/schema.js";
 import type { Db, Tx } from "../../db/types.js";
 import type { Metrics } from "../../metrics.js";
-import { type Actor, authorizeOperator, authorizeTenant, type RequestMeta } from "../actor.js";
+import { type Actor, authorizeOperator, type RequestMeta, scopeToTenant } from "../actor.js";
 import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import { insertAuditEvent, listAuditEvents } from "./repository.js";
 
@@ -71,9 +71,9 @@ export class AuditLog {
     this.metrics.auditEvent(entry.action);
   }
 
-  /** A tenant's audit trail, newest first. Tenant admins and the operator. */
+  /** A tenant's audit trail, newest first. */
   async listForTenant(actor: Actor, tenantId: string, opts: AuditQuery): Promise<Page<AuditEventView>> {
-    authorizeTenant(actor, tenantId, "admin");
+    scopeToTenant(actor, tenantId);
     return this.#list(tenantId, opts);
   }
 

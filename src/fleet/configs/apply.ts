@@ -8,7 +8,7 @@
 import type { Db } from "../../db/types.js";
 import type { FieldIssue } from "../../errors.js";
 import { UnprocessableError } from "../../errors.js";
-import { authorizeTenant, type RequestMeta } from "../actor.js";
+import { type RequestMeta, scopeToTenant } from "../actor.js";
 import { strategyProblems } from "../rollouts/strategy.js";
 import { type AssignmentService, formatSelectorText, parseAssignmentSelector } from "./assignments.js";
 import { findAssignment, findTemplate, listAssignments, listTemplates } from "./repository.js";
@@ -76,7 +76,7 @@ export class ApplyService {
     bundle: Bundle,
     opts: { dryRun: boolean; prune: boolean },
   ): Promise<ApplyResult> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     this.#validate(bundle);
     let changes: Change[];
     try {

@@ -6,7 +6,7 @@
 import { newRecordId } from "../../credentials/index.js";
 import type { Db, Tx } from "../../db/types.js";
 import { NotFoundError, UnprocessableError } from "../../errors.js";
-import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
@@ -105,7 +105,7 @@ export class AssignmentService {
     input: AssignmentInput,
     ifMatch?: string,
   ): Promise<{ view: AssignmentView; created: boolean }> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     const selector = parseAssignmentSelector(input.selector);
     return this.db.transaction().execute(async (trx) => {
       if (ifMatch !== undefined) {
@@ -192,6 +192,17 @@ export class AssignmentService {
       if (from && to)
         await this.rollouts.startInTransaction(trx, meta, row, to, strategy, { supersede: true, from });
     }
+    // Only what decides an agent's config asks the replicas to re-plan: a new description or
+    // strategy, or a pin to the revision the assignment already means, changes no agent's config
+    // (the event then names nobody: caches of the assignment drop, no agent is re-planned).
+    const configChanged =
+      created ||
+      existing?.selector !== row.selector ||
+      existing?.template_id !== row.template_id ||
+      existing?.priority !== row.priority ||
+      existing?.layer !== row.layer ||
+      existing?.match_reported_attributes !== row.match_reported_attributes ||
+      before !== after;
     if (changed) {
       await this.audit.record(trx, meta, {
         tenantId,
@@ -207,7 +218,11 @@ export class AssignmentService {
           ...(strategy ? { rollout: strategy } : {}),
         },
       });
-      await publishFleetEvent(trx, tenantId, "config.changed", { reason: "assignment", assignment: name });
+      await publishFleetEvent(trx, tenantId, "config.changed", {
+        reason: "assignment",
+        assignment: name,
+        ...(configChanged ? {} : { instanceUids: [] }),
+      });
     }
     return { view: assignmentView(row), created, changed };
   }
@@ -217,21 +232,21 @@ export class AssignmentService {
     tenantId: string,
     opts: { cursor?: string; limit: number },
   ): Promise<Page<AssignmentView>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.assignments)[0] : undefined;
     const rows = await listAssignments(this.db, tenantId, after, opts.limit + 1);
     return toPage(rows, opts.limit, CURSORS.assignments, (r) => [r.name], assignmentView);
   }
 
   async get(actor: Actor, tenantId: string, name: string): Promise<AssignmentView> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const row = await findAssignment(this.db, tenantId, name);
     if (!row) throw new NotFoundError("assignment");
     return assignmentView(row);
   }
 
   async delete(meta: RequestMeta, tenantId: string, name: string, ifMatch?: string): Promise<void> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     await this.db.transaction().execute(async (trx) => {
       const row = await findAssignment(trx, tenantId, name);
       if (!row) throw new NotFoundError("assignment");

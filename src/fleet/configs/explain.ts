@@ -13,7 +13,7 @@
 import type { Db } from "../../db/types.js";
 import { NotFoundError } from "../../errors.js";
 import { maskSecretValues } from "../../render/index.js";
-import { type Actor, authorizeTenant } from "../actor.js";
+import { type Actor, scopeToTenant } from "../actor.js";
 import { findAgent, listAgentsForMatching } from "../agents/repository.js";
 import type { ComponentCatalog } from "../components/catalog.js";
 import { missingComponentsMessage } from "../components/collector-config.js";
@@ -88,7 +88,7 @@ export class ConfigExplainer {
   ) {}
 
   async explainAgent(actor: Actor, tenantId: string, instanceUid: string): Promise<AgentConfigExplanation> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const agent = await findAgent(this.db, { tenantId, instanceUid });
     if (!agent) throw new NotFoundError("agent");
     const computed = await this.desired.compute(tenantId, [
@@ -241,7 +241,7 @@ export class ConfigExplainer {
 
   /** How an assignment fares across the tenant's agents (conflicts listed, up to 50). */
   async assignmentStatus(actor: Actor, tenantId: string, name: string): Promise<AssignmentFleetStatus> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const row = await findAssignment(this.db, tenantId, name);
     if (!row) throw new NotFoundError("assignment");
     const snapshot = await this.desired.snapshot(tenantId);

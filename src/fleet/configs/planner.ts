@@ -127,6 +127,7 @@ export class ConfigPlanner {
    * replica per change (see FleetEventFeed.claim). Returns the number of agents planned.
    */
   async planOffline(tenantId: string, opts: OfflinePlanOptions): Promise<number> {
+    if (opts.instanceUids?.length === 0) return 0;
     let after: string | undefined;
     let planned = 0;
     for (;;) {

@@ -9,7 +9,7 @@ import { newRecordId } from "../../credentials/index.js";
 import type { Db, Queryable, Tx } from "../../db/types.js";
 import { ConflictError, NotFoundError, UnprocessableError } from "../../errors.js";
 import { validateTemplate } from "../../render/index.js";
-import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
@@ -129,7 +129,7 @@ export class TemplateService {
     input: UpsertTemplateInput,
     ifMatch?: string,
   ): Promise<UpsertResult> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     assertValidTemplate(input.content);
     return this.db.transaction().execute(async (trx) => {
       if (ifMatch !== undefined) {
@@ -193,11 +193,15 @@ export class TemplateService {
       targetId: name,
       details: { version, contentSha256: sha, message: input.message ?? null },
     });
-    // `latest` assignments with a default strategy take the new revision as a rollout.
-    if (latest) {
-      for (const a of await listAssignments(trx, tenantId)) {
-        if (a.template_id !== template.id || a.revision_version !== null || a.rollout_strategy === null)
-          continue;
+    // `latest` assignments with a default strategy take the new revision as a rollout; the others
+    // that follow `latest` take it at once. Agents of pinned assignments keep what they run, so a
+    // template only pinned (or only rolled out) changes nobody's config now: the event names
+    // nobody (caches drop, no agent is re-planned).
+    let takenAtOnce = false;
+    for (const a of await listAssignments(trx, tenantId)) {
+      if (a.template_id !== template.id || a.revision_version !== null) continue;
+      if (!latest || a.rollout_strategy === null) takenAtOnce = true;
+      else
         await this.rollouts.startInTransaction(
           trx,
           meta,
@@ -209,9 +213,13 @@ export class TemplateService {
             from: latest,
           },
         );
-      }
     }
-    await publishFleetEvent(trx, tenantId, "config.changed", { reason: "revision", template: name, version });
+    await publishFleetEvent(trx, tenantId, "config.changed", {
+      reason: "revision",
+      template: name,
+      version,
+      ...(takenAtOnce ? {} : { instanceUids: [] }),
+    });
     return { template: templateView(template), revision: revisionView(revision), created: true };
   }
 
@@ -222,7 +230,7 @@ export class TemplateService {
     name: string,
     input: { content: string; message?: string },
   ): Promise<UpsertResult> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     if (!(await findTemplate(this.db, tenantId, name))) throw new NotFoundError("template");
     assertValidTemplate(input.content);
     return this.db.transaction().execute((trx) => this.upsertInTransaction(trx, meta, tenantId, name, input));
@@ -233,7 +241,7 @@ export class TemplateService {
     tenantId: string,
     opts: { cursor?: string; limit: number },
   ): Promise<Page<TemplateView>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.templates)[0] : undefined;
     const rows = await listTemplates(this.db, tenantId, after, opts.limit + 1);
     return toPage(rows, opts.limit, CURSORS.templates, (r) => [r.name], templateView);
@@ -244,7 +252,7 @@ export class TemplateService {
     tenantId: string,
     name: string,
   ): Promise<TemplateView & { revision: RevisionDetailView | null }> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const t = await findTemplate(this.db, tenantId, name);
     if (!t) throw new NotFoundError("template");
     return this.#detail(this.db, t);
@@ -264,7 +272,7 @@ export class TemplateService {
     name: string,
     opts: { cursor?: string; limit: number },
   ): Promise<Page<RevisionView>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const t = await findTemplate(this.db, tenantId, name);
     if (!t) throw new NotFoundError("template");
     const before = opts.cursor ? decodeCursor(opts.cursor, CURSORS.revisions)[0] : undefined;
@@ -278,7 +286,7 @@ export class TemplateService {
     name: string,
     version: number,
   ): Promise<RevisionDetailView> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const t = await findTemplate(this.db, tenantId, name);
     if (!t) throw new NotFoundError("template");
     const r = await findRevision(this.db, t.id, version);
@@ -288,7 +296,7 @@ export class TemplateService {
 
   /** Deletes a template and its revisions; 409 while an assignment uses it. */
   async delete(meta: RequestMeta, tenantId: string, name: string, ifMatch?: string): Promise<void> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     await this.db.transaction().execute(async (trx) => {
       const t = await lockTemplate(trx, tenantId, name);
       if (!t) throw new NotFoundError("template");

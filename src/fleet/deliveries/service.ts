@@ -10,7 +10,8 @@ import type { DeliveryStatus } from "../../db/schema.js";
 import type { Db } from "../../db/types.js";
 import { NotFoundError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
-import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import type { Metrics } from "../../metrics.js";
+import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import { countDriftedAgents } from "../agents/drift-repository.js";
 import type { RemoteConfigStatusReport } from "../agents/types.js";
 import type { AuditLog } from "../audit/service.js";
@@ -98,6 +99,7 @@ export class DeliveryService {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly stallAfterMs: number,
+    private readonly metrics: Metrics,
   ) {
     this.#statusWrites = BatchQueue.ofWrites(async (reports) => {
       for (const changed of await applyStatusReports(db, reports)) this.#logOutcome(changed);
@@ -106,6 +108,8 @@ export class DeliveryService {
 
   /** One line per delivery outcome an agent reported (a repeated report changes no row: no line). */
   #logOutcome(d: ChangedDelivery): void {
+    if (d.status === "applying" || d.status === "applied" || d.status === "failed")
+      this.metrics.deliveries(d.status);
     const fields = { tenantId: d.tenant_id, instanceUid: d.instance_uid, configHash: d.config_hash };
     if (d.status === "applied") {
       this.logger.info(
@@ -135,6 +139,7 @@ export class DeliveryService {
     const at = this.clock.date();
     await supersedeOthers(this.db, tenantId, superseding, at);
     await upsertDeliveries(this.db, plans, at, decidedAt ?? at);
+    this.metrics.deliveries("offered", plans.filter((p) => p.status === "offered").length);
   }
 
   /** The rows of these (agent, hash) pairs, where they exist (what the planner decides from). */
@@ -198,7 +203,7 @@ export class DeliveryService {
       assignment?: string;
     },
   ): Promise<Page<DeliveryView>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const before = opts.cursor ? decodeCursor(opts.cursor, CURSORS.deliveries) : undefined;
     const ids = await this.#resolveNames(tenantId, opts.template, opts.assignment);
     if (ids === null) return { items: [], nextCursor: null };
@@ -247,7 +252,7 @@ export class DeliveryService {
     tenantId: string,
     by: "revision" | "assignment",
   ): Promise<Array<{ key: string; template?: string; version?: number; counts: RollupView }>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const column = by === "revision" ? "revision_id" : "assignment_id";
     const rows = await rollup(this.db, tenantId, column, this.#stalledBefore());
     const byKey = new Map<string, RollupView>();
@@ -301,7 +306,7 @@ export class DeliveryService {
     tenantId: string,
     filter: { instanceUid?: string; template?: string; version?: number },
   ): Promise<{ agents: number }> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     let revisionId: string | undefined;
     if (filter.template) {
       const t = await findTemplate(this.db, tenantId, filter.template);

@@ -7,7 +7,7 @@ import { issueToken, keyFingerprint, newRecordId } from "../../credentials/index
 import type { EnrollmentTokenRow, Labels } from "../../db/schema.js";
 import type { Db } from "../../db/types.js";
 import { NotFoundError, ValidationError } from "../../errors.js";
-import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
 import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
@@ -83,13 +83,13 @@ export class EnrollmentTokenService {
     private readonly audit: AuditLog,
   ) {}
 
-  /** Creates a token; the plaintext is in the result once and never again. Editor or above. */
+  /** Creates a token; the plaintext is in the result once and never again. */
   async create(
     meta: RequestMeta,
     tenantId: string,
     input: CreateEnrollmentTokenInput,
   ): Promise<{ view: EnrollmentTokenView; token: string }> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
       throw new ValidationError("expiresAt must be in the future", [
         { path: "expiresAt", message: "in the past" },
@@ -126,14 +126,14 @@ export class EnrollmentTokenService {
     tenantId: string,
     opts: { cursor?: string; limit: number },
   ): Promise<Page<EnrollmentTokenView>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.enrollmentTokens)[0] : undefined;
     const rows = await listEnrollmentTokens(this.db, { tenantId, after, limit: opts.limit + 1 });
     return toPage(rows, opts.limit, CURSORS.enrollmentTokens, (r) => [r.id], toView);
   }
 
   async get(actor: Actor, tenantId: string, id: string): Promise<EnrollmentTokenView> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const row = await findEnrollmentToken(this.db, tenantId, id);
     if (!row) throw new NotFoundError("enrollment token");
     return toView(row);
@@ -150,7 +150,7 @@ export class EnrollmentTokenService {
     id: string,
     ifMatch?: string,
   ): Promise<EnrollmentTokenView> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     return this.db.transaction().execute(async (trx) => {
       const row = await lockEnrollmentToken(trx, tenantId, id);
       if (!row) throw new NotFoundError("enrollment token");

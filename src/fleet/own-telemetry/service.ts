@@ -13,7 +13,7 @@ import type { Db } from "../../db/types.js";
 import { NotFoundError, PreconditionFailedError, UnprocessableError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { SecretNotFoundError, type SecretResolver, SecretUnavailableError } from "../../render/index.js";
-import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
@@ -88,16 +88,16 @@ export class OwnTelemetryService {
     private readonly logger: Logger,
   ) {}
 
-  /** The tenant's settings (viewer); 404 when none are set. */
+  /** The tenant's settings; 404 when none are set. */
   async get(actor: Actor, tenantId: string): Promise<OwnTelemetryView> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const row = await findOwnTelemetry(this.db, tenantId);
     if (!row || row.settings === null) throw new NotFoundError("own-telemetry settings");
     return view(row);
   }
 
   /**
-   * Creates or replaces the settings (editor). Refused (422 with the field path, nothing stored):
+   * Creates or replaces the settings. Refused (422 with the field path, nothing stored):
    * an endpoint that is not an absolute http(s) URL, a header the supervisor cannot carry, a
    * reference to a secret the tenant does not have.
    */
@@ -107,7 +107,7 @@ export class OwnTelemetryService {
     input: StoredOwnTelemetry,
     ifMatch?: string,
   ): Promise<{ view: OwnTelemetryView; created: boolean }> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     const { settings, issues, secrets } = checkOwnTelemetry(input);
     if (issues.length > 0) throw new UnprocessableError("invalid own-telemetry settings", issues);
     return this.db.transaction().execute(async (trx) => {
@@ -153,9 +153,9 @@ export class OwnTelemetryService {
     });
   }
 
-  /** Removes the settings (editor): connected and returning agents are told to stop sending. */
+  /** Removes the settings: connected and returning agents are told to stop sending. */
   async delete(meta: RequestMeta, tenantId: string, ifMatch?: string): Promise<void> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     await this.db.transaction().execute(async (trx) => {
       const current = await lockOwnTelemetry(trx, tenantId);
       if (!current || current.settings === null) throw new NotFoundError("own-telemetry settings");

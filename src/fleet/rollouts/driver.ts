@@ -11,13 +11,12 @@ import type { Db } from "../../db/types.js";
 import type { Logger } from "../../logger.js";
 import { SYSTEM_ACTOR } from "../actor.js";
 import type { Liveness } from "../agents/liveness.js";
-import type { HealthReport } from "../agents/types.js";
 import type { AuditLog } from "../audit/service.js";
 import type { FleetEvent } from "../events.js";
 import { recordTransition } from "./effects.js";
 import {
   claimRolloutLeases,
-  listRolloutAgents,
+  listStepAgents,
   lockRollout,
   type ObservedAgentRow,
   observeRolloutAgents,
@@ -27,7 +26,7 @@ import {
 } from "./repository.js";
 import type { RolloutService } from "./service.js";
 import { advance, type Observation } from "./state-machine.js";
-import { agentColumns, agentOf, coreOf, corePatch } from "./stored.js";
+import { agentColumns, coreOf, corePatch, stepAgentOf } from "./stored.js";
 
 export interface RolloutDriverOptions {
   replicaId: string;
@@ -43,6 +42,8 @@ const NOT_REPORTED: Observation = { online: false, healthy: null, delivery: "wai
 
 export class RolloutDriver {
   #timer: ClockTimer | undefined;
+  /** A one-off look when a bake or stall timeout of a driven rollout ends (between ticks). */
+  #wake: ClockTimer | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
@@ -96,6 +97,9 @@ export class RolloutDriver {
   }
 
   async #pass(): Promise<void> {
+    this.#wake?.cancel();
+    this.#wake = undefined;
+    let wakeAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
     const ids = await this.db
       .transaction()
@@ -110,21 +114,29 @@ export class RolloutDriver {
       );
     for (const id of ids) {
       if (this.#stopped) return;
-      await this.#step(id);
+      const next = await this.#step(id);
+      if (next !== undefined && next < wakeAt) wakeAt = next;
     }
+    // A wave's end is judged when its last bake ends, not up to a tick later.
+    if (Number.isFinite(wakeAt) && !this.#stopped && wakeAt - this.clock.now() < this.options.tickMs)
+      this.#wake = this.clock.setTimeout(() => this.tick(), Math.max(0, wakeAt - this.clock.now()));
   }
 
-  async #step(id: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+  /** Steps one rollout; returns when the clock alone changes something next. */
+  async #step(id: string): Promise<number | undefined> {
+    return this.db.transaction().execute(async (trx) => {
       const row = await lockRollout(trx, id);
       // Another replica took it over (this one was too slow to renew), or it finished meanwhile.
-      if (!row || row.lease_owner !== this.options.replicaId) return;
-      if (row.state !== "running" && row.state !== "paused") return;
+      if (!row || row.lease_owner !== this.options.replicaId) return undefined;
+      if (row.state !== "running" && row.state !== "paused") return undefined;
       const now = this.clock.now();
       const observed = new Map(
-        (await observeRolloutAgents(trx, row)).map((o) => [o.instance_uid, this.#observation(o, now)]),
+        (await observeRolloutAgents(trx, row, this.liveness.onlineSql(now))).map((o) => [
+          o.instance_uid,
+          observation(o),
+        ]),
       );
-      const agents = (await listRolloutAgents(trx, { rolloutId: id })).map(agentOf);
+      const agents = (await listStepAgents(trx, id)).map(stepAgentOf);
       const step = advance(
         coreOf(row, this.options.stallMs),
         agents,
@@ -138,7 +150,7 @@ export class RolloutDriver {
         step.changed.map((a) => agentColumns(a, at)),
       );
       await updateRollout(trx, id, corePatch(step.rollout, at));
-      if (step.admitted.length === 0 && step.transition === undefined) return;
+      if (step.admitted.length === 0 && step.transition === undefined) return step.wakeAt;
       const names = await this.rollouts.names(trx, row);
       const action =
         step.transition === "completed"
@@ -172,20 +184,8 @@ export class RolloutDriver {
           },
           "rollout transition",
         );
+      return step.wakeAt;
     });
-  }
-
-  #observation(o: ObservedAgentRow, now: number): Observation {
-    const online = o.revoked_at === null && this.liveness.statusOf(o, now) === "online";
-    const health = o.health as HealthReport | null;
-    return {
-      online,
-      healthy: health ? health.healthy : null,
-      delivery:
-        o.delivery_status === "applied" ? "applied" : o.delivery_status === "failed" ? "failed" : "waiting",
-      error: o.delivery_error,
-      appliedAt: o.delivery_applied_at?.getTime() ?? null,
-    };
   }
 
   /** Stops ticking; `releaseLeases` hands this replica's rollouts over at once (a clean stop). */
@@ -193,7 +193,19 @@ export class RolloutDriver {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#timer?.cancel();
+    this.#wake?.cancel();
     await this.#running;
     if (opts.releaseLeases) await releaseRolloutLeases(this.db, this.options.replicaId);
   }
+}
+
+function observation(o: ObservedAgentRow): Observation {
+  return {
+    online: o.online,
+    healthy: o.healthy,
+    delivery:
+      o.delivery_status === "applied" ? "applied" : o.delivery_status === "failed" ? "failed" : "waiting",
+    error: o.delivery_error,
+    appliedAt: o.delivery_applied_ms,
+  };
 }

@@ -3,7 +3,14 @@
  * per-agent rows, what the driver observes of the agents (liveness columns, health, the delivery
  * of the target revision) and the overlay the config planner reads (who gets which revision).
  */
-import { type Insertable, type Selectable, sql, type Updateable } from "kysely";
+import {
+  type Expression,
+  type Insertable,
+  type Selectable,
+  type SqlBool,
+  sql,
+  type Updateable,
+} from "kysely";
 import { rowsOf } from "../../db/expressions.js";
 import type {
   RolloutAgentStateColumn,
@@ -233,45 +240,70 @@ export async function releaseRolloutLeases(db: Queryable, owner: string): Promis
     .execute();
 }
 
-/** What the driver sees of one agent of a rollout. */
+/**
+ * What the driver sees of one agent of a rollout, judged in the statement: whether it is online
+ * (the liveness rule's SQL form, at the driver's `now`) and healthy, and its delivery of the
+ * target. Times are epoch milliseconds: a step reads every pending and in-progress agent, and
+ * booleans and numbers cost a fraction of what timestamps and health documents cost to decode.
+ */
 export interface ObservedAgentRow {
   instance_uid: string;
-  replica_id: string | null;
-  last_seen_at: Date | null;
-  heartbeat_interval_s: number;
-  replica_heartbeat_at: Date | null;
-  replica_stopped_at: Date | null;
-  health: unknown;
-  revoked_at: Date | null;
+  online: boolean;
+  healthy: boolean | null;
   delivery_status: string | null;
   delivery_error: string | null;
-  delivery_applied_at: Date | null;
+  delivery_applied_ms: number | null;
 }
 
 /**
- * The agents of a rollout still pending or in progress, with their liveness columns, health and
- * the newest delivery of the target revision (its status is what the agent reported for it); for
- * an overlay's rollout, the newest delivery that merged the target revision in.
+ * The agents of a rollout still pending or in progress, as the driver sees them at `now`; for
+ * those in progress, the newest delivery of the target revision too (its status is what the agent
+ * reported for it; for an overlay's rollout, the newest delivery that merged the target in). A
+ * pending agent's deliveries are not read: only whether it is online decides its admission.
  */
 export async function observeRolloutAgents(
   trx: Tx,
   rollout: { id: string; tenant_id: string; to_revision_id: string },
+  online: Expression<SqlBool>,
 ): Promise<ObservedAgentRow[]> {
   const result = await sql<ObservedAgentRow>`
-    select ra.instance_uid, a.replica_id, a.last_seen_at, a.heartbeat_interval_s, a.health, a.revoked_at,
-      rep.heartbeat_at as replica_heartbeat_at, rep.stopped_at as replica_stopped_at,
-      d.status as delivery_status, d.error_message as delivery_error, d.applied_at as delivery_applied_at
+    select ra.instance_uid,
+      coalesce(agents.revoked_at is null and ${online}, false) as online,
+      (agents.health ->> 'healthy')::boolean as healthy,
+      d.status as delivery_status, d.error_message as delivery_error,
+      floor(extract(epoch from d.applied_at) * 1000)::float8 as delivery_applied_ms
     from rollout_agents ra
-    left join agents a on a.tenant_id = ra.tenant_id and a.instance_uid = ra.instance_uid
-    left join replicas rep on rep.id = a.replica_id
+    left join agents on agents.tenant_id = ra.tenant_id and agents.instance_uid = ra.instance_uid
     left join lateral (
       select status, error_message, applied_at from agent_config_deliveries dd
-      where dd.tenant_id = ra.tenant_id and dd.instance_uid = ra.instance_uid
+      where ra.state = 'in_progress' and dd.tenant_id = ra.tenant_id and dd.instance_uid = ra.instance_uid
         and (dd.revision_id = ${rollout.to_revision_id} or ${rollout.to_revision_id} = any(dd.overlay_revision_ids))
         and dd.status <> 'superseded'
       order by dd.updated_at desc limit 1
     ) d on true
     where ra.rollout_id = ${rollout.id} and ra.state in ('pending', 'in_progress')`.execute(trx);
+  return result.rows;
+}
+
+/** A rollout's agents as a step needs them (times in epoch milliseconds), in admission order. */
+export interface StepAgentRow {
+  instance_uid: string;
+  position: number;
+  canary: boolean;
+  state: RolloutAgentStateColumn;
+  reason: string | null;
+  admitted_ms: number | null;
+  applied_ms: number | null;
+  finished_ms: number | null;
+}
+
+export async function listStepAgents(trx: Tx, rolloutId: string): Promise<StepAgentRow[]> {
+  const result = await sql<StepAgentRow>`
+    select instance_uid, position, canary, state, reason,
+      floor(extract(epoch from admitted_at) * 1000)::float8 as admitted_ms,
+      floor(extract(epoch from applied_at) * 1000)::float8 as applied_ms,
+      floor(extract(epoch from finished_at) * 1000)::float8 as finished_ms
+    from rollout_agents where rollout_id = ${rolloutId} order by position`.execute(trx);
   return result.rows;
 }
 

@@ -11,7 +11,7 @@ import type { RolloutAgentStateColumn, RolloutStateColumn } from "../../db/schem
 import type { Db, Tx } from "../../db/types.js";
 import { ConflictError, NotFoundError, UnprocessableError } from "../../errors.js";
 import { AgentCapability, hasCapability } from "../../protocol/capabilities.js";
-import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import { findAgentDrift } from "../agents/drift-repository.js";
 import { listAgentsForMatching } from "../agents/repository.js";
 import type { AuditLog } from "../audit/service.js";
@@ -76,7 +76,7 @@ export class RolloutService {
 
   /** POST …/rollouts. Editor. */
   async create(meta: RequestMeta, tenantId: string, input: StartRolloutInput): Promise<RolloutView> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     const strategy = parseStrategy(input.strategy);
     const id = await this.db.transaction().execute(async (trx) => {
       const assignment = await findAssignment(trx, tenantId, input.assignment);
@@ -260,7 +260,7 @@ export class RolloutService {
     tenantId: string,
     opts: { cursor?: string; limit: number; state?: RolloutStateColumn; assignment?: string },
   ): Promise<Page<RolloutView>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const before = opts.cursor ? decodeCursor(opts.cursor, CURSORS.rollouts) : undefined;
     let assignmentId: string | undefined;
     if (opts.assignment) {
@@ -306,7 +306,7 @@ export class RolloutService {
   }
 
   async get(actor: Actor, tenantId: string, id: string): Promise<RolloutView> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const row = await findRollout(this.db, tenantId, id);
     if (!row) throw new NotFoundError("rollout");
     return rolloutView(row, (await this.#counts([id])).get(id) ?? { ...machine.countAgents([]), drifted: 0 });
@@ -318,7 +318,7 @@ export class RolloutService {
     id: string,
     opts: { cursor?: string; limit: number; state?: RolloutAgentStateColumn },
   ): Promise<Page<RolloutAgentView>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.rolloutAgents)[0] : undefined;
     if (!(await findRollout(this.db, tenantId, id))) throw new NotFoundError("rollout");
     const rows = await listRolloutAgents(this.db, {
@@ -352,7 +352,7 @@ export class RolloutService {
     id: string,
     verb: "pause" | "resume" | "abort",
   ): Promise<RolloutView> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     await this.db.transaction().execute(async (trx) => {
       const found = await findRollout(trx, tenantId, id);
       const row = found && (await lockRollout(trx, id));
@@ -362,7 +362,7 @@ export class RolloutService {
       const by = `${meta.actor.type}:${meta.actor.id}`;
       try {
         if (verb === "pause") {
-          const next = machine.pause(core, `paused by ${by}`);
+          const next = machine.pause(core, machine.manualPauseReason(by));
           await this.#store(trx, row, next, []);
           await recordTransition(trx, this.audit, meta, row, await this.names(trx, row), {
             action: "rollout.pause",

@@ -20,6 +20,14 @@
  */
 
 export type RolloutState = "running" | "paused" | "completed" | "aborted" | "superseded";
+
+/** How the reason of an operator's pause starts; any other paused rollout paused itself. */
+export const MANUAL_PAUSE_PREFIX = "paused by ";
+
+/** The reason stored when `by` (an actor, as `type:id`) pauses a rollout. */
+export function manualPauseReason(by: string): string {
+  return `${MANUAL_PAUSE_PREFIX}${by}`;
+}
 export type AgentRolloutState = "pending" | "in_progress" | "succeeded" | "failed" | "rolled_back";
 
 /** The rollout's own state (times in epoch milliseconds). */
@@ -71,6 +79,12 @@ export interface Advance {
   admitted: string[];
   /** The rollout paused itself or completed in this step. */
   transition?: "paused" | "completed" | "wave" | undefined;
+  /**
+   * The next time at which the clock alone changes something (a bake ends, a stall timeout
+   * passes), given the same observations; undefined when only a report can. The driver looks
+   * again then, not at its next periodic tick.
+   */
+  wakeAt?: number | undefined;
 }
 
 export const isAdmitted = (s: AgentRolloutState) =>
@@ -142,9 +156,13 @@ export function advance(
   const r: RolloutCore = { ...rollout };
   const changed = new Map<string, RolloutAgent>();
   const result: Advance = { rollout: r, changed: [], admitted: [] };
-  const done = (): Advance => ({ ...result, changed: [...changed.values()] });
-  if (r.state !== "running" && r.state !== "paused") return done();
   const current = agents.map((a) => a);
+  const done = (): Advance => ({
+    ...result,
+    changed: [...changed.values()],
+    wakeAt: r.state === "running" || r.state === "paused" ? nextWake(r, current, now) : undefined,
+  });
+  if (r.state !== "running" && r.state !== "paused") return done();
   const update = (i: number, patch: Partial<RolloutAgent>) => {
     const next = { ...(current[i] as RolloutAgent), ...patch };
     current[i] = next;
@@ -192,6 +210,27 @@ export function advance(
     r.waveStartedAt = now;
     result.transition = "wave";
   }
+}
+
+/**
+ * The earliest time after `now` at which an in-flight agent's bake or stall timeout ends; with
+ * nobody in flight, when the current wave's bake does (a wave that admitted agents moves on no
+ * sooner). An agent's bake never ends before its wave's: it was admitted after the wave began.
+ */
+function nextWake(r: RolloutCore, agents: readonly RolloutAgent[], now: number): number | undefined {
+  let wake = Number.POSITIVE_INFINITY;
+  let inFlight = false;
+  let admittedThisWave = false;
+  for (const a of agents) {
+    if (a.admittedAt !== null && a.admittedAt >= r.waveStartedAt) admittedThisWave = true;
+    if (a.state !== "in_progress") continue;
+    inFlight = true;
+    const at = a.appliedAt !== null ? a.appliedAt + r.bakeMs : (a.admittedAt ?? now) + r.stallMs;
+    if (at > now && at < wake) wake = at;
+  }
+  const waveBaked = r.waveStartedAt + r.bakeMs;
+  if (r.state === "running" && !inFlight && admittedThisWave && waveBaked > now) wake = waveBaked;
+  return Number.isFinite(wake) ? wake : undefined;
 }
 
 /** An admin pause: a running rollout admits nobody until resumed. */

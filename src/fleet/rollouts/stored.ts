@@ -2,7 +2,7 @@
  * Between stored rows and the state machine's values, and the views the API shows. Pure.
  */
 import type { RolloutAgentStateColumn } from "../../db/schema.js";
-import type { RolloutAgentRow, RolloutDetailRow, RolloutRow } from "./repository.js";
+import type { RolloutAgentRow, RolloutDetailRow, RolloutRow, StepAgentRow } from "./repository.js";
 import { type Counts, countAgents, type RolloutAgent, type RolloutCore } from "./state-machine.js";
 import type { RolloutStrategy } from "./strategy.js";
 
@@ -49,6 +49,19 @@ export function agentOf(row: RolloutAgentRow): RolloutAgent {
     admittedAt: ms(row.admitted_at),
     appliedAt: ms(row.applied_at),
     finishedAt: ms(row.finished_at),
+  };
+}
+
+export function stepAgentOf(row: StepAgentRow): RolloutAgent {
+  return {
+    uid: row.instance_uid,
+    position: row.position,
+    canary: row.canary,
+    state: row.state,
+    reason: row.reason,
+    admittedAt: row.admitted_ms,
+    appliedAt: row.applied_ms,
+    finishedAt: row.finished_ms,
   };
 }
 

@@ -23,7 +23,7 @@ import {
   type SecretResolver,
   SecretUnavailableError,
 } from "../../render/index.js";
-import { type Actor, authorizeTenant, type RequestMeta } from "../actor.js";
+import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
@@ -104,7 +104,7 @@ export class SecretService implements SecretResolver {
     value: string,
     ifMatch?: string,
   ): Promise<{ view: SecretView; created: boolean }> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     assertSecretName(name);
     if (Buffer.byteLength(value, "utf8") > this.maxValueBytes)
       throw new PayloadTooLargeError(this.maxValueBytes);
@@ -154,14 +154,14 @@ export class SecretService implements SecretResolver {
     tenantId: string,
     opts: { cursor?: string; limit: number },
   ): Promise<Page<SecretView>> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.secrets)[0] : undefined;
     const rows = await listLatestSecrets(this.db, tenantId, after, opts.limit + 1);
     return toPage(rows, opts.limit, CURSORS.secrets, (r) => [r.name], view);
   }
 
   async get(actor: Actor, tenantId: string, name: string): Promise<SecretDetailView> {
-    authorizeTenant(actor, tenantId, "viewer");
+    scopeToTenant(actor, tenantId);
     assertSecretName(name);
     const row = await findLatestSecret(this.db, tenantId, name);
     if (!row) throw new NotFoundError("secret");
@@ -208,7 +208,7 @@ export class SecretService implements SecretResolver {
     force: boolean,
     ifMatch?: string,
   ): Promise<void> {
-    authorizeTenant(meta.actor, tenantId, "editor");
+    scopeToTenant(meta.actor, tenantId);
     assertSecretName(name);
     const users = (await this.#referencedBy(this.db, tenantId, name)).filter((r) => r.inUse);
     if (users.length > 0 && !force) {

@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { isConnectionFailure } from "../../src/db/errors.js";
+
+const withCode = (code: string, message = "x") => Object.assign(new Error(message), { code });
+
+describe("isConnectionFailure: the class of a database error, not its statement", () => {
+  it.each([
+    ["a refused connect", withCode("ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:5432")],
+    ["a reset socket", withCode("ECONNRESET")],
+    ["a connection exception (class 08)", withCode("08006")],
+    ["a backend terminated by an administrator", withCode("57P01", "terminating connection")],
+    ["a server crash shutdown", withCode("57P02")],
+    ["a server still starting", withCode("57P03", "the database system is starting up")],
+    ["too many connections", withCode("53300")],
+    ["a refused password", withCode("28P01", "password authentication failed")],
+    ["a lost connection", new Error("Connection terminated unexpectedly")],
+    ["a pool connect timeout", new Error("timeout exceeded when trying to connect")],
+    ["a client broken earlier", new Error("Client has encountered a connection error and is not queryable")],
+    ["several refused addresses", new AggregateError([withCode("ECONNREFUSED"), withCode("ECONNREFUSED")])],
+    ["a wrapped cause", new Error("outer", { cause: withCode("ECONNREFUSED") })],
+  ])("is true for %s", (_what, err) => {
+    expect(isConnectionFailure(err)).toBe(true);
+  });
+
+  it.each([
+    ["a unique violation", withCode("23505")],
+    ["a data exception", withCode("22P02")],
+    ["a syntax error", withCode("42601")],
+    ["a deadlock", withCode("40P01")],
+    ["a programming error", new TypeError("cannot read properties of undefined")],
+    ["a string", "ECONNREFUSED"],
+    ["nothing", undefined],
+  ])("is false for %s", (_what, err) => {
+    expect(isConnectionFailure(err)).toBe(false);
+  });
+});
