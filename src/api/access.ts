@@ -19,6 +19,7 @@ import { ForbiddenError } from "../errors.js";
 import { type AdminRole, authorizeTenant, roleAtLeast } from "../fleet/actor.js";
 import { isStorableText } from "../fleet/storable-text.js";
 import type { ApiEnv } from "./env.js";
+import { idempotencyConflictResponse } from "./errors.js";
 
 /** The OpenAPI extension that carries an operation's minimum role. */
 const REQUIRED_ROLE_EXTENSION = "x-required-role";
@@ -68,6 +69,10 @@ export function guardedRoute<
   const needs = `Required role: **${role}** (${ROLE_MEANING[role]}).`;
   return createRoute({
     ...config,
+    // Any POST may carry an Idempotency-Key, and reusing one for another request is a 409: the
+    // document says so for every POST, not route by route (schemathesis found it missing).
+    responses:
+      config.method === "post" ? { ...idempotencyConflictResponse, ...config.responses } : config.responses,
     description: config.description ? `${config.description}\n\n${needs}` : needs,
     [REQUIRED_ROLE_EXTENSION]: role,
     middleware: [guard(role)],

@@ -87,6 +87,12 @@ export const commonErrorResponses = {
 } as const;
 
 export const conflictResponse = { 409: problemContent("Conflicts with the current state") } as const;
+/** Every POST can answer it: an Idempotency-Key reused for another request (middleware/idempotency.ts). */
+export const idempotencyConflictResponse = {
+  409: problemContent(
+    "Conflicts with the current state, or the Idempotency-Key was used for another request",
+  ),
+} as const;
 export const preconditionResponse = {
   412: problemContent("If-Match does not match the current ETag"),
 } as const;
