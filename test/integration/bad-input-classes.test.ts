@@ -287,6 +287,32 @@ describe("text the database cannot store (NUL, unpaired surrogates)", () => {
   }, 120_000);
 });
 
+describe("refusals under an Idempotency-Key", () => {
+  it("a refusal that echoes unstorable text is answered again, and a kept one replays as problem+json", async () => {
+    const post = (body: string, key: string) =>
+      fetch(`${srv.url}/api/v1/tenants`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${srv.operatorKey}`,
+          "content-type": "application/json",
+          "idempotency-key": key,
+        },
+        body,
+      });
+    for (let i = 0; i < 2; i++) {
+      const res = await post('{"displayName":"x","k\\u0000":1}', "nul-key-echo");
+      expect(res.status).toBe(400);
+      expect(res.headers.get("content-type")).toContain("application/problem+json");
+    }
+    const first = await post('{"displayName":""}', "kept-refusal");
+    const again = await post('{"displayName":""}', "kept-refusal");
+    expect(first.status).toBe(400);
+    expect(again.status).toBe(400);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.headers.get("content-type")).toContain("application/problem+json");
+  });
+});
+
 describe("unknown query parameters", () => {
   it("are a 400 naming them on every operation that reads a query, as unknown body fields are", async () => {
     const withQuery = operations.filter((op) => op.parameters.some((p) => p.in === "query"));
