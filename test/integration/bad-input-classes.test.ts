@@ -549,7 +549,15 @@ describe("If-Match", () => {
     const spare = await fleet.enrolledAgent();
     const uid = spare.instanceUidString;
     await spare.stop();
-    const agentTag = (await fleet.api.get(`${t}/agents/${uid}`)).headers.get("etag") ?? "";
+    // The disconnect is written after stop() returns: read the ETag once the view has settled.
+    let agentTag = "";
+    for (let i = 0; i < 50; i++) {
+      const a = (await fleet.api.get(`${t}/agents/${uid}`)).headers.get("etag") ?? "";
+      await new Promise((r) => setTimeout(r, 100));
+      const b = (await fleet.api.get(`${t}/agents/${uid}`)).headers.get("etag") ?? "";
+      agentTag = b;
+      if (a === b && (await fleet.api.get(`${t}/agents/${uid}`)).body.status === "offline") break;
+    }
     expect((await fleet.api.delete(`${t}/agents/${uid}`, { headers: { "if-match": agentTag } })).status).toBe(
       204,
     );
