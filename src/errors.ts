@@ -8,12 +8,16 @@
 export type ErrorCode =
   | "bad_request"
   | "validation_failed"
+  | "invalid_cursor"
   | "unauthenticated"
   | "forbidden"
   | "not_found"
   | "conflict"
+  | "method_not_allowed"
   | "precondition_failed"
   | "payload_too_large"
+  | "unsupported_media_type"
+  | "headers_too_large"
   | "unprocessable"
   | "rate_limited"
   | "unavailable"
@@ -41,6 +45,15 @@ export class AppError extends Error {
 export class BadRequestError extends AppError {
   constructor(message: string, issues: FieldIssue[] = []) {
     super("bad_request", message, { issues });
+  }
+}
+
+/** A page cursor this API did not issue, or issued for another listing. */
+export class InvalidCursorError extends AppError {
+  constructor() {
+    super("invalid_cursor", "invalid cursor", {
+      issues: [{ path: "cursor", message: "not a cursor this API issued for this listing" }],
+    });
   }
 }
 
@@ -72,6 +85,25 @@ export class NotFoundError extends AppError {
 export class ConflictError extends AppError {
   constructor(message: string, details: Record<string, unknown> = {}) {
     super("conflict", message, details);
+  }
+}
+
+/** The path exists but not for this method; `allow` lists the methods it has. */
+export class MethodNotAllowedError extends AppError {
+  constructor(
+    method: string,
+    readonly allow: readonly string[],
+  ) {
+    super("method_not_allowed", `${method} is not allowed here; allowed: ${allow.join(", ")}`);
+  }
+}
+
+/** A request body in a media type the API does not read (it reads application/json). */
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(contentType: string) {
+    super("unsupported_media_type", `request bodies must be application/json, not ${contentType}`, {
+      issues: [{ path: "Content-Type", message: "must be application/json" }],
+    });
   }
 }
 

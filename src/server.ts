@@ -7,7 +7,9 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { createApiApp } from "./api/app.js";
+import { rawProblemResponse } from "./api/errors.js";
 import type { AppContext } from "./context.js";
+import { newRecordId } from "./credentials/index.js";
 import { OfflineDeliveryPlanner } from "./fleet/configs/offline.js";
 import { RolloutDriver } from "./fleet/rollouts/driver.js";
 import { OPAMP_PATH, OpampServer } from "./opamp/server.js";
@@ -85,6 +87,17 @@ export function createServer(ctx: AppContext): RunningServer {
       return;
     }
     void rest(req, res);
+  });
+  // What Node's parser refuses before any route runs (a query string over the header limit, a
+  // malformed request) is answered as problem+json too, and the connection closed.
+  http.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (err.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status =
+      err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    socket.end(rawProblemResponse(status, newRecordId("req")));
   });
   http.on("upgrade", (req, socket, head) => {
     if (pathOf(req.url) !== OPAMP_PATH) {

@@ -17,7 +17,9 @@ import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { ForbiddenError } from "../errors.js";
 import { type AdminRole, authorizeTenant, roleAtLeast } from "../fleet/actor.js";
+import { isStorableText } from "../fleet/storable-text.js";
 import type { ApiEnv } from "./env.js";
+import { idempotencyConflictResponse } from "./errors.js";
 
 /** The OpenAPI extension that carries an operation's minimum role. */
 const REQUIRED_ROLE_EXTENSION = "x-required-role";
@@ -34,7 +36,7 @@ const ROLE_MEANING: Record<AdminRole, string> = {
 
 /**
  * The guard of a route that needs `role`. Reads the raw path parameters (it runs before their
- * validation); a malformed instance uid is left to the validator's 400.
+ * validation); a malformed tenant id or instance uid is left to the validator's 400.
  */
 function guard(role: AdminRole): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
@@ -43,7 +45,14 @@ function guard(role: AdminRole): MiddlewareHandler<ApiEnv> {
     if (tenantId !== undefined) authorizeTenant(actor, tenantId, role);
     else if (!roleAtLeast(actor.role, role)) throw new ForbiddenError();
     const instanceUid = c.req.param("instanceUid");
-    if (tenantId !== undefined && instanceUid !== undefined && CANONICAL_UUID.test(instanceUid))
+    // A malformed id (a uid that is no UUID, text the database cannot store) is the validator's
+    // 400, never a lookup.
+    if (
+      tenantId !== undefined &&
+      isStorableText(tenantId) &&
+      instanceUid !== undefined &&
+      CANONICAL_UUID.test(instanceUid)
+    )
       await c.get("agentScope").requireAgent(actor, tenantId, instanceUid.toLowerCase());
     await next();
   };
@@ -60,6 +69,10 @@ export function guardedRoute<
   const needs = `Required role: **${role}** (${ROLE_MEANING[role]}).`;
   return createRoute({
     ...config,
+    // Any POST may carry an Idempotency-Key, and reusing one for another request is a 409: the
+    // document says so for every POST, not route by route (schemathesis found it missing).
+    responses:
+      config.method === "post" ? { ...idempotencyConflictResponse, ...config.responses } : config.responses,
     description: config.description ? `${config.description}\n\n${needs}` : needs,
     [REQUIRED_ROLE_EXTENSION]: role,
     middleware: [guard(role)],

@@ -6,10 +6,18 @@ import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { AppContext } from "../context.js";
-import { DatabaseUnavailableError, NotFoundError, PayloadTooLargeError } from "../errors.js";
+import {
+  DatabaseUnavailableError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from "../errors.js";
+import { isStorableText } from "../fleet/storable-text.js";
 import type { Readiness } from "../readiness.js";
 import type { ApiEnv } from "./env.js";
 import { toProblem } from "./errors.js";
+import { hasBody, isJsonMediaType, methodsOfPaths } from "./methods.js";
 import { authenticate } from "./middleware/auth.js";
 import { idempotency } from "./middleware/idempotency.js";
 import { requestContext } from "./middleware/request-context.js";
@@ -65,6 +73,35 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
     "*",
     authenticate(services.adminKeys, metrics, { jwtCookie: ctx.config.auth.jwtSecret !== undefined }),
   );
+  // A known path asked with a method it does not have is a 405 with Allow, before any route
+  // template with a parameter in that place could take the request for another resource.
+  const methodsOf = methodsOfPaths(app.routes);
+  api.use("*", async (c, next) => {
+    const allow = methodsOf(c.req.path);
+    if (allow.length > 0 && !allow.includes(c.req.method))
+      throw new MethodNotAllowedError(c.req.method, allow);
+    await next();
+  });
+  // Every request body is JSON: another media type is a 415 before any route reads it (Hono's
+  // validator would otherwise see an empty object and answer a misleading 400).
+  api.use("*", async (c, next) => {
+    if (hasBody(c.req.raw.headers) && !isJsonMediaType(c.req.header("content-type") ?? null)) {
+      throw new UnsupportedMediaTypeError(c.req.header("content-type") ?? "no Content-Type");
+    }
+    await next();
+  });
+  // An operator key reaches every tenant, one that does not exist included, and a write there
+  // would fail on the tenants foreign key: every tenant-scoped path answers 404 for it first.
+  // (A tenant key names its own tenant, which exists while the key works.)
+  api.use("/tenants/:tenantId/*", async (c, next) => {
+    const actor = c.get("actor");
+    const tenantId = c.req.param("tenantId") ?? "";
+    // A malformed id is left to the route's validation (400 naming it).
+    if (actor.role === "operator" && tenantId.length <= 64 && isStorableText(tenantId)) {
+      await services.tenants.get(actor, tenantId);
+    }
+    await next();
+  });
   // The route guards (access.ts) are declared with the routes, before any service exists.
   api.use("*", async (c, next) => {
     c.set("agentScope", services.agentAdmin);
@@ -125,7 +162,10 @@ export function createApiApp(ctx: AppContext, readiness: Readiness): OpenAPIHono
   });
 
   app.notFound((c) => {
-    const { status, body, headers } = toProblem(new NotFoundError("route"), c.get("requestId"), apiLogger);
+    const allow = methodsOf(c.req.path);
+    const err =
+      allow.length > 0 ? new MethodNotAllowedError(c.req.method, allow) : new NotFoundError("route");
+    const { status, body, headers } = toProblem(err, c.get("requestId"), apiLogger);
     return c.json(body, status as 404, headers);
   });
   app.onError((err, c) => {

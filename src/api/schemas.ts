@@ -11,6 +11,22 @@ export const TenantIdParam = z.object({
     .openapi({ param: { name: "tenantId", in: "path" }, example: "xs_acmeprod_ab12cd34" }),
 });
 
+/**
+ * The bounds of every integer a request may carry: the database's integer columns are 32-bit
+ * (PostgreSQL `integer`), so a larger number is refused here, as a 400 naming the field, instead
+ * of failing in the database. Every integer input is one of these schemas (a test walks
+ * /openapi.json for unbounded ones).
+ */
+export const INT32_MAX = 2_147_483_647;
+export const INT32_MIN = -2_147_483_648;
+
+/** An integer in a JSON body: `Int32.min(1)` and the like narrow it further. */
+export const Int32 = z.number().int().min(INT32_MIN).max(INT32_MAX);
+/** A positive integer in a JSON body (a revision number, a version). */
+export const PositiveInt32 = z.number().int().min(1).max(INT32_MAX);
+/** A positive integer in a path or query parameter (text coerced to a number). */
+export const PositiveInt32Param = z.coerce.number().int().min(1).max(INT32_MAX);
+
 export const PageQuery = z.object({
   cursor: z
     .string()
@@ -77,14 +93,22 @@ export const IdempotencyKeyHeader = z.object({
     }),
 });
 
-export const NameSchema = z
-  .string()
+/**
+ * A string matching `pattern`, documented in /openapi.json with the pattern's source. The OpenAPI
+ * generator writes `regex.toString()` minus its slashes, so a regex with flags came out with a
+ * literal "/u" at its end and could never match; JSON Schema patterns are ECMA-262 regexes read
+ * with Unicode semantics, which is what the `u` flag asks for.
+ */
+export function matching(pattern: RegExp, message: string) {
+  return z.string().regex(pattern, message).openapi({ pattern: pattern.source });
+}
+
+export const NameSchema = matching(
+  /^[\p{L}\p{N}][\p{L}\p{N} ._:-]*$/u,
+  "letters, digits, space and ._:- only, starting with a letter or digit",
+)
   .min(1)
-  .max(128)
-  .regex(
-    /^[\p{L}\p{N}][\p{L}\p{N} ._:-]*$/u,
-    "letters, digits, space and ._:- only, starting with a letter or digit",
-  );
+  .max(128);
 
 export const FutureDateSchema = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 

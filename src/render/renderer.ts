@@ -13,12 +13,17 @@ import {
   programOf,
   TemplateCompileError,
   type TemplateIssue,
+  VALUE_HELPERS,
 } from "./compile.js";
 import { failureResult, RenderFailure, type RenderFailureResult } from "./failure.js";
 import { createHelpers, type HelperState } from "./helpers.js";
 import { maskSecretValues } from "./secret-mask.js";
 import { SecretNotFoundError, type SecretResolver, SecretUnavailableError } from "./secrets.js";
+import { undefinedVariables } from "./variables.js";
 import { checkYamlMapping } from "./yaml-check.js";
+
+/** The value helpers, for the undefined-variable check (a call is not a variable). */
+const TEMPLATE_HELPERS: ReadonlySet<string> = new Set(Object.keys(VALUE_HELPERS));
 
 export {
   type CompiledTemplate,
@@ -151,7 +156,8 @@ function checkOutput(text: string): RenderFailureResult | null {
 /**
  * The validation a revision must pass at creation: the template compiles, and rendered for a
  * sample agent (no labels or attributes; every secret a placeholder) it is a YAML mapping.
- * Missing variables are not errors here (a real agent may have them). Returns [] when valid;
+ * A label or attribute an agent may have is not an error here; a path no agent can have
+ * (`{{nosuch}}`, `{{tenant.nosuch}}`) is (variables.ts): it would fail every delivery. Returns [] when valid;
  * positions are 1-based in the template (YAML errors are mapped back from the sample output).
  */
 export function validateTemplate(source: string): TemplateIssue[] {
@@ -162,6 +168,8 @@ export function validateTemplate(source: string): TemplateIssue[] {
     if (err instanceof TemplateCompileError) return err.issues;
     throw err;
   }
+  const undefinedPaths = undefinedVariables(source, TEMPLATE_HELPERS);
+  if (undefinedPaths.length > 0) return undefinedPaths;
   const outcome = runTemplate(program, templateView(SAMPLE_CONTEXT), true, () => SAMPLE_SECRET);
   if (!outcome.ok) return [issueOf(outcome.failure)];
   const { text, marks } = stripMarkers(outcome.text);

@@ -79,7 +79,10 @@ describe("tenants", () => {
   it("rejects a tampered cursor with 400 naming the cursor parameter", async () => {
     const res = await op.get("/api/v1/tenants?cursor=bm90LWEtY3Vyc29y");
     expect(res.status).toBe(400);
-    expect(res.body.issues).toEqual([{ path: "cursor", message: "not a cursor this API issued" }]);
+    expect(res.body.code).toBe("invalid_cursor");
+    expect(res.body.issues).toEqual([
+      { path: "cursor", message: "not a cursor this API issued for this listing" },
+    ]);
   });
 
   it("deletes a tenant with If-Match, refusing a stale ETag with 412 and deleting nothing", async () => {

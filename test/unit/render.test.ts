@@ -583,6 +583,34 @@ describe("secrets", () => {
   });
 });
 
+describe("validateTemplate: variables no agent can have", () => {
+  it.each([
+    ["a: {{nosuch}}\n", "nosuch", 1, 6],
+    ["a: 1\nb: {{tenant.nosuch}}\n", "tenant.nosuch", 2, 6],
+    ["a: {{agent.instanceUid.x}}\n", "agent.instanceUid.x", 1, 6],
+    ['a: {{default agent.nothing.tier "web"}}\n', "agent.nothing.tier", 1, 14],
+    ["{{#with agent}}a: {{constructor}}{{/with}}\n", "constructor", 1, 21],
+    ["{{#each agent.labels as |v k|}}a: {{v.x}}{{/each}}\n", "v.x", 1, 37],
+    ["{{#each agent.labels}}a: {{../nosuch}}{{/each}}\n", "../nosuch", 1, 28],
+    ["a: {{@root.tenant.region}}\n", "@root.tenant.region", 1, 6],
+  ])("%s is refused naming %s at its position (of the variable)", (source, variable, line, column) => {
+    const issues = validateTemplate(source);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ line, column });
+    expect(issues[0]?.message).toContain(`undefined variable "${variable}"`);
+  });
+
+  it.each([
+    'a: {{default tenant.region "eu"}}\n',
+    "x: 1\n{{#if agent.constructor}}a: 1{{/if}}\n",
+    "x: 1\n{{#each agent.attributes as |value key|}}{{key}}: {{value}}-{{../tenant.id}}\n{{/each}}",
+    "{{#with tenant}}a: {{id}}-{{name}}-{{../agent.instanceUid}}{{/with}}\n",
+    "a: {{agent.labels.any_key}}\nb: {{agent.attributes.[host.name]}}\n",
+  ])("%s is accepted: a render context can satisfy it", (source) => {
+    expect(validateTemplate(source)).toEqual([]);
+  });
+});
+
 describe("validateTemplate", () => {
   it("accepts a template that uses labels and attributes a sample agent does not have", () => {
     const source = [

@@ -3,6 +3,7 @@
  * summary log line plus metrics per request, labelled by route template.
  */
 import type { MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import { newRecordId } from "../../credentials/index.js";
 import type { Logger } from "../../logger.js";
 import type { Metrics } from "../../metrics.js";
@@ -31,7 +32,12 @@ export function requestContext(logger: Logger, metrics: Metrics): MiddlewareHand
       });
     });
     const seconds = (performance.now() - started) / 1000;
-    const route = c.req.routePath || "unmatched";
+    // The template of the route the request was for, even when a middleware answered it (a 404
+    // for an unknown tenant, a 405, a 415): never the middleware's own pattern.
+    const handler = matchedRoutes(c)
+      .filter((r) => r.method !== "ALL")
+      .at(-1);
+    const route = handler?.path ?? (c.req.routePath || "unmatched");
     metrics.httpRequest(route, c.req.method, c.res.status, seconds);
     const actor = c.get("actor");
     logger.info(

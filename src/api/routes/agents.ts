@@ -226,8 +226,8 @@ const remove = guardedRoute("admin", {
   tags,
   summary:
     "Delete an agent and its keys (its delivery history is kept); a revoked agent can then enroll again",
-  request: { params: AgentParams },
-  responses: { 204: { description: "Deleted" }, ...commonErrorResponses },
+  request: { params: AgentParams, headers: IfMatchHeader },
+  responses: { 204: { description: "Deleted" }, ...commonErrorResponses, ...preconditionResponse },
 });
 
 const RestartAccepted = z
@@ -342,7 +342,8 @@ export function agentRoutes(agents: AgentAdmin, restarts: AgentRestarts) {
     })
     .openapi(remove, async (c) => {
       const { tenantId, instanceUid } = c.req.valid("param");
-      await agents.delete({ actor: c.get("actor"), requestId: c.get("requestId") }, tenantId, instanceUid);
+      const meta = { actor: c.get("actor"), requestId: c.get("requestId") };
+      await agents.delete(meta, tenantId, instanceUid, c.req.valid("header")["if-match"]);
       return c.body(null, 204);
     });
 }

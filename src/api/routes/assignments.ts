@@ -5,7 +5,16 @@ import { etagOf } from "../../fleet/etag.js";
 import { guardedRoute } from "../access.js";
 import { commonErrorResponses, preconditionResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { DeliveryCounts, IfMatchHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import {
+  DeliveryCounts,
+  IfMatchHeader,
+  Int32,
+  json,
+  PageQuery,
+  PositiveInt32,
+  pageOf,
+  TenantIdParam,
+} from "../schemas.js";
 import { ObjectName } from "./config-templates.js";
 import { StrategySchema } from "./rollouts.js";
 
@@ -16,8 +25,8 @@ const Params = TenantIdParam.extend({
 export const AssignmentBody = z.strictObject({
   selector: z.string().max(4096).openapi({ example: "env=prod,region in (eu,us)" }),
   template: ObjectName,
-  revision: z.union([z.literal("latest"), z.number().int().positive()]).default("latest"),
-  priority: z.number().int().min(-1_000_000).max(1_000_000).default(0),
+  revision: z.union([z.literal("latest"), PositiveInt32]).default("latest"),
+  priority: Int32.min(-1_000_000).max(1_000_000).default(0),
   layer: z.enum(["base", "overlay"]).default("base").openapi({
     description:
       "base: the highest-priority matching base wins (as before); overlay: merged over the winning base in ascending priority (docs/layers.md)",
@@ -27,7 +36,9 @@ export const AssignmentBody = z.strictObject({
     description:
       "Also match agent-reported attributes (off by default: an agent must not be able to claim another fleet's config)",
   }),
-  rollout: StrategySchema.nullable()
+  // A union, not .nullable(): the strategy's documented `type: object` would hide the null.
+  rollout: z
+    .union([StrategySchema, z.null()])
     .optional()
     .openapi({ description: "Default rollout strategy: a new revision then goes out as a rollout" }),
 });

@@ -9,24 +9,29 @@ import {
   unprocessableResponse,
 } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IdempotencyKeyHeader, IfMatchHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import {
+  IdempotencyKeyHeader,
+  IfMatchHeader,
+  json,
+  PageQuery,
+  PositiveInt32Param,
+  pageOf,
+  TenantIdParam,
+} from "../schemas.js";
 
 export const ObjectName = z
   .string()
   .regex(
     /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/,
     "1-63 characters of [a-z0-9._-], starting and ending alphanumeric",
-  );
+  )
+  .openapi({ example: "base" });
 
 const TemplateParams = TenantIdParam.extend({
   name: ObjectName.openapi({ param: { name: "name", in: "path" }, example: "base" }),
 });
 const RevisionParams = TemplateParams.extend({
-  version: z.coerce
-    .number()
-    .int()
-    .positive()
-    .openapi({ param: { name: "version", in: "path" } }),
+  version: PositiveInt32Param.openapi({ param: { name: "version", in: "path" } }),
 });
 
 const Revision = z

@@ -4,7 +4,15 @@ import type { DeliveryService } from "../../fleet/deliveries/service.js";
 import { guardedRoute } from "../access.js";
 import { commonErrorResponses } from "../errors.js";
 import { newRouter } from "../router.js";
-import { DeliveryCounts, IdempotencyKeyHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import {
+  DeliveryCounts,
+  IdempotencyKeyHeader,
+  json,
+  PageQuery,
+  PositiveInt32,
+  pageOf,
+  TenantIdParam,
+} from "../schemas.js";
 import { AgentParams } from "./agents.js";
 import { ObjectName } from "./config-templates.js";
 
@@ -167,7 +175,7 @@ const retryAll = guardedRoute("editor", {
         "application/json": {
           schema: z.strictObject({
             template: ObjectName.optional(),
-            version: z.number().int().positive().optional(),
+            version: PositiveInt32.optional(),
           }),
         },
       },

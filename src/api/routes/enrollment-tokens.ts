@@ -11,6 +11,7 @@ import {
   LabelsSchema,
   NameSchema,
   PageQuery,
+  PositiveInt32,
   pageOf,
   TenantIdParam,
 } from "../schemas.js";
@@ -43,7 +44,7 @@ const CreateEnrollmentToken = z.strictObject({
   name: NameSchema.openapi({ example: "prod-hosts" }),
   labels: LabelsSchema.default({}),
   expiresAt: FutureDateSchema.optional(),
-  maxUses: z.number().int().positive().max(100_000_000).optional(),
+  maxUses: PositiveInt32.max(100_000_000).optional(),
   allowConfigOnToken: z.boolean().optional().openapi({
     description:
       "Serve config to agents that stay on this token (collectors running only the opamp extension, which cannot switch to a per-agent key)",

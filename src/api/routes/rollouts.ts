@@ -8,7 +8,7 @@ import type { RolloutService } from "../../fleet/rollouts/service.js";
 import { guardedRoute } from "../access.js";
 import { commonErrorResponses, conflictResponse, unprocessableResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { IdempotencyKeyHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IdempotencyKeyHeader, json, PageQuery, PositiveInt32, pageOf, TenantIdParam } from "../schemas.js";
 import { ObjectName } from "./config-templates.js";
 
 const STATES = ["running", "paused", "completed", "aborted", "superseded"] as const;
@@ -25,8 +25,9 @@ export const StrategySchema = z.unknown().openapi({
 
 const StartBody = z.strictObject({
   assignment: ObjectName,
-  revision: z.number().int().positive(),
-  strategy: StrategySchema.optional(),
+  revision: PositiveInt32,
+  // null (like absent) means the defaults; a union so that the documented type admits it.
+  strategy: z.union([StrategySchema, z.null()]).optional(),
   supersede: z
     .boolean()
     .optional()

@@ -3,9 +3,9 @@ import { etagOf } from "../../fleet/etag.js";
 import type { SecretService } from "../../fleet/secrets/service.js";
 import { SECRET_NAME_PATTERN, SECRET_NAME_RULE } from "../../render/index.js";
 import { guardedRoute } from "../access.js";
-import { commonErrorResponses, conflictResponse } from "../errors.js";
+import { commonErrorResponses, conflictResponse, preconditionResponse } from "../errors.js";
 import { newRouter } from "../router.js";
-import { json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
+import { IfMatchHeader, json, PageQuery, pageOf, TenantIdParam } from "../schemas.js";
 
 const Params = TenantIdParam.extend({
   name: z
@@ -44,12 +44,14 @@ const put = guardedRoute("editor", {
   summary: "Set a secret's value: a new version; the value is never shown again",
   request: {
     params: Params,
+    headers: IfMatchHeader,
     body: { required: true, ...json(z.strictObject({ value: z.string().min(1) })) },
   },
   responses: {
     201: { description: "Created", ...json(Secret) },
     200: { description: "A new version", ...json(Secret) },
     ...commonErrorResponses,
+    ...preconditionResponse,
     ...unavailable,
   },
 });
@@ -80,8 +82,17 @@ const remove = guardedRoute("editor", {
   path: "/tenants/{tenantId}/secrets/{name}",
   tags,
   summary: "Delete a secret; 409 while an assigned revision references it, unless force=true",
-  request: { params: Params, query: z.object({ force: z.enum(["true", "false"]).optional() }) },
-  responses: { 204: { description: "Deleted" }, ...commonErrorResponses, ...conflictResponse },
+  request: {
+    params: Params,
+    headers: IfMatchHeader,
+    query: z.object({ force: z.enum(["true", "false"]).optional() }),
+  },
+  responses: {
+    204: { description: "Deleted" },
+    ...commonErrorResponses,
+    ...conflictResponse,
+    ...preconditionResponse,
+  },
 });
 
 export function secretRoutes(secrets: SecretService) {
@@ -89,7 +100,13 @@ export function secretRoutes(secrets: SecretService) {
     .openapi(put, async (c) => {
       const { tenantId, name } = c.req.valid("param");
       const meta = { actor: c.get("actor"), requestId: c.get("requestId") };
-      const { view, created } = await secrets.put(meta, tenantId, name, c.req.valid("json").value);
+      const { view, created } = await secrets.put(
+        meta,
+        tenantId,
+        name,
+        c.req.valid("json").value,
+        c.req.valid("header")["if-match"],
+      );
       c.header("Cache-Control", "no-store");
       return created ? c.json(view, 201) : c.json(view, 200);
     })
@@ -106,7 +123,13 @@ export function secretRoutes(secrets: SecretService) {
     .openapi(remove, async (c) => {
       const { tenantId, name } = c.req.valid("param");
       const meta = { actor: c.get("actor"), requestId: c.get("requestId") };
-      await secrets.delete(meta, tenantId, name, c.req.valid("query").force === "true");
+      await secrets.delete(
+        meta,
+        tenantId,
+        name,
+        c.req.valid("query").force === "true",
+        c.req.valid("header")["if-match"],
+      );
       return c.body(null, 204);
     });
 }

@@ -20,7 +20,8 @@ const CreateTenant = z.strictObject({
   orgId: z
     .string()
     .regex(/^xs_org_[0-9a-f]{32}$/, "must look like xs_org_<32 hex>")
-    .optional(),
+    .optional()
+    .openapi({ example: "xs_org_0123456789abcdef0123456789abcdef" }),
 });
 
 const tags = ["Tenants"];

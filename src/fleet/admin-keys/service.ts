@@ -14,7 +14,7 @@ import type { Logger } from "../../logger.js";
 import { type Actor, type RequestMeta, roleAtLeast, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
-import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import { findTenant } from "../tenants/repository.js";
 import {
   countLiveOperatorKeys,
@@ -213,9 +213,9 @@ export class AdminKeyService {
     opts: { cursor?: string; limit: number },
   ): Promise<Page<AdminKeyView>> {
     scopeToTenant(actor, tenantId);
-    const after = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.apiKeys)[0] : undefined;
     const rows = await listAdminKeys(this.db, { tenantId, after, limit: opts.limit + 1 });
-    return toPage(rows, opts.limit, (r) => [r.id], toView);
+    return toPage(rows, opts.limit, CURSORS.apiKeys, (r) => [r.id], toView);
   }
 
   async get(actor: Actor, tenantId: string, id: string): Promise<AdminKeyView> {

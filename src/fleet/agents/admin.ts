@@ -19,7 +19,7 @@ import type { ComponentCatalog } from "../components/catalog.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
 import { labelKeyProblem, labelValueProblem, MAX_LABELS } from "../labels.js";
-import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import { parseSelectorInput } from "../selector.js";
 import type { AgentStatus, Liveness } from "./liveness.js";
 import {
@@ -62,7 +62,7 @@ export class AgentAdmin {
   ): Promise<Page<AgentView>> {
     scopeToTenant(actor, tenantId);
     const requirements = opts.selector ? parseSelectorInput(opts.selector).requirements : [];
-    const afterUid = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    const afterUid = opts.cursor ? decodeCursor(opts.cursor, CURSORS.agents)[0] : undefined;
     // One `now` for the filter and the views: a page never lists an agent its item contradicts.
     const now = this.clock.now();
     const rows = await listAgents(this.db, {
@@ -79,6 +79,7 @@ export class AgentAdmin {
     return toPage(
       rows,
       opts.limit,
+      CURSORS.agents,
       (r) => [r.instance_uid],
       (r) => agentView(r, this.liveness, now),
     );
@@ -226,12 +227,16 @@ export class AgentAdmin {
   }
 
   /** Deletes an agent and its keys (its delivery history stays); a live connection is closed. */
-  async delete(meta: RequestMeta, tenantId: string, instanceUid: string): Promise<void> {
+  async delete(meta: RequestMeta, tenantId: string, instanceUid: string, ifMatch?: string): Promise<void> {
     scopeToTenant(meta.actor, tenantId);
     const ref = { tenantId, instanceUid };
+    // If-Match as for patchLabels: against the view a GET shows, and the locked row must still be it.
+    const seen = ifMatch !== undefined ? await this.#detail(this.db, ref) : undefined;
+    if (seen && ifMatch !== undefined) checkIfMatch(ifMatch, seen);
     await this.db.transaction().execute(async (trx) => {
       const row = await lockAgent(trx, ref);
       if (!row) throw new NotFoundError("agent");
+      if (seen && row.updated_at.toISOString() !== seen.updatedAt) throw new PreconditionFailedError();
       await deleteAgent(trx, ref);
       await this.audit.record(trx, meta, {
         tenantId,

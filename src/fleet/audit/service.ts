@@ -8,7 +8,7 @@ import type { AuditEventRow } from "../../db/schema.js";
 import type { Db, Tx } from "../../db/types.js";
 import type { Metrics } from "../../metrics.js";
 import { type Actor, authorizeOperator, type RequestMeta, scopeToTenant } from "../actor.js";
-import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import { insertAuditEvent, listAuditEvents } from "./repository.js";
 
 export interface AuditEntry {
@@ -84,13 +84,13 @@ export class AuditLog {
   }
 
   async #list(tenantId: string | null, opts: AuditQuery): Promise<Page<AuditEventView>> {
-    const before = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    const before = opts.cursor ? decodeCursor(opts.cursor, CURSORS.auditEvents)[0] : undefined;
     const rows = await listAuditEvents(this.db, {
       tenantId,
       before,
       action: opts.action,
       limit: opts.limit + 1,
     });
-    return toPage(rows, opts.limit, (r) => [r.id], toView);
+    return toPage(rows, opts.limit, CURSORS.auditEvents, (r) => [r.id], toView);
   }
 }

@@ -10,7 +10,7 @@ import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
-import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import type { RolloutService } from "../rollouts/service.js";
 import { parseStrategy, type RolloutStrategy } from "../rollouts/strategy.js";
 import { formatSelector, parseSelectorInput, type Selector } from "../selector.js";
@@ -233,9 +233,9 @@ export class AssignmentService {
     opts: { cursor?: string; limit: number },
   ): Promise<Page<AssignmentView>> {
     scopeToTenant(actor, tenantId);
-    const after = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.assignments)[0] : undefined;
     const rows = await listAssignments(this.db, tenantId, after, opts.limit + 1);
-    return toPage(rows, opts.limit, (r) => [r.name], assignmentView);
+    return toPage(rows, opts.limit, CURSORS.assignments, (r) => [r.name], assignmentView);
   }
 
   async get(actor: Actor, tenantId: string, name: string): Promise<AssignmentView> {

@@ -13,7 +13,7 @@ import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
-import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import type { RolloutService } from "../rollouts/service.js";
 import { parseStrategy } from "../rollouts/strategy.js";
 import {
@@ -242,9 +242,9 @@ export class TemplateService {
     opts: { cursor?: string; limit: number },
   ): Promise<Page<TemplateView>> {
     scopeToTenant(actor, tenantId);
-    const after = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.templates)[0] : undefined;
     const rows = await listTemplates(this.db, tenantId, after, opts.limit + 1);
-    return toPage(rows, opts.limit, (r) => [r.name], templateView);
+    return toPage(rows, opts.limit, CURSORS.templates, (r) => [r.name], templateView);
   }
 
   async get(
@@ -275,9 +275,9 @@ export class TemplateService {
     scopeToTenant(actor, tenantId);
     const t = await findTemplate(this.db, tenantId, name);
     if (!t) throw new NotFoundError("template");
-    const before = opts.cursor ? Number(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    const before = opts.cursor ? decodeCursor(opts.cursor, CURSORS.revisions)[0] : undefined;
     const rows = await listRevisions(this.db, t.id, before, opts.limit + 1);
-    return toPage(rows, opts.limit, (r) => [r.version], revisionView);
+    return toPage(rows, opts.limit, CURSORS.revisions, (r) => [r.version], revisionView);
   }
 
   async getRevision(

@@ -24,7 +24,7 @@ import {
   listRevisionNames,
 } from "../configs/repository.js";
 import { publishFleetEvent } from "../events.js";
-import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import {
   applyStatusReports,
   type ChangedDelivery,
@@ -204,7 +204,7 @@ export class DeliveryService {
     },
   ): Promise<Page<DeliveryView>> {
     scopeToTenant(actor, tenantId);
-    const before = opts.cursor ? decodeCursor(opts.cursor, 2) : undefined;
+    const before = opts.cursor ? decodeCursor(opts.cursor, CURSORS.deliveries) : undefined;
     const ids = await this.#resolveNames(tenantId, opts.template, opts.assignment);
     if (ids === null) return { items: [], nextCursor: null };
     const rows = await listDeliveries(this.db, {
@@ -214,12 +214,13 @@ export class DeliveryService {
       templateId: ids.templateId,
       assignmentId: ids.assignmentId,
       stalledBefore: this.#stalledBefore(),
-      before: before ? { updatedAt: String(before[0]), id: String(before[1]) } : undefined,
+      before: before ? { updatedAt: before[0], id: before[1] } : undefined,
       limit: opts.limit + 1,
     });
     return toPage(
       rows,
       opts.limit,
+      CURSORS.deliveries,
       (r) => [r.updated_at.toISOString(), r.id],
       (r) => this.#view(r),
     );

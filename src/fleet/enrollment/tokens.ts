@@ -10,7 +10,7 @@ import { NotFoundError, ValidationError } from "../../errors.js";
 import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
-import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import { findTenant } from "../tenants/repository.js";
 import {
   findEnrollmentToken,
@@ -127,9 +127,9 @@ export class EnrollmentTokenService {
     opts: { cursor?: string; limit: number },
   ): Promise<Page<EnrollmentTokenView>> {
     scopeToTenant(actor, tenantId);
-    const after = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.enrollmentTokens)[0] : undefined;
     const rows = await listEnrollmentTokens(this.db, { tenantId, after, limit: opts.limit + 1 });
-    return toPage(rows, opts.limit, (r) => [r.id], toView);
+    return toPage(rows, opts.limit, CURSORS.enrollmentTokens, (r) => [r.id], toView);
   }
 
   async get(actor: Actor, tenantId: string, id: string): Promise<EnrollmentTokenView> {

@@ -26,7 +26,7 @@ import {
   type RevisionRow,
 } from "../configs/repository.js";
 import { resolveAssignment } from "../configs/resolve.js";
-import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import { matchesSelector, parseSelector } from "../selector.js";
 import { type RolloutNames, recordTransition } from "./effects.js";
 import {
@@ -261,7 +261,7 @@ export class RolloutService {
     opts: { cursor?: string; limit: number; state?: RolloutStateColumn; assignment?: string },
   ): Promise<Page<RolloutView>> {
     scopeToTenant(actor, tenantId);
-    const before = opts.cursor ? decodeCursor(opts.cursor, 2) : undefined;
+    const before = opts.cursor ? decodeCursor(opts.cursor, CURSORS.rollouts) : undefined;
     let assignmentId: string | undefined;
     if (opts.assignment) {
       const a = await findAssignment(this.db, tenantId, opts.assignment);
@@ -272,13 +272,14 @@ export class RolloutService {
       tenantId,
       state: opts.state,
       assignmentId,
-      before: before ? { createdAt: String(before[0]), id: String(before[1]) } : undefined,
+      before: before ? { createdAt: before[0], id: before[1] } : undefined,
       limit: opts.limit + 1,
     });
     const counts = await this.#counts(rows.map((r) => r.id));
     return toPage(
       rows,
       opts.limit,
+      CURSORS.rollouts,
       (r) => [r.created_at.toISOString(), r.id],
       (r) => rolloutView(r, counts.get(r.id) ?? { ...machine.countAgents([]), drifted: 0 }),
     );
@@ -318,8 +319,8 @@ export class RolloutService {
     opts: { cursor?: string; limit: number; state?: RolloutAgentStateColumn },
   ): Promise<Page<RolloutAgentView>> {
     scopeToTenant(actor, tenantId);
+    const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.rolloutAgents)[0] : undefined;
     if (!(await findRollout(this.db, tenantId, id))) throw new NotFoundError("rollout");
-    const after = opts.cursor ? Number(decodeCursor(opts.cursor, 1)[0]) : undefined;
     const rows = await listRolloutAgents(this.db, {
       rolloutId: id,
       state: opts.state,
@@ -338,6 +339,7 @@ export class RolloutService {
     return toPage(
       rows,
       opts.limit,
+      CURSORS.rolloutAgents,
       (r) => [r.position],
       (r) => rolloutAgentView(r, drift.get(r.instance_uid) ?? null),
     );

@@ -4,11 +4,12 @@
  * config at delivery time (`resolve`) and to redact it from what agents report (`redact`).
  */
 import { newRecordId } from "../../credentials/index.js";
-import type { Db } from "../../db/types.js";
+import type { Db, Queryable } from "../../db/types.js";
 import {
   ConflictError,
   NotFoundError,
   PayloadTooLargeError,
+  PreconditionFailedError,
   UnavailableError,
   ValidationError,
 } from "../../errors.js";
@@ -24,8 +25,9 @@ import {
 } from "../../render/index.js";
 import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
+import { checkIfMatch } from "../etag.js";
 import { publishFleetEvent } from "../events.js";
-import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import {
   deleteSecret,
   findLatestSecret,
@@ -100,6 +102,7 @@ export class SecretService implements SecretResolver {
     tenantId: string,
     name: string,
     value: string,
+    ifMatch?: string,
   ): Promise<{ view: SecretView; created: boolean }> {
     scopeToTenant(meta.actor, tenantId);
     assertSecretName(name);
@@ -119,6 +122,7 @@ export class SecretService implements SecretResolver {
     }
     const result = await this.db.transaction().execute(async (trx) => {
       const versions = await lockSecretVersions(trx, tenantId, name);
+      await this.#checkIfMatch(trx, tenantId, name, ifMatch);
       const version = (versions[0]?.version ?? 0) + 1;
       const row = await insertSecret(trx, {
         id: newRecordId("sec"),
@@ -151,9 +155,9 @@ export class SecretService implements SecretResolver {
     opts: { cursor?: string; limit: number },
   ): Promise<Page<SecretView>> {
     scopeToTenant(actor, tenantId);
-    const after = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.secrets)[0] : undefined;
     const rows = await listLatestSecrets(this.db, tenantId, after, opts.limit + 1);
-    return toPage(rows, opts.limit, (r) => [r.name], view);
+    return toPage(rows, opts.limit, CURSORS.secrets, (r) => [r.name], view);
   }
 
   async get(actor: Actor, tenantId: string, name: string): Promise<SecretDetailView> {
@@ -161,11 +165,32 @@ export class SecretService implements SecretResolver {
     assertSecretName(name);
     const row = await findLatestSecret(this.db, tenantId, name);
     if (!row) throw new NotFoundError("secret");
-    return { ...view(row), referencedBy: await this.#referencedBy(tenantId, name) };
+    return { ...view(row), referencedBy: await this.#referencedBy(this.db, tenantId, name) };
   }
 
-  async #referencedBy(tenantId: string, name: string): Promise<SecretDetailView["referencedBy"]> {
-    const revisions = await latestRevisionContents(this.db, tenantId);
+  /**
+   * If-Match against the view a GET shows, read under the lock of the secret's versions. A secret
+   * that does not exist matches no tag (RFC 9110 §13.1.1), so If-Match on it is a 412.
+   */
+  async #checkIfMatch(
+    db: Queryable,
+    tenantId: string,
+    name: string,
+    ifMatch: string | undefined,
+  ): Promise<void> {
+    if (ifMatch === undefined) return;
+    const row = await findLatestSecret(db, tenantId, name);
+    if (!row)
+      throw new PreconditionFailedError("the secret does not exist (If-Match needs a current version)");
+    checkIfMatch(ifMatch, { ...view(row), referencedBy: await this.#referencedBy(db, tenantId, name) });
+  }
+
+  async #referencedBy(
+    db: Queryable,
+    tenantId: string,
+    name: string,
+  ): Promise<SecretDetailView["referencedBy"]> {
+    const revisions = await latestRevisionContents(db, tenantId);
     return revisions
       .filter((r) => referencesSecret(r.content, name))
       .map((r) => ({ template: r.template, version: r.version, inUse: r.in_use }))
@@ -176,10 +201,16 @@ export class SecretService implements SecretResolver {
    * Deletes every version; 409 while an assigned revision or the own-telemetry settings reference
    * it, unless forced.
    */
-  async delete(meta: RequestMeta, tenantId: string, name: string, force: boolean): Promise<void> {
+  async delete(
+    meta: RequestMeta,
+    tenantId: string,
+    name: string,
+    force: boolean,
+    ifMatch?: string,
+  ): Promise<void> {
     scopeToTenant(meta.actor, tenantId);
     assertSecretName(name);
-    const users = (await this.#referencedBy(tenantId, name)).filter((r) => r.inUse);
+    const users = (await this.#referencedBy(this.db, tenantId, name)).filter((r) => r.inUse);
     if (users.length > 0 && !force) {
       throw new ConflictError(
         `secret "${name}" is used by assigned revisions: ${users.map((u) => `${u.template}@${u.version}`).join(", ")} (delete with force=true to break them)`,
@@ -196,6 +227,7 @@ export class SecretService implements SecretResolver {
     await this.db.transaction().execute(async (trx) => {
       const versions = await lockSecretVersions(trx, tenantId, name);
       if (versions.length === 0) throw new NotFoundError("secret");
+      await this.#checkIfMatch(trx, tenantId, name, ifMatch);
       await deleteSecret(trx, tenantId, name);
       await this.audit.record(trx, meta, {
         tenantId,

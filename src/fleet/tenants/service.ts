@@ -11,7 +11,7 @@ import { NotFoundError } from "../../errors.js";
 import { type Actor, authorizeOperator, type RequestMeta } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import { checkIfMatch } from "../etag.js";
-import { decodeCursor, type Page, toPage } from "../pagination.js";
+import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import { deleteTenant, findTenant, insertTenant, listTenants, lockTenant } from "./repository.js";
 
 export interface TenantView {
@@ -66,10 +66,10 @@ export class TenantService {
 
   /** The operator sees every tenant; a tenant key sees only its own. */
   async list(actor: Actor, opts: { cursor?: string; limit: number }): Promise<Page<TenantView>> {
-    const after = opts.cursor ? String(decodeCursor(opts.cursor, 1)[0]) : undefined;
+    const after = opts.cursor ? decodeCursor(opts.cursor, CURSORS.tenants)[0] : undefined;
     const only = actor.role === "operator" ? undefined : (actor.tenantId ?? "");
     const rows = await listTenants(this.db, { after, only, limit: opts.limit + 1 });
-    return toPage(rows, opts.limit, (r) => [r.id], toView);
+    return toPage(rows, opts.limit, CURSORS.tenants, (r) => [r.id], toView);
   }
 
   /** One tenant; another tenant's id is "not found" for a tenant key. */
