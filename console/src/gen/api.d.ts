@@ -71,8 +71,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -177,8 +204,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -226,6 +280,7 @@ export interface paths {
                     "application/json": {
                         /** @example Acme Prod */
                         displayName: string;
+                        /** @example xs_org_0123456789abcdef0123456789abcdef */
                         orgId?: string;
                     };
                 };
@@ -276,8 +331,44 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Conflicts with the current state, or the Idempotency-Key was used for another request */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -378,8 +469,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -479,8 +597,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -591,8 +736,17 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -602,6 +756,15 @@ export interface paths {
                 };
                 /** @description Semantically invalid (with positions) */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -705,8 +868,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -743,7 +933,10 @@ export interface paths {
         delete: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description ETag from a previous read; 412 when stale */
+                    "if-match"?: string;
+                };
                 path: {
                     instanceUid: string;
                     tenantId: string;
@@ -795,8 +988,44 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description If-Match does not match the current ETag */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -908,8 +1137,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1007,8 +1263,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1117,8 +1400,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1229,8 +1539,44 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Conflicts with the current state, or the Idempotency-Key was used for another request */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1348,8 +1694,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1456,8 +1829,44 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Conflicts with the current state, or the Idempotency-Key was used for another request */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1564,8 +1973,26 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Conflicts with the current state, or the Idempotency-Key was used for another request */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1575,6 +2002,15 @@ export interface paths {
                 };
                 /** @description Semantically invalid (with positions) */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1684,8 +2120,26 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Conflicts with the current state, or the Idempotency-Key was used for another request */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1695,6 +2149,15 @@ export interface paths {
                 };
                 /** @description Semantically invalid (with positions) */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1799,8 +2262,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1903,8 +2393,44 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Conflicts with the current state, or the Idempotency-Key was used for another request */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2006,8 +2532,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2110,8 +2663,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2232,8 +2812,17 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2243,6 +2832,15 @@ export interface paths {
                 };
                 /** @description Semantically invalid (with positions) */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2347,8 +2945,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2452,8 +3077,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2514,21 +3166,11 @@ export interface paths {
                         priority?: number;
                         /** @default latest */
                         revision?: "latest" | number;
-                        /**
-                         * @description Default rollout strategy: a new revision then goes out as a rollout
-                         * @example {
-                         *       "canary": 2,
-                         *       "waves": [
-                         *         "25%",
-                         *         "100%"
-                         *       ],
-                         *       "bakeSeconds": 120,
-                         *       "maxFailures": 0
-                         *     }
-                         */
-                        rollout?: Record<string, never>;
+                        /** @description Default rollout strategy: a new revision then goes out as a rollout */
+                        rollout?: Record<string, never> | null;
                         /** @example env=prod,region in (eu,us) */
                         selector: string;
+                        /** @example base */
                         template: string;
                     };
                 };
@@ -2597,8 +3239,17 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2608,6 +3259,15 @@ export interface paths {
                 };
                 /** @description Semantically invalid (with positions) */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2707,8 +3367,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2813,8 +3500,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2921,8 +3635,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3026,8 +3767,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3150,8 +3918,17 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3161,6 +3938,15 @@ export interface paths {
                 };
                 /** @description Semantically invalid (with positions) */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3269,8 +4055,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3375,8 +4188,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3490,8 +4330,26 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Conflicts with the current state, or the Idempotency-Key was used for another request */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3501,6 +4359,15 @@ export interface paths {
                 };
                 /** @description Semantically invalid (with positions) */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3603,8 +4470,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3714,8 +4608,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3779,6 +4700,7 @@ export interface paths {
             requestBody?: {
                 content: {
                     "application/json": {
+                        /** @example base */
                         template?: string;
                         version?: number;
                     };
@@ -3832,8 +4754,44 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Conflicts with the current state, or the Idempotency-Key was used for another request */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3943,8 +4901,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4051,8 +5036,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4167,8 +5179,44 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Conflicts with the current state, or the Idempotency-Key was used for another request */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4270,8 +5318,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4374,8 +5449,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4475,8 +5577,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4589,8 +5718,17 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4600,6 +5738,15 @@ export interface paths {
                 };
                 /** @description Semantically invalid (with positions) */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4698,8 +5845,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4805,8 +5979,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4854,21 +6055,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @example base */
                         assignment: string;
                         revision: number;
-                        /**
-                         * @description canary: a count or a percentage (default 1); canarySelector: a label selector choosing the canary instead; waves: cumulative percentages ending at "100%" (default ["100%"]); bakeSeconds (default 60); maxFailures: a count or a percentage (default 0)
-                         * @example {
-                         *       "canary": 2,
-                         *       "waves": [
-                         *         "25%",
-                         *         "100%"
-                         *       ],
-                         *       "bakeSeconds": 120,
-                         *       "maxFailures": 0
-                         *     }
-                         */
-                        strategy?: Record<string, never>;
+                        strategy?: Record<string, never> | null;
                         /** @description Supersede a running or paused rollout of the assignment instead of a 409 */
                         supersede?: boolean;
                     };
@@ -4920,8 +6110,26 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Conflicts with the current state, or the Idempotency-Key was used for another request */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4931,6 +6139,15 @@ export interface paths {
                 };
                 /** @description Semantically invalid (with positions) */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5032,8 +6249,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5151,8 +6395,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5259,8 +6530,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5378,8 +6676,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5495,8 +6820,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5601,8 +6953,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5706,8 +7085,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5742,7 +7148,10 @@ export interface paths {
         put: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description ETag from a previous read; 412 when stale */
+                    "if-match"?: string;
+                };
                 path: {
                     name: string;
                     tenantId: string;
@@ -5811,8 +7220,44 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description If-Match does not match the current ETag */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5852,7 +7297,10 @@ export interface paths {
                 query?: {
                     force?: "true" | "false";
                 };
-                header?: never;
+                header?: {
+                    /** @description ETag from a previous read; 412 when stale */
+                    "if-match"?: string;
+                };
                 path: {
                     name: string;
                     tenantId: string;
@@ -5913,8 +7361,44 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description If-Match does not match the current ETag */
+                412: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6012,8 +7496,35 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Request body over the limit */
+                /** @description Request body over the limit (the connection is closed after the answer) */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A request body that is not application/json */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Semantically invalid (with field paths), e.g. a reserved key such as __proto__ */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request line or headers over the limit (the connection is closed) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6233,26 +7744,17 @@ export interface components {
                 layer: "base" | "overlay";
                 /** @description Also match agent-reported attributes (off by default: an agent must not be able to claim another fleet's config) */
                 matchReportedAttributes?: boolean;
+                /** @example base */
                 name: string;
                 /** @default 0 */
                 priority: number;
                 /** @default latest */
                 revision: "latest" | number;
-                /**
-                 * @description Default rollout strategy: a new revision then goes out as a rollout
-                 * @example {
-                 *       "canary": 2,
-                 *       "waves": [
-                 *         "25%",
-                 *         "100%"
-                 *       ],
-                 *       "bakeSeconds": 120,
-                 *       "maxFailures": 0
-                 *     }
-                 */
-                rollout?: Record<string, never>;
+                /** @description Default rollout strategy: a new revision then goes out as a rollout */
+                rollout?: Record<string, never> | null;
                 /** @example env=prod,region in (eu,us) */
                 selector: string;
+                /** @example base */
                 template: string;
             }[];
             /**
@@ -6264,6 +7766,7 @@ export interface components {
             templates: {
                 content: string;
                 description?: string;
+                /** @example base */
                 name: string;
             }[];
         };
