@@ -1,7 +1,6 @@
 import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
 import { Badge } from "../src/components/ui";
-import { addAgents, emptyCounts, sortedLabels } from "../src/lib/fleet";
 import { waveProgress } from "../src/lib/rollouts";
 import { agentBadge, deliveryBadge, healthRows, shortUid } from "../src/lib/status";
 
@@ -62,23 +61,7 @@ describe("status badges", () => {
   });
 });
 
-describe("fleet counts and rollout waves", () => {
-  it("counts agents by status and by label across pages", () => {
-    let state = addAgents(emptyCounts(), new Map(), [
-      { ...agent, labels: { env: "prod" } },
-      { ...agent, status: "offline", drift: true, labels: { env: "prod", tier: "edge" } },
-    ]);
-    state = addAgents(state.counts, state.byLabel, [
-      { ...agent, attention: "revoked", labels: { env: "dev" } },
-    ]);
-    expect(state.counts).toEqual({ total: 3, online: 2, offline: 1, attention: 1, drift: 1 });
-    expect(sortedLabels(state.byLabel)).toEqual([
-      { label: "env=prod", total: 2, online: 1 },
-      { label: "env=dev", total: 1, online: 1 },
-      { label: "tier=edge", total: 1, online: 0 },
-    ]);
-  });
-
+describe("rollout waves", () => {
   it("fills the canary, then each wave, with finished agents", () => {
     const waves = waveProgress({
       waveTargets: [1, 5, 10],

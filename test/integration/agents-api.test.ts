@@ -173,3 +173,24 @@ describe("tenant isolation of agents", () => {
     expect(bad.body.issues[0].path).toBe("instanceUid");
   });
 });
+
+describe("GET /fleet", () => {
+  it("counts every agent by status, attention, drift and label, as the list's filters do", async () => {
+    const res = await fleet.api.get(`/api/v1/tenants/${fleet.tenantId}/fleet`);
+    expect(res.status).toBe(200);
+    expect(res.body.agents).toEqual({ total: 4, online: 3, offline: 1, attention: 0, drift: 0 });
+    const online = await fleet.api.get(path("?status=online"));
+    expect(online.body.items).toHaveLength(res.body.agents.online);
+    expect(res.body.labels.slice(0, 2)).toEqual([
+      { label: "env=prod", total: 3, online: 2 },
+      { label: "region=eu", total: 3, online: 2 },
+    ]);
+    expect(res.body.labels).toContainEqual({ label: "canary=true", total: 1, online: 0 });
+    expect(res.body.labels).toHaveLength(5);
+    // A revoked agent needs attention (and stays counted until deleted).
+    const extra = await enroll({ env: "dev" });
+    expect((await fleet.api.post(path(`/${extra.instanceUidString}/revoke`))).status).toBe(200);
+    const after = await fleet.api.get(`/api/v1/tenants/${fleet.tenantId}/fleet`);
+    expect(after.body.agents).toMatchObject({ total: 5, attention: 1 });
+  });
+});

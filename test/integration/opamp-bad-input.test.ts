@@ -785,7 +785,12 @@ describe("slow and incomplete requests", () => {
     for (const cut of await Promise.all([incomplete, slow])) {
       expect(cut.elapsedMs).toBeGreaterThanOrEqual(9_500);
       expect(cut.elapsedMs).toBeLessThan(12_000);
-      expect(cut.answer).toBe("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n");
+      // Refused at the transport like every other malformed request: problem+json, then closed.
+      const [head, body] = cut.answer.split("\r\n\r\n");
+      expect(head?.split("\r\n")[0]).toBe("HTTP/1.1 408 Request Timeout");
+      expect(head).toContain("Connection: close");
+      expect(head).toContain("Content-Type: application/problem+json");
+      expect(JSON.parse(body ?? "")).toMatchObject({ status: 408 });
     }
     const after = await settledState();
     // Only the probe agent from expectStillServing (and its token) was added.

@@ -172,6 +172,42 @@ const list = guardedRoute("viewer", {
   },
 });
 
+const FleetSummary = z
+  .object({
+    agents: z.object({
+      total: z.number().int(),
+      online: z.number().int(),
+      offline: z.number().int(),
+      attention: z.number().int().openapi({ description: "Revoked, or unable to receive its own key" }),
+      drift: z.number().int().openapi({ description: "Running something other than what it should" }),
+    }),
+    labels: z
+      .array(
+        z.object({
+          label: z.string().openapi({ example: "env=prod" }),
+          total: z.number().int(),
+          online: z.number().int(),
+        }),
+      )
+      .openapi({ description: "The most common labels (key=value), most agents first (100 at most)" }),
+  })
+  .openapi("FleetSummary");
+
+const summary = guardedRoute("viewer", {
+  method: "get",
+  path: "/tenants/{tenantId}/fleet",
+  tags,
+  summary: "The fleet at a glance: agents by status, attention and drift, and by label",
+  request: { params: TenantIdParam },
+  responses: {
+    200: {
+      description: "Counts over every agent of the tenant",
+      content: { "application/json": { schema: FleetSummary } },
+    },
+    ...commonErrorResponses,
+  },
+});
+
 const get = guardedRoute("viewer", {
   method: "get",
   path: "/tenants/{tenantId}/agents/{instanceUid}",
@@ -301,6 +337,10 @@ export function agentRoutes(agents: AgentAdmin, restarts: AgentRestarts) {
     .openapi(list, async (c) => {
       const { tenantId } = c.req.valid("param");
       return c.json(await agents.list(c.get("actor"), tenantId, c.req.valid("query")), 200);
+    })
+    .openapi(summary, async (c) => {
+      const { tenantId } = c.req.valid("param");
+      return c.json(await agents.summary(c.get("actor"), tenantId), 200);
     })
     .openapi(get, async (c) => {
       const { tenantId, instanceUid } = c.req.valid("param");

@@ -1,6 +1,6 @@
 /**
- * The admin operations on agents: list (selector, status, text), detail, label edits, revoke,
- * key rotation, delete. Each mutation is one transaction with its audit row and the fleet event
+ * The admin operations on agents: list (selector, status, text), the fleet summary, detail, label
+ * edits, revoke, key rotation, delete. Each mutation is one transaction with its audit row and the fleet event
  * that lets the replica holding the agent act on it (close the socket, offer a key, re-plan).
  */
 import type { Clock } from "../../clock.js";
@@ -13,6 +13,7 @@ import {
   UnprocessableError,
   ValidationError,
 } from "../../errors.js";
+import { AgentCapability } from "../../protocol/capabilities.js";
 import { type Actor, type RequestMeta, scopeToTenant } from "../actor.js";
 import type { AuditLog } from "../audit/service.js";
 import type { ComponentCatalog } from "../components/catalog.js";
@@ -25,17 +26,24 @@ import type { AgentStatus, Liveness } from "./liveness.js";
 import {
   type AgentRef,
   agentKnown,
+  countAgentLabels,
   deleteAgent,
   findAgent,
   listAgentKeys,
   listAgents,
   lockAgent,
   revokeAgentKeys,
+  summarizeAgents,
   updateAgent,
 } from "./repository.js";
 import { type AgentDetailView, type AgentView, agentView, keyView } from "./view.js";
 
 type FileMap = Record<string, { body: string; contentType: string }>;
+
+export interface FleetSummaryView {
+  agents: { total: number; online: number; offline: number; attention: number; drift: number };
+  labels: Array<{ label: string; total: number; online: number }>;
+}
 
 export class AgentAdmin {
   constructor(
@@ -83,6 +91,23 @@ export class AgentAdmin {
       (r) => [r.instance_uid],
       (r) => agentView(r, this.liveness, now),
     );
+  }
+
+  /**
+   * The tenant's agents at a glance: counts by liveness, attention and drift, and the most common
+   * labels (top `labelLimit`), at one `now` (the same rule as the list's `status` filter).
+   */
+  async summary(actor: Actor, tenantId: string, labelLimit = 100): Promise<FleetSummaryView> {
+    scopeToTenant(actor, tenantId);
+    const online = this.liveness.onlineSql(this.clock.now());
+    const [counts, labels] = await Promise.all([
+      summarizeAgents(this.db, tenantId, online, AgentCapability.AcceptsOpAMPConnectionSettings),
+      countAgentLabels(this.db, tenantId, online, labelLimit),
+    ]);
+    return {
+      agents: { ...counts, offline: counts.total - counts.online },
+      labels,
+    };
   }
 
   /**

@@ -450,3 +450,47 @@ export async function agentKnown(db: Db, ref: AgentRef): Promise<boolean> {
         where tenant_id = ${ref.tenantId} and instance_uid = ${ref.instanceUid}) as known`.execute(db);
   return result.rows[0]?.known === true;
 }
+
+/** A tenant's agents counted at once, as the fleet summary shows them. */
+export interface FleetSummaryRow {
+  total: number;
+  online: number;
+  attention: number;
+  drift: number;
+}
+
+/**
+ * The tenant's agents counted by liveness (the rule's SQL form at `now`), attention (revoked, or
+ * without its own key and unable to accept one) and drift, in one pass.
+ */
+export async function summarizeAgents(
+  db: Db,
+  tenantId: string,
+  online: Expression<SqlBool>,
+  settingsBit: bigint,
+): Promise<FleetSummaryRow> {
+  const { rows } = await sql<FleetSummaryRow>`select count(*)::int as total,
+      count(*) filter (where ${online})::int as online,
+      count(*) filter (where agents.revoked_at is not null
+        or (agents.key_confirmed_at is null and agents.capabilities <> 0
+          and agents.capabilities & ${settingsBit.toString()}::bigint = 0))::int as attention,
+      count(*) filter (where agents.drift)::int as drift
+    from agents where agents.tenant_id = ${tenantId}`.execute(db);
+  return rows[0] ?? { total: 0, online: 0, attention: 0, drift: 0 };
+}
+
+/** The tenant's labels (`key=value`), most agents first, with how many of them are online. */
+export async function countAgentLabels(
+  db: Db,
+  tenantId: string,
+  online: Expression<SqlBool>,
+  limit: number,
+): Promise<Array<{ label: string; total: number; online: number }>> {
+  const { rows } = await sql<{ label: string; total: number; online: number }>`select
+      l.key || '=' || l.value as label, count(*)::int as total,
+      count(*) filter (where ${online})::int as online
+    from agents cross join lateral jsonb_each_text(agents.labels) l
+    where agents.tenant_id = ${tenantId}
+    group by 1 order by 2 desc, 1 limit ${limit}`.execute(db);
+  return rows;
+}
