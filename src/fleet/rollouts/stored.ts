@@ -40,16 +40,12 @@ export function corePatch(core: RolloutCore, now: Date) {
 }
 
 export function agentOf(row: RolloutAgentRow): RolloutAgent {
-  return {
-    uid: row.instance_uid,
-    position: row.position,
-    canary: row.canary,
-    state: row.state,
-    reason: row.reason,
-    admittedAt: ms(row.admitted_at),
-    appliedAt: ms(row.applied_at),
-    finishedAt: ms(row.finished_at),
-  };
+  return stepAgentOf({
+    ...row,
+    admitted_ms: ms(row.admitted_at),
+    applied_ms: ms(row.applied_at),
+    finished_ms: ms(row.finished_at),
+  });
 }
 
 export function stepAgentOf(row: StepAgentRow): RolloutAgent {

@@ -6,7 +6,7 @@ import { once } from "node:events";
 import net from "node:net";
 import type { TenantFixture } from "../../helpers/fleet.js";
 import type { TestAgent } from "../../helpers/opamp/supervisor.js";
-import { configsSent } from "../../helpers/rollouts.js";
+import { collectorConfig, configsSent } from "../../helpers/rollouts.js";
 
 export async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -20,19 +20,7 @@ export async function freePort(): Promise<number> {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A collector config whose OTLP port is its generation: a later config has a higher port. */
-export const generation = (port: number) => `receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 0.0.0.0:${port}
-exporters:
-  debug: {}
-service:
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [debug]
-`;
+export const generation = (port: number) => collectorConfig(port);
 
 /** The generations (OTLP ports) an agent was sent, in the order it received them. */
 export function generationsSent(agent: TestAgent): number[] {
