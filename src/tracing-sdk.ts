@@ -8,9 +8,12 @@ import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-ho
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
-import type { TracingOptions } from "./tracing.js";
 
-export function startTracingSdk(options: TracingOptions): { shutdown(): Promise<void> } {
+/** Where spans go and the service they name (tracing.ts's TracingOptions; not imported from it:
+ * tracing.ts loads this file, and this file never reaches back). */
+export function startTracingSdk(options: { endpoint: string; serviceName: string }): {
+  shutdown(): Promise<void>;
+} {
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
   const provider = new TracerProvider({
