@@ -1,7 +1,8 @@
 /**
  * Seeds a running agent-api for the contract fuzzing (scripts/contract-fuzz.sh): a tenant with a
- * tenant key, a template with two revisions, an assignment, a secret, an enrollment token and one
- * enrolled agent that stays connected, so that tenant-scoped paths point at real data.
+ * tenant key, a template with two revisions, an assignment, a secret, own-telemetry settings, an
+ * enrollment token, one enrolled agent that stays connected and a rollout that bakes for an hour,
+ * so that tenant-scoped paths point at real data.
  *
  * Usage: node --import tsx scripts/contract-fuzz-seed.ts <base-url> <operator-key> <out-file>
  * Writes `NAME=value` lines to <out-file> once everything exists, then keeps the agent connected
@@ -49,6 +50,16 @@ await agent.start();
 await agent.waitForConnection(2);
 await agent.settle();
 
+await call("PUT", `${t}/own-telemetry`, {
+  metrics: { endpoint: "https://otlp.example.com/v1/metrics" },
+});
+await call("PUT", `${t}/assignments/held`, { selector: "fuzz=held", template: "base", revision: 1 });
+const rollout = await call("POST", `${t}/rollouts`, {
+  assignment: "held",
+  revision: 2,
+  strategy: { waves: ["100%"], bakeSeconds: 3600 },
+});
+
 writeFileSync(
   outFile,
   [
@@ -58,6 +69,7 @@ writeFileSync(
     `FUZZ_KEY_ID=${String(key.id)}`,
     `FUZZ_TOKEN_ID=${String(token.id)}`,
     `FUZZ_INSTANCE_UID=${agent.instanceUidString}`,
+    `FUZZ_ROLLOUT_ID=${String(rollout.id)}`,
     "",
   ].join("\n"),
 );

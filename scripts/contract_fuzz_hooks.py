@@ -17,6 +17,7 @@ PINNED = {
     "keyId": os.environ.get("FUZZ_KEY_ID", ""),
     "tokenId": os.environ.get("FUZZ_TOKEN_ID", ""),
     "instanceUid": os.environ.get("FUZZ_INSTANCE_UID", ""),
+    "id": os.environ.get("FUZZ_ROLLOUT_ID", ""),
 }
 
 
