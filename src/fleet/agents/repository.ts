@@ -1,7 +1,8 @@
 /**
- * SQL about agents and their keys: the admin reads and writes, key lookups, listing with
- * selectors and the liveness filter, and the reads of the config planner. The session statements
- * of the OpAMP hot path are in session-repository.ts.
+ * SQL about agents and their keys, for everything but the OpAMP hot path (session-repository.ts)
+ * and drift (drift-repository.ts): the admin reads and writes, key lookups, the listing with
+ * selectors and the liveness filter, the fleet summary counts, and the reads of the config planner.
+ * One table's statements, grouped by caller; its length is the number of admin and planner reads.
  */
 import { type Expression, type SqlBool, sql, type Updateable } from "kysely";
 import { anyHash } from "../../db/expressions.js";
