@@ -283,6 +283,35 @@ describe("config delivery", () => {
     expect(applied.body.items[0].assignment).toBe("later");
   });
 
+  it("keeps an agent's delivery history when its assignment and template are deleted, their ids cleared", async () => {
+    await fleet.api.put(t("/config-templates/short-lived"), { content: TEMPLATE_V1 });
+    await fleet.api.put(t("/assignments/short-lived"), {
+      selector: "tier=short",
+      template: "short-lived",
+      priority: 10,
+    });
+    const a = await enrolledAgent({ tier: "short" });
+    await a.waitFor((m) => m.remoteConfig !== undefined, 3_000);
+    const applied = await eventually(async () => {
+      const r = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+      return r.body.items[0]?.status === "applied" ? r.body.items[0] : undefined;
+    });
+    expect(applied).toMatchObject({ template: "short-lived", assignment: "short-lived" });
+
+    expect((await fleet.api.delete(t("/assignments/short-lived"))).status).toBe(204);
+    expect((await fleet.api.delete(t("/config-templates/short-lived"))).status).toBe(204);
+    const after = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+    expect(after.body.items).toHaveLength(1);
+    expect(after.body.items[0]).toMatchObject({ id: applied.id, configHash: applied.configHash });
+    expect(after.body.items[0]).toMatchObject({ template: null, assignment: null, revision: null });
+    const row = await srv.ctx.database.db
+      .selectFrom("agent_config_deliveries")
+      .select(["template_id", "revision_id", "assignment_id"])
+      .where("id", "=", applied.id)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ template_id: null, revision_id: null, assignment_id: null });
+  });
+
   it("keeps hostile agent-reported attributes from changing the rendered structure", async () => {
     await fleet.api.put(t("/config-templates/hostile"), {
       content:

@@ -68,7 +68,26 @@ export async function listTemplates(
   return q.orderBy("name").limit(limit).execute();
 }
 
+/**
+ * Deletes a template and its revisions. Delivery rows are history and keep their other columns;
+ * their template and revision ids are cleared here (there is no foreign key doing it: each
+ * delivery written would pay for its checks, see migrations/20261202T190000Z-…).
+ */
 export async function deleteTemplate(trx: Tx, id: string): Promise<void> {
+  await trx
+    .updateTable("agent_config_deliveries")
+    .set({ template_id: null, revision_id: null })
+    .where((eb) =>
+      eb.or([
+        eb("template_id", "=", id),
+        eb(
+          "revision_id",
+          "in",
+          eb.selectFrom("agent_config_template_revisions").select("id").where("template_id", "=", id),
+        ),
+      ]),
+    )
+    .execute();
   await trx.deleteFrom("agent_config_templates").where("id", "=", id).execute();
 }
 
@@ -184,7 +203,13 @@ export async function updateAssignment(
     .executeTakeFirstOrThrow();
 }
 
+/** Deletes an assignment; its delivery rows stay as history, their assignment id cleared. */
 export async function deleteAssignment(trx: Tx, id: string): Promise<void> {
+  await trx
+    .updateTable("agent_config_deliveries")
+    .set({ assignment_id: null })
+    .where("assignment_id", "=", id)
+    .execute();
   await trx.deleteFrom("agent_config_assignments").where("id", "=", id).execute();
 }
 
