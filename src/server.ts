@@ -191,6 +191,7 @@ export function createServer(ctx: AppContext): RunningServer {
           await rollouts.stop();
           await ctx.fleetEvents.stop();
           await offline.drain();
+          await services.deliveries.drainPlanWrites();
           await services.agentSessions.stopLiveness();
           await ctx.replica.stop();
         }

@@ -69,7 +69,9 @@ export class ConfigPusher {
     }
     // Plan and push chunk by chunk: the first agents get their config while later ones are still
     // being planned, and the next chunk's database round trips overlap this chunk's pushes.
-    const planChunk = (i: number) => this.planner.plan(tenantId, facts.slice(i, i + PUSH_CHUNK));
+    // The rows of a push are written behind it: agents get their configs while they are recorded.
+    const planChunk = (i: number) =>
+      this.planner.plan(tenantId, facts.slice(i, i + PUSH_CHUNK), { recordBehindPush: true });
     let next = facts.length > 0 ? planChunk(0) : undefined;
     for (let i = 0; next; i += PUSH_CHUNK) {
       const { offers, retryAfter } = await next;

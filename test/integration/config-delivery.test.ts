@@ -42,6 +42,19 @@ async function enrolledAgent(labels: Record<string, string>, applyConfig?: Apply
 
 const t = (suffix: string) => `/api/v1/tenants/${fleet.tenantId}${suffix}`;
 
+/** A template and assignment named `name` for agents labelled tier=`tier`, one such agent, applied. */
+async function agentWithAppliedConfig(name: string, tier: string) {
+  await fleet.api.put(t(`/config-templates/${name}`), { content: TEMPLATE_V1 });
+  await fleet.api.put(t(`/assignments/${name}`), { selector: `tier=${tier}`, template: name, priority: 10 });
+  const a = await enrolledAgent({ tier });
+  await a.waitFor((m) => m.remoteConfig !== undefined, 3_000);
+  const applied = await eventually(async () => {
+    const r = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+    return r.body.items[0]?.status === "applied" ? r.body.items[0] : undefined;
+  });
+  return { a, applied };
+}
+
 function yamlOf(msg: { remoteConfig?: { config?: { configMap: Record<string, { body: Uint8Array }> } } }) {
   const body = msg.remoteConfig?.config?.configMap[""]?.body;
   return body ? parse(Buffer.from(body).toString("utf8")) : undefined;
@@ -284,18 +297,7 @@ describe("config delivery", () => {
   });
 
   it("keeps an agent's delivery history when its assignment and template are deleted, their ids cleared", async () => {
-    await fleet.api.put(t("/config-templates/short-lived"), { content: TEMPLATE_V1 });
-    await fleet.api.put(t("/assignments/short-lived"), {
-      selector: "tier=short",
-      template: "short-lived",
-      priority: 10,
-    });
-    const a = await enrolledAgent({ tier: "short" });
-    await a.waitFor((m) => m.remoteConfig !== undefined, 3_000);
-    const applied = await eventually(async () => {
-      const r = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
-      return r.body.items[0]?.status === "applied" ? r.body.items[0] : undefined;
-    });
+    const { a, applied } = await agentWithAppliedConfig("short-lived", "short");
     expect(applied).toMatchObject({ template: "short-lived", assignment: "short-lived" });
 
     expect((await fleet.api.delete(t("/assignments/short-lived"))).status).toBe(204);
@@ -310,6 +312,84 @@ describe("config delivery", () => {
       .where("id", "=", applied.id)
       .executeTakeFirstOrThrow();
     expect(row).toEqual({ template_id: null, revision_id: null, assignment_id: null });
+  });
+
+  it("records a fan-out's rows behind its push: an APPLIED waits for its row, the rows keep their order", async () => {
+    const { a, applied: first } = await agentWithAppliedConfig("behind", "behind");
+    const deliveries = srv.ctx.services.deliveries;
+    const db = srv.ctx.database.db;
+    const row = await db
+      .selectFrom("agent_config_deliveries")
+      .selectAll()
+      .where("id", "=", first.id)
+      .executeTakeFirstOrThrow();
+    const plan = (hash: string) => ({
+      id: `dlv_behind_${hash}`,
+      tenant_id: fleet.tenantId,
+      instance_uid: a.instanceUidString,
+      config_hash: hash,
+      template_id: row.template_id,
+      revision_id: row.revision_id,
+      assignment_id: row.assignment_id,
+      status: "offered" as const,
+      error_message: null,
+    });
+    // Two fan-outs queued behind their pushes; the first one's write is held until released.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const [h2, h3] = ["b2".repeat(32), "b3".repeat(32)];
+    const written = [
+      deliveries.recordPlansBehindPush(
+        fleet.tenantId,
+        [plan(h2)],
+        [{ instanceUid: a.instanceUidString, hash: h2 }],
+        new Date(),
+        () => held,
+      ),
+      deliveries.recordPlansBehindPush(
+        fleet.tenantId,
+        [plan(h3)],
+        [{ instanceUid: a.instanceUidString, hash: h3 }],
+        new Date(),
+        async () => undefined,
+      ),
+    ];
+    const hashes = async () =>
+      (
+        await db
+          .selectFrom("agent_config_deliveries")
+          .select(["config_hash", "status"])
+          .where("instance_uid", "=", a.instanceUidString)
+          .orderBy("config_hash")
+          .execute()
+      ).map((r) => `${r.config_hash.slice(0, 2)}:${r.status}`);
+    let statusRecorded = false;
+    const status = deliveries
+      .recordStatus(fleet.tenantId, a.instanceUidString, {
+        lastRemoteConfigHash: h3,
+        status: "APPLIED",
+        errorMessage: "",
+      })
+      .then(() => {
+        statusRecorded = true;
+      });
+    try {
+      // While the first write is held, the second waits for it, and so does the agent's APPLIED.
+      for (let i = 0; i < 3; i++) await db.selectFrom("tenants").select("id").execute();
+      expect(await hashes()).not.toContain("b3:offered");
+      expect(await hashes()).not.toContain("b3:applied");
+      expect(statusRecorded).toBe(false);
+    } finally {
+      release();
+    }
+    await Promise.all([...written, status]);
+    // In the order decided: h2 offered then superseded by h3, which the agent's APPLIED reached.
+    expect(await hashes()).toEqual(
+      [`${first.configHash.slice(0, 2)}:superseded`, "b2:superseded", "b3:applied"].sort(),
+    );
+    await deliveries.drainPlanWrites();
   });
 
   it("keeps hostile agent-reported attributes from changing the rendered structure", async () => {

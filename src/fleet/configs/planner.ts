@@ -184,19 +184,33 @@ export class ConfigPlanner {
     this.desired.invalidate(tenantId);
   }
 
-  /** Plans (and records) deliveries for connected agents of one tenant; returns the offers to send. */
-  async plan(tenantId: string, facts: readonly AgentSessionFacts[]): Promise<PlanResult> {
+  /**
+   * Plans (and records) deliveries for connected agents of one tenant; returns the offers to send.
+   * `recordBehindPush`: the offers are returned before their rows are written (a fan-out: the
+   * rows follow the push, see DeliveryService.recordPlansBehindPush); otherwise they are written
+   * first (a session start: its offer goes out with the reply).
+   */
+  async plan(
+    tenantId: string,
+    facts: readonly AgentSessionFacts[],
+    opts: { recordBehindPush?: boolean } = {},
+  ): Promise<PlanResult> {
     const result: PlanResult = { offers: new Map(), retryAfter: new Map() };
     const eligible = facts.filter(
       (f) => f.mayReceiveConfig && hasCapability(f.capabilities, AgentCapability.AcceptsRemoteConfig),
     );
     for (let i = 0; i < eligible.length; i += CHUNK) {
-      await this.#planChunk(tenantId, eligible.slice(i, i + CHUNK), result);
+      await this.#planChunk(tenantId, eligible.slice(i, i + CHUNK), result, opts.recordBehindPush === true);
     }
     return result;
   }
 
-  async #planChunk(tenantId: string, facts: readonly AgentSessionFacts[], result: PlanResult) {
+  async #planChunk(
+    tenantId: string,
+    facts: readonly AgentSessionFacts[],
+    result: PlanResult,
+    recordBehindPush: boolean,
+  ) {
     const { offers } = result;
     const rows = await findAgentsForPlanning(
       this.db,
@@ -218,9 +232,11 @@ export class ConfigPlanner {
     const desired = await this.#checked(tenantId, [...byUid.values()], computed);
     const current: { instanceUid: string; hash: string }[] = [];
     for (const [uid, d] of desired) current.push({ instanceUid: uid, hash: d.hash });
-    // Independent statements: the desired hashes (drift) are written while the deliveries are read.
+    const writeDesired = () => recordDesiredConfigs(this.db, tenantId, desiredHashes(computed, desired));
+    // Independent statements: the desired hashes (drift) are written while the deliveries are read
+    // (behind a push: with the deliveries, after it).
     const [, currentRows] = await Promise.all([
-      recordDesiredConfigs(this.db, tenantId, desiredHashes(computed, desired)),
+      recordBehindPush ? undefined : writeDesired(),
       this.deliveries.findCurrent(tenantId, current),
     ]);
     const existing = new Map<string, DeliveryRow>();
@@ -250,7 +266,11 @@ export class ConfigPlanner {
         superseding.push({ instanceUid: f.instanceUid, hash: d.hash });
       if (decision.offer && d.kind === "config") offers.set(f.instanceUid, { hash: d.hash, yaml: d.yaml });
     }
-    await this.deliveries.recordPlans(tenantId, plans, superseding, decidedAt);
+    if (recordBehindPush) {
+      void this.deliveries.recordPlansBehindPush(tenantId, plans, superseding, decidedAt, writeDesired);
+    } else {
+      await this.deliveries.recordPlans(tenantId, plans, superseding, decidedAt);
+    }
     if (plans.length > 0) {
       this.logger.debug({ tenantId, planned: plans.length, offered: offers.size }, "deliveries planned");
     }

@@ -92,6 +92,10 @@ const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export class DeliveryService {
   readonly #statusWrites: BatchQueue<StatusReportWrite, void>;
+  /** Per tenant: the last plan write queued behind a push (they run one after another). */
+  readonly #planWrites = new Map<string, Promise<void>>();
+  /** Per agent (`tenant/uid`): the queued plan write its status reports wait for. */
+  readonly #agentPlanWrites = new Map<string, Promise<void>>();
 
   constructor(
     private readonly db: Db,
@@ -127,7 +131,8 @@ export class DeliveryService {
 
   /**
    * Records the planner's decisions: each agent's row for its desired hash, and (for agents in
-   * `superseding`) every other unfinished or applied row superseded by it.
+   * `superseding`) every other unfinished or applied row superseded by it. Runs after the
+   * tenant's plan writes still queued behind a push, so rows are written in the order decided.
    */
   async recordPlans(
     tenantId: string,
@@ -136,10 +141,67 @@ export class DeliveryService {
     /** When the planner read what the agents reported (an offer never undoes a later APPLIED). */
     decidedAt?: Date,
   ): Promise<void> {
-    const at = this.clock.date();
+    await this.#planWrites.get(tenantId);
+    await this.#writePlans(tenantId, plans, superseding, decidedAt);
+  }
+
+  async #writePlans(
+    tenantId: string,
+    plans: readonly DeliveryPlanRow[],
+    superseding: readonly { instanceUid: string; hash: string }[],
+    decidedAt: Date | undefined,
+  ): Promise<void> {
+    const at = decidedAt ?? this.clock.date();
     await supersedeOthers(this.db, tenantId, superseding, at);
-    await upsertDeliveries(this.db, plans, at, decidedAt ?? at);
+    await upsertDeliveries(this.db, plans, at, at);
     this.metrics.deliveries("offered", plans.filter((p) => p.status === "offered").length);
+  }
+
+  /**
+   * Records a fan-out's plans behind its push: the offers go out first and the rows follow
+   * (README "Configs"). The tenant's plan writes run one after another in the order they were
+   * decided, timestamped when decided; each agent's status reports wait for its plan's write, so
+   * an APPLIED is never applied before the row it is about exists. `alsoWrite` runs with it (the
+   * agents' desired hashes). Resolves when written; a failure is logged here.
+   */
+  recordPlansBehindPush(
+    tenantId: string,
+    plans: readonly DeliveryPlanRow[],
+    superseding: readonly { instanceUid: string; hash: string }[],
+    decidedAt: Date,
+    alsoWrite: () => Promise<unknown>,
+  ): Promise<void> {
+    const write = async () => {
+      try {
+        await Promise.all([alsoWrite(), this.#writePlans(tenantId, plans, superseding, decidedAt)]);
+      } catch (err) {
+        this.logger.error(
+          { err, tenantId, agents: plans.length },
+          "recording a fan-out's deliveries failed; the agents got their configs",
+        );
+      }
+    };
+    const previous = this.#planWrites.get(tenantId);
+    const written = previous ? previous.then(write) : write();
+    this.#planWrites.set(tenantId, written);
+    const keys = plans.map((p) => `${tenantId}/${p.instance_uid}`);
+    for (const key of keys) this.#agentPlanWrites.set(key, written);
+    void written.then(() => {
+      if (this.#planWrites.get(tenantId) === written) this.#planWrites.delete(tenantId);
+      for (const key of keys)
+        if (this.#agentPlanWrites.get(key) === written) this.#agentPlanWrites.delete(key);
+    });
+    return written;
+  }
+
+  /** Resolves once the agent's plan write queued behind a push (if any) is done. */
+  async planWritten(tenantId: string, instanceUid: string): Promise<void> {
+    await this.#agentPlanWrites.get(`${tenantId}/${instanceUid}`);
+  }
+
+  /** Waits for every plan write queued behind a push (shutdown: before the database closes). */
+  async drainPlanWrites(): Promise<void> {
+    while (this.#planWrites.size > 0) await Promise.all(this.#planWrites.values());
   }
 
   /** The rows of these (agent, hash) pairs, where they exist (what the planner decides from). */
@@ -181,6 +243,7 @@ export class DeliveryService {
    */
   async recordStatus(tenantId: string, instanceUid: string, report: RemoteConfigStatusReport): Promise<void> {
     if (!report.lastRemoteConfigHash || report.status === "UNSET") return;
+    await this.planWritten(tenantId, instanceUid);
     await this.#statusWrites.submit({
       tenantId,
       instanceUid,
