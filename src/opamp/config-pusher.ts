@@ -13,6 +13,11 @@ import type { AgentEndpoint, ConnectionRegistry } from "./registry.js";
 
 /** Agents planned (one database round of reads and writes) before their configs are pushed. */
 const PUSH_CHUNK = 500;
+/**
+ * Chunks whose rows may still be being written behind the push: a push goes on only this far
+ * ahead of its writes, so an agent's next report (which waits for its row) is answered promptly.
+ */
+const WRITES_BEHIND = 8;
 const MAX_RETRY_DELAY_MS = 300_000;
 
 export class ConfigPusher {
@@ -73,8 +78,9 @@ export class ConfigPusher {
     const planChunk = (i: number) =>
       this.planner.plan(tenantId, facts.slice(i, i + PUSH_CHUNK), { recordBehindPush: true });
     let next = facts.length > 0 ? planChunk(0) : undefined;
+    const writing: Promise<void>[] = [];
     for (let i = 0; next; i += PUSH_CHUNK) {
-      const { offers, retryAfter } = await next;
+      const { offers, retryAfter, recorded } = await next;
       next = i + PUSH_CHUNK < facts.length ? planChunk(i + PUSH_CHUNK) : undefined;
       for (const [uid, offer] of offers) {
         const endpoint = byUid.get(uid);
@@ -82,6 +88,8 @@ export class ConfigPusher {
         this.#clearRetry(tenantId, uid);
       }
       for (const [uid, seconds] of retryAfter) this.#retryLater(tenantId, uid, seconds);
+      writing.push(recorded);
+      if (writing.length > WRITES_BEHIND) await writing.shift();
     }
   }
 

@@ -49,6 +49,8 @@ export interface RemoteConfigOffer {
 
 export interface PlanResult {
   offers: Map<string, RemoteConfigOffer>;
+  /** Resolves when the plan's rows are written (at once unless recorded behind the push). */
+  recorded: Promise<void>;
   /**
    * Agents whose config could not be rendered because a secret could not be decrypted now (KMS
    * down or throttling): nothing was sent (fail closed); try them again after this many seconds.
@@ -195,7 +197,7 @@ export class ConfigPlanner {
     facts: readonly AgentSessionFacts[],
     opts: { recordBehindPush?: boolean } = {},
   ): Promise<PlanResult> {
-    const result: PlanResult = { offers: new Map(), retryAfter: new Map() };
+    const result: PlanResult = { offers: new Map(), retryAfter: new Map(), recorded: Promise.resolve() };
     const eligible = facts.filter(
       (f) => f.mayReceiveConfig && hasCapability(f.capabilities, AgentCapability.AcceptsRemoteConfig),
     );
@@ -267,7 +269,13 @@ export class ConfigPlanner {
       if (decision.offer && d.kind === "config") offers.set(f.instanceUid, { hash: d.hash, yaml: d.yaml });
     }
     if (recordBehindPush) {
-      void this.deliveries.recordPlansBehindPush(tenantId, plans, superseding, decidedAt, writeDesired);
+      result.recorded = this.deliveries.recordPlansBehindPush(
+        tenantId,
+        plans,
+        superseding,
+        decidedAt,
+        writeDesired,
+      );
     } else {
       await this.deliveries.recordPlans(tenantId, plans, superseding, decidedAt);
     }

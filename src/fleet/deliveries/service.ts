@@ -243,6 +243,8 @@ export class DeliveryService {
    */
   async recordStatus(tenantId: string, instanceUid: string, report: RemoteConfigStatusReport): Promise<void> {
     if (!report.lastRemoteConfigHash || report.status === "UNSET") return;
+    // Timestamped when heard, written once the row it is about is (a rollout's bake counts from it).
+    const at = this.clock.date();
     await this.planWritten(tenantId, instanceUid);
     await this.#statusWrites.submit({
       tenantId,
@@ -250,7 +252,7 @@ export class DeliveryService {
       configHash: report.lastRemoteConfigHash,
       status: report.status,
       errorMessage: report.errorMessage,
-      at: this.clock.date(),
+      at,
     });
   }
 
