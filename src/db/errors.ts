@@ -9,6 +9,20 @@ export function isDeadlock(err: unknown): boolean {
   return sqlState(err) === "40P01";
 }
 
+/**
+ * Runs a statement that sets absolute values (safe to repeat) again when PostgreSQL aborted it as
+ * a deadlock: writes of many agent rows from several replicas and batches meet on the same rows.
+ */
+export async function retryingDeadlocks<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (!isDeadlock(err) || attempt >= attempts) throw err;
+    }
+  }
+}
+
 /** A unique constraint refused the row (23505). */
 export function isUniqueViolation(err: unknown): boolean {
   return sqlState(err) === "23505";

@@ -1,3 +1,4 @@
+import { retryingDeadlocks } from "../db/errors.js";
 import type { Queryable } from "../db/types.js";
 
 /** Registers a replica, or brings a known id back: a fresh heartbeat, no longer stopped. */
@@ -16,11 +17,14 @@ export async function updateReplicaHeartbeat(db: Queryable, id: string, at: Date
 
 /** Every agent the replica holds becomes disconnected at `at` (served by the connected partial index). */
 export async function disconnectReplicaAgents(db: Queryable, replicaId: string, at: Date): Promise<void> {
-  await db
-    .updateTable("agents")
-    .set({ replica_id: null, connection_id: null, disconnected_at: at })
-    .where("replica_id", "=", replicaId)
-    .execute();
+  // Its rows are also written by the last session ends and heartbeats of a draining replica.
+  await retryingDeadlocks(() =>
+    db
+      .updateTable("agents")
+      .set({ replica_id: null, connection_id: null, disconnected_at: at })
+      .where("replica_id", "=", replicaId)
+      .execute(),
+  );
 }
 
 /** Marks the replica stopped at `at`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isConnectionFailure } from "../../src/db/errors.js";
+import { isConnectionFailure, retryingDeadlocks } from "../../src/db/errors.js";
 
 const withCode = (code: string, message = "x") => Object.assign(new Error(message), { code });
 
@@ -32,5 +32,36 @@ describe("isConnectionFailure: the class of a database error, not its statement"
     ["nothing", undefined],
   ])("is false for %s", (_what, err) => {
     expect(isConnectionFailure(err)).toBe(false);
+  });
+});
+
+describe("retryingDeadlocks: a statement PostgreSQL aborted as a deadlock runs again", () => {
+  const failing = (errors: Error[]) => {
+    let calls = 0;
+    return {
+      run: async () => {
+        const err = errors[calls++];
+        if (err) throw err;
+        return calls;
+      },
+      calls: () => calls,
+    };
+  };
+
+  it("runs again after a deadlock, up to three attempts, and returns the result", async () => {
+    const s = failing([withCode("40P01"), withCode("40P01")]);
+    expect(await retryingDeadlocks(s.run)).toBe(3);
+  });
+
+  it("gives up after the third deadlock with the deadlock error", async () => {
+    const s = failing([withCode("40P01", "d1"), withCode("40P01", "d2"), withCode("40P01", "d3")]);
+    await expect(retryingDeadlocks(s.run)).rejects.toThrow("d3");
+    expect(s.calls()).toBe(3);
+  });
+
+  it("does not repeat any other error", async () => {
+    const s = failing([withCode("23505", "duplicate key")]);
+    await expect(retryingDeadlocks(s.run)).rejects.toThrow("duplicate key");
+    expect(s.calls()).toBe(1);
   });
 });

@@ -4,7 +4,7 @@
  * and listed for roll-ups, assignments and rollouts.
  */
 import { sql } from "kysely";
-import { isDeadlock } from "../../db/errors.js";
+import { retryingDeadlocks } from "../../db/errors.js";
 import type { Queryable as Db } from "../../db/types.js";
 
 /** The config an agent should run, as the planner decided it (null: nothing to compare with). */
@@ -31,16 +31,8 @@ export async function recordDesiredConfigs(
                  unnest(${sorted.map((d) => d.hash)}::text[]) as hash) c
     where a.tenant_id = ${tenantId} and a.instance_uid = c.instance_uid
       and a.desired_config_hash is distinct from c.hash`;
-  // It locks many agent rows while the hot path's report batches lock some of them too: when
-  // PostgreSQL aborts it as a deadlock it runs again (it sets absolute values: safe to repeat).
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await statement.execute(db);
-      return;
-    } catch (err) {
-      if (!isDeadlock(err) || attempt >= 3) throw err;
-    }
-  }
+  // It locks many agent rows while the hot path's report batches lock some of them too.
+  await retryingDeadlocks(() => statement.execute(db));
 }
 
 /** Drifted agents counted by the assignment or revision of the config they should run. */

@@ -6,6 +6,7 @@
  * liveness rule compares like with like.
  */
 import { sql } from "kysely";
+import { retryingDeadlocks } from "../../db/errors.js";
 import { BatchStatement } from "../../db/expressions.js";
 import type { Queryable as Db } from "../../db/types.js";
 import type { AgentRef } from "./repository.js";
@@ -335,6 +336,17 @@ export interface ClosedConnection extends AgentRef {
 }
 
 /**
+ * Agent rows a batch writes, in key order: concurrent batches over agent rows (this replica's
+ * reports, heartbeats and session ends, other replicas' flushes) then take the row locks they
+ * share in the same order instead of deadlocking.
+ */
+function inKeyOrder<T extends AgentRef>(items: readonly T[]): T[] {
+  return [...items].sort((x, y) =>
+    x.tenantId === y.tenantId ? (x.instanceUid < y.instanceUid ? -1 : 1) : x.tenantId < y.tenantId ? -1 : 1,
+  );
+}
+
+/**
  * Clears the connection columns of many agents in one statement, each only if its closed
  * connection still holds it (a late close of a replaced connection changes nothing).
  */
@@ -344,11 +356,12 @@ export async function markAgentsDisconnected(
   at: Date,
 ): Promise<void> {
   if (closed.length === 0) return;
+  const rows = inKeyOrder(closed);
   await sql`
     update agents set replica_id = null, connection_id = null, disconnected_at = ${at}
-    from (select unnest(${closed.map((c) => c.tenantId)}::text[]) as tenant_id,
-                 unnest(${closed.map((c) => c.instanceUid)}::uuid[]) as instance_uid,
-                 unnest(${closed.map((c) => c.connectionId)}::text[]) as connection_id) as c
+    from (select unnest(${rows.map((c) => c.tenantId)}::text[]) as tenant_id,
+                 unnest(${rows.map((c) => c.instanceUid)}::uuid[]) as instance_uid,
+                 unnest(${rows.map((c) => c.connectionId)}::text[]) as connection_id) as c
     where agents.tenant_id = c.tenant_id and agents.instance_uid = c.instance_uid
       and agents.connection_id = c.connection_id`.execute(db);
 }
@@ -373,18 +386,25 @@ const REPORT_WRITES = new BatchStatement<object>(
  */
 export async function storeReports(db: Db, writes: readonly ReportWrite[]): Promise<void> {
   if (writes.length === 0) return;
-  const rows = writes.map((w) => ({ tenant_id: w.tenantId, instance_uid: w.instanceUid, ...w.columns }));
+  const rows = inKeyOrder(writes).map((w) => ({
+    tenant_id: w.tenantId,
+    instance_uid: w.instanceUid,
+    ...w.columns,
+  }));
   await REPORT_WRITES.execute(db, rows);
 }
 
 /** One statement for a whole batch of heartbeats (DESIGN.md §4: never one UPDATE per message). */
 export async function touchAgents(db: Db, replicaId: string, refs: AgentRef[], at: Date): Promise<void> {
   if (refs.length === 0) return;
-  const tenants = refs.map((r) => r.tenantId);
-  const uids = refs.map((r) => r.instanceUid);
-  await sql`
+  const sorted = inKeyOrder(refs);
+  const tenants = sorted.map((r) => r.tenantId);
+  const uids = sorted.map((r) => r.instanceUid);
+  await retryingDeadlocks(() =>
+    sql`
     update agents set last_seen_at = ${at}
     from (select unnest(${tenants}::text[]) as tenant_id, unnest(${uids}::uuid[]) as instance_uid) as seen
     where agents.tenant_id = seen.tenant_id and agents.instance_uid = seen.instance_uid
-      and agents.replica_id = ${replicaId}`.execute(db);
+      and agents.replica_id = ${replicaId}`.execute(db),
+  );
 }
