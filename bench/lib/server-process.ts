@@ -50,7 +50,10 @@ export function cpuSecondsOf(pid: number): number {
 
 /**
  * CPU seconds of every PostgreSQL process on this machine (postmaster, backends, walwriter,
- * checkpointer…): what the database cost during a window, next to the server's own CPU.
+ * checkpointer…): what the database cost during a window, next to the server's own CPU. A
+ * backend that exits takes its CPU time with it, into its parent's cutime/cstime once reaped:
+ * those are counted too (the postmaster's), or a window in which the pool closed connections
+ * would show less CPU than before it (a negative figure).
  */
 export function postgresCpuSeconds(): number {
   let total = 0;
@@ -61,7 +64,7 @@ export function postgresCpuSeconds(): number {
       const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
       if (name !== "postgres") continue;
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      total += Number(fields[11]) + Number(fields[12]);
+      total += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     } catch {
       // the process ended while we looked
     }
