@@ -209,9 +209,6 @@ export class AgentSession {
       }
     } else if (this.ref) {
       if (report.remoteConfigStatus) {
-        // A status answers a plan whose rows may still be written behind its push: once they are,
-        // the agent row is updated without queueing on that write's row locks.
-        await this.deps.deliveries.planWritten(this.ref.tenantId, this.ref.instanceUid);
         // Two independent batched writes (the agent row, its delivery row): wait for both at once.
         await Promise.all([
           this.deps.sessions.recordReport(this.ref, report, capabilitiesChanged),

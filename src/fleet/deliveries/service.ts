@@ -195,7 +195,7 @@ export class DeliveryService {
   }
 
   /** Resolves once the agent's plan write queued behind a push (if any) is done. */
-  async planWritten(tenantId: string, instanceUid: string): Promise<void> {
+  async #planWritten(tenantId: string, instanceUid: string): Promise<void> {
     await this.#agentPlanWrites.get(`${tenantId}/${instanceUid}`);
   }
 
@@ -245,7 +245,7 @@ export class DeliveryService {
     if (!report.lastRemoteConfigHash || report.status === "UNSET") return;
     // Timestamped when heard, written once the row it is about is (a rollout's bake counts from it).
     const at = this.clock.date();
-    await this.planWritten(tenantId, instanceUid);
+    await this.#planWritten(tenantId, instanceUid);
     await this.#statusWrites.submit({
       tenantId,
       instanceUid,
