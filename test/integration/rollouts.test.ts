@@ -297,4 +297,41 @@ describe("rollouts", () => {
     expect((await cli("get", "rol_nope")).code).toBe(1);
     expect((await cli("frobnicate")).code).toBe(2);
   });
+
+  it("an agent offline when its wave starts is admitted once it is back, within the wave", async () => {
+    const away = agents[40] as TestAgent;
+    const put = await fleet.api.put(t("/assignments/fleet"), {
+      selector: "env=prod",
+      template: "base",
+      revision: "latest",
+      rollout: { canary: 0, waves: ["100%"], bakeSeconds: 30 },
+    });
+    expect(put.status).toBe(200);
+    await away.stop();
+    expect((await fleet.api.put(t("/config-templates/base"), { content: template(4320) })).status).toBe(201);
+    const list = await fleet.api.get(t("/rollouts?assignment=fleet&state=running"));
+    const id: string = list.body.items[0].id;
+    // Everyone online is admitted; the agent that is away waits, pending, with the reason.
+    await driveUntil(clock, async () => {
+      const r = await rollout(id);
+      return r.counts.inProgress + r.counts.succeeded === 49 ? true : undefined;
+    });
+    const waiting = await fleet.api.get(t(`/rollouts/${id}/agents?state=pending`));
+    expect(waiting.body.items).toEqual([
+      expect.objectContaining({ instanceUid: away.instanceUidString, reason: "offline" }),
+    ]);
+    expect(configsSent(away).some((c) => c.includes("4320"))).toBe(false);
+    // Back before the wave's bake is over: admitted in the same wave, it gets the target then.
+    await away.start();
+    await away.waitForConnection(2);
+    await driveUntil(clock, async () =>
+      configsSent(away).some((c) => c.includes("4320")) ? true : undefined,
+    );
+    expect((await rollout(id)).state).toBe("running");
+    const done = await driveUntil(clock, async () => {
+      const r = await rollout(id);
+      return r.state === "completed" ? r : undefined;
+    });
+    expect(done.counts).toMatchObject({ succeeded: 50, pending: 0, failed: 0 });
+  });
 });

@@ -130,19 +130,30 @@ export class RolloutDriver {
       if (!row || row.lease_owner !== this.options.replicaId) return undefined;
       if (row.state !== "running" && row.state !== "paused") return undefined;
       const now = this.clock.now();
-      const observed = new Map(
-        (await observeRolloutAgents(trx, row, this.liveness.onlineSql(now))).map((o) => [
-          o.instance_uid,
-          observation(o),
-        ]),
-      );
+      const look = async (states: ("pending" | "in_progress")[]) =>
+        new Map(
+          (await observeRolloutAgents(trx, row, this.liveness.onlineSql(now), states)).map((o) => [
+            o.instance_uid,
+            observation(o),
+          ]),
+        );
       const agents = (await listStepAgents(trx, id)).map(stepAgentOf);
-      const step = advance(
-        coreOf(row, this.options.stallMs),
-        agents,
-        (uid) => observed.get(uid) ?? NOT_REPORTED,
-        now,
-      );
+      const core = coreOf(row, this.options.stallMs);
+      // Pending agents matter only to a step that admits (their liveness decides who): the
+      // agents in flight are looked at first, and the pending ones only when the step asks for
+      // one. The step is pure, so taking it again with both gives what one look at all would.
+      let observed = await look(["in_progress"]);
+      let askedPending = false;
+      const inFlightOnly = (uid: string) => {
+        const o = observed.get(uid);
+        if (!o) askedPending = true;
+        return o ?? NOT_REPORTED;
+      };
+      let step = advance(core, agents, inFlightOnly, now);
+      if (askedPending) {
+        observed = await look(["pending", "in_progress"]);
+        step = advance(core, agents, (uid) => observed.get(uid) ?? NOT_REPORTED, now);
+      }
       const at = new Date(now);
       await updateRolloutAgents(
         trx,

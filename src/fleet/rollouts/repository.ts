@@ -135,17 +135,23 @@ export async function countRolloutAgents(
   return rows.map((r) => ({ ...r, n: Number(r.n) }));
 }
 
-/** Drifted agents of each rollout's population (agents.drift, see docs/drift.md). */
+/**
+ * Drifted agents of each rollout's population (agents.drift, see docs/drift.md), read from the
+ * drifted side: the partial index holds the tenant's few drifted agents, so a view polled while a
+ * 10,000-agent rollout runs costs a few index reads instead of a join over its population.
+ */
 export async function countDriftedRolloutAgents(
   db: Queryable,
+  tenantId: string,
   rolloutIds: readonly string[],
 ): Promise<Array<{ rollout_id: string; n: number }>> {
   if (rolloutIds.length === 0) return [];
   const result = await sql<{ rollout_id: string; n: number }>`
     select ra.rollout_id, count(*)::int as n
-    from rollout_agents ra
-    join agents a on a.tenant_id = ra.tenant_id and a.instance_uid = ra.instance_uid
-    where ra.rollout_id = any(${[...rolloutIds]}::text[]) and a.drift
+    from agents a
+    join rollout_agents ra on ra.tenant_id = a.tenant_id and ra.instance_uid = a.instance_uid
+      and ra.rollout_id = any(${[...rolloutIds]}::text[])
+    where a.tenant_id = ${tenantId} and a.drift
     group by ra.rollout_id`.execute(db);
   return result.rows.map((r) => ({ rollout_id: r.rollout_id, n: Number(r.n) }));
 }
@@ -256,18 +262,19 @@ export interface ObservedAgentRow {
 }
 
 /**
- * The agents of a rollout still pending or in progress, as the driver sees them at `now`; for
- * those in progress and not yet seen applying the target, the newest delivery of the target
- * revision too (its status is what the agent reported for it; for an overlay's rollout, the
- * newest delivery that merged the target in). An agent already seen APPLIED stays applied (its
- * bake runs on liveness and health), and a pending agent's deliveries are not read: only whether
- * it is online decides its admission. Each look at 10,000 in-flight agents cost ~150 ms of
- * PostgreSQL in per-agent delivery lookups before that.
+ * The agents of a rollout in the given states (in progress; pending too when a step may admit),
+ * as the driver sees them at `now`; for those in progress and not yet seen applying the target,
+ * the newest delivery of the target revision too (its status is what the agent reported for it;
+ * for an overlay's rollout, the newest delivery that merged the target in). An agent already seen
+ * APPLIED stays applied (its bake runs on liveness and health), and a pending agent's deliveries
+ * are not read: only whether it is online decides its admission. Each look at 10,000 in-flight
+ * agents cost ~150 ms of PostgreSQL in per-agent delivery lookups before that.
  */
 export async function observeRolloutAgents(
   trx: Tx,
   rollout: { id: string; tenant_id: string; to_revision_id: string },
   online: Expression<SqlBool>,
+  states: readonly ("pending" | "in_progress")[],
 ): Promise<ObservedAgentRow[]> {
   const result = await sql<ObservedAgentRow>`
     select ra.instance_uid,
@@ -286,7 +293,7 @@ export async function observeRolloutAgents(
         and dd.status <> 'superseded'
       order by dd.updated_at desc limit 1
     ) d on true
-    where ra.rollout_id = ${rollout.id} and ra.state in ('pending', 'in_progress')`.execute(trx);
+    where ra.rollout_id = ${rollout.id} and ra.state = any(${[...states]}::text[])`.execute(trx);
   return result.rows;
 }
 

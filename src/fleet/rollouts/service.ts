@@ -275,7 +275,10 @@ export class RolloutService {
       before: before ? { createdAt: before[0], id: before[1] } : undefined,
       limit: opts.limit + 1,
     });
-    const counts = await this.#counts(rows.map((r) => r.id));
+    const counts = await this.#counts(
+      tenantId,
+      rows.map((r) => r.id),
+    );
     return toPage(
       rows,
       opts.limit,
@@ -285,20 +288,16 @@ export class RolloutService {
     );
   }
 
-  async #counts(ids: string[]): Promise<Map<string, machine.Counts & { drifted: number }>> {
-    const states = new Map<string, { state: RolloutAgentStateColumn }[]>();
+  async #counts(tenantId: string, ids: string[]): Promise<Map<string, machine.Counts & { drifted: number }>> {
     const [byState, drifted] = await Promise.all([
       countRolloutAgents(this.db, ids),
-      countDriftedRolloutAgents(this.db, ids),
+      countDriftedRolloutAgents(this.db, tenantId, ids),
     ]);
-    for (const r of byState) {
-      const list = states.get(r.rollout_id) ?? [];
-      for (let i = 0; i < r.n; i++) list.push({ state: r.state });
-      states.set(r.rollout_id, list);
-    }
+    const groups = new Map<string, { state: RolloutAgentStateColumn; n: number }[]>();
+    for (const r of byState) groups.set(r.rollout_id, [...(groups.get(r.rollout_id) ?? []), r]);
     const driftedOf = new Map(drifted.map((d) => [d.rollout_id, d.n]));
     return new Map(
-      [...states].map(([id, list]) => [
+      [...groups].map(([id, list]) => [
         id,
         { ...machine.countAgents(list), drifted: driftedOf.get(id) ?? 0 },
       ]),
@@ -309,7 +308,10 @@ export class RolloutService {
     scopeToTenant(actor, tenantId);
     const row = await findRollout(this.db, tenantId, id);
     if (!row) throw new NotFoundError("rollout");
-    return rolloutView(row, (await this.#counts([id])).get(id) ?? { ...machine.countAgents([]), drifted: 0 });
+    return rolloutView(
+      row,
+      (await this.#counts(tenantId, [id])).get(id) ?? { ...machine.countAgents([]), drifted: 0 },
+    );
   }
 
   async agents(

@@ -99,14 +99,16 @@ export interface Counts {
   rolledBack: number;
 }
 
-export function countAgents(agents: Iterable<{ state: AgentRolloutState }>): Counts {
+/** Counts agents by state; an entry with `n` stands for that many agents (a grouped count). */
+export function countAgents(agents: Iterable<{ state: AgentRolloutState; n?: number }>): Counts {
   const c: Counts = { pending: 0, inProgress: 0, succeeded: 0, failed: 0, rolledBack: 0 };
   for (const a of agents) {
-    if (a.state === "pending") c.pending++;
-    else if (a.state === "in_progress") c.inProgress++;
-    else if (a.state === "succeeded") c.succeeded++;
-    else if (a.state === "failed") c.failed++;
-    else c.rolledBack++;
+    const n = a.n ?? 1;
+    if (a.state === "pending") c.pending += n;
+    else if (a.state === "in_progress") c.inProgress += n;
+    else if (a.state === "succeeded") c.succeeded += n;
+    else if (a.state === "failed") c.failed += n;
+    else c.rolledBack += n;
   }
   return c;
 }
