@@ -64,6 +64,7 @@ export const envSchema = z
     LIVENESS_FLUSH_MS: positiveInt.max(60_000).default(5_000),
     FLEET_EVENTS_POLL_MS: positiveInt.max(60_000).default(2_000),
     OPAMP_MAX_CONCURRENT_HANDSHAKES: positiveInt.default(1_000),
+    OPAMP_PUSH_CHUNK: positiveInt.default(500),
     OPAMP_OFFER_CA_FILE: z.string().min(1).optional(),
     DELIVERY_STALL_SECONDS: positiveInt.default(300),
     RESTART_RATE_PER_SECOND: z.coerce.number().positive().max(10_000).default(10),
@@ -111,6 +112,8 @@ export interface Config {
     /** Dead-peer detection on silent WebSockets (see src/opamp/README.md). */
     pingIntervalMs: number;
     maxConcurrentHandshakes: number;
+    /** Agents of a fan-out planned in one database round before their configs are pushed. */
+    pushChunk: number;
     /**
      * PEM CA bundle sent as `certificate.ca_cert` with the key offer, so that supervisors keep
      * verifying the server certificate after switching to their own key.
@@ -179,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
       handshakeTimeoutMs: e.OPAMP_HANDSHAKE_TIMEOUT_MS,
       pingIntervalMs: e.OPAMP_PING_INTERVAL_MS,
       maxConcurrentHandshakes: e.OPAMP_MAX_CONCURRENT_HANDSHAKES,
+      pushChunk: e.OPAMP_PUSH_CHUNK,
       offerCaFile: e.OPAMP_OFFER_CA_FILE ? resolve(e.OPAMP_OFFER_CA_FILE) : undefined,
     },
     fleet: {

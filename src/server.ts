@@ -61,6 +61,7 @@ export function createServer(ctx: AppContext): RunningServer {
       pingIntervalMs: config.opamp.pingIntervalMs,
       publicUrl: config.opamp.publicUrl,
       maxConcurrentHandshakes: config.opamp.maxConcurrentHandshakes,
+      pushChunk: config.opamp.pushChunk,
       offerCaCert: ctx.offerCaCert,
       isDraining: () => ctx.state.draining,
       isDatabaseUnavailable: (err) => ctx.database.isUnavailable(err),

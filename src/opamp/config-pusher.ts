@@ -7,12 +7,20 @@
  * is retried after the KMS's hint, doubling up to 5 minutes while it keeps failing, on the Clock.
  */
 import type { Clock, ClockTimer } from "../clock.js";
-import type { AgentSessionFacts, ConfigPlanner, RemoteConfigOffer } from "../fleet/configs/planner.js";
+import type {
+  AgentSessionFacts,
+  ConfigPlanner,
+  PlanResult,
+  RemoteConfigOffer,
+} from "../fleet/configs/planner.js";
 import type { Logger } from "../logger.js";
 import type { AgentEndpoint, ConnectionRegistry } from "./registry.js";
 
-/** Agents planned (one database round of reads and writes) before their configs are pushed. */
-const PUSH_CHUNK = 500;
+/**
+ * Chunks being planned at once ahead of the push: two keep the push fed while a chunk's reads
+ * wait on the database (one left it waiting for plans most of a 10,000-agent fan-out).
+ */
+const PLANS_AHEAD = 2;
 /**
  * Chunks whose rows may still be being written behind the push: a push goes on only this far
  * ahead of its writes, so an agent's next report (which waits for its row) is answered promptly.
@@ -30,6 +38,8 @@ export class ConfigPusher {
     private readonly planner: ConfigPlanner,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** Agents planned (one database round of reads and writes) before their configs are pushed. */
+    private readonly chunk = 500,
   ) {}
 
   /**
@@ -73,15 +83,25 @@ export class ConfigPusher {
       facts.push(f);
     }
     // Plan and push chunk by chunk: the first agents get their config while later ones are still
-    // being planned, and the next chunk's database round trips overlap this chunk's pushes.
+    // being planned, and the next chunks' database round trips overlap this chunk's pushes.
     // The rows of a push are written behind it: agents get their configs while they are recorded.
-    const planChunk = (i: number) =>
-      this.planner.plan(tenantId, facts.slice(i, i + PUSH_CHUNK), { recordBehindPush: true });
-    let next = facts.length > 0 ? planChunk(0) : undefined;
+    const planned: Promise<PlanResult>[] = [];
+    let nextChunk = 0;
+    const planAhead = () => {
+      for (; planned.length < PLANS_AHEAD && nextChunk < facts.length; nextChunk += this.chunk) {
+        const plan = this.planner.plan(tenantId, facts.slice(nextChunk, nextChunk + this.chunk), {
+          recordBehindPush: true,
+        });
+        // A chunk planned ahead fails where it is awaited; until then it must not go unhandled.
+        plan.catch(() => undefined);
+        planned.push(plan);
+      }
+    };
+    planAhead();
     const writing: Promise<void>[] = [];
-    for (let i = 0; next; i += PUSH_CHUNK) {
-      const { offers, retryAfter, recorded } = await next;
-      next = i + PUSH_CHUNK < facts.length ? planChunk(i + PUSH_CHUNK) : undefined;
+    for (let chunk = planned.shift(); chunk; chunk = planned.shift()) {
+      const { offers, retryAfter, recorded } = await chunk;
+      planAhead();
       for (const [uid, offer] of offers) {
         const endpoint = byUid.get(uid);
         if (endpoint) endpoint.push(endpoint.session.remoteConfigMessage(offer));

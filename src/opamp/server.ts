@@ -56,6 +56,8 @@ export interface OpampServerOptions {
   publicUrl: string | undefined;
   /** Upgrades authenticating at once before further ones get 503 + Retry-After. */
   maxConcurrentHandshakes: number;
+  /** Agents of a fan-out planned per database round (OPAMP_PUSH_CHUNK). */
+  pushChunk: number;
   /** PEM CA bundle to offer with agent keys (OPAMP_OFFER_CA_FILE), if any. */
   offerCaCert: Uint8Array | undefined;
   isDraining: () => boolean;
@@ -97,7 +99,7 @@ export class OpampServer {
   ) {
     this.#authenticator = fleet.authenticator;
     this.#publicBase = options.publicUrl ?? "ws://localhost:8082/v1/opamp";
-    this.pusher = new ConfigPusher(this.registry, fleet.planner, clock, logger);
+    this.pusher = new ConfigPusher(this.registry, fleet.planner, clock, logger, options.pushChunk);
     this.ownTelemetry = new OwnTelemetryPusher(this.registry, fleet.ownTelemetry, clock, logger);
     const deps: SessionDeps = {
       sessions: fleet.sessions,
