@@ -30,7 +30,6 @@ import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import { matchesSelector, parseSelector } from "../selector.js";
 import { type RolloutNames, recordTransition } from "./effects.js";
 import {
-  countDriftedRolloutAgents,
   countRolloutAgents,
   findRollout,
   insertRollout,
@@ -275,10 +274,7 @@ export class RolloutService {
       before: before ? { createdAt: before[0], id: before[1] } : undefined,
       limit: opts.limit + 1,
     });
-    const counts = await this.#counts(
-      tenantId,
-      rows.map((r) => r.id),
-    );
+    const counts = await this.#counts(rows.map((r) => r.id));
     return toPage(
       rows,
       opts.limit,
@@ -288,18 +284,14 @@ export class RolloutService {
     );
   }
 
-  async #counts(tenantId: string, ids: string[]): Promise<Map<string, machine.Counts & { drifted: number }>> {
-    const [byState, drifted] = await Promise.all([
-      countRolloutAgents(this.db, ids),
-      countDriftedRolloutAgents(this.db, tenantId, ids),
-    ]);
-    const groups = new Map<string, { state: RolloutAgentStateColumn; n: number }[]>();
-    for (const r of byState) groups.set(r.rollout_id, [...(groups.get(r.rollout_id) ?? []), r]);
-    const driftedOf = new Map(drifted.map((d) => [d.rollout_id, d.n]));
+  async #counts(ids: string[]): Promise<Map<string, machine.Counts & { drifted: number }>> {
+    const groups = new Map<string, { state: RolloutAgentStateColumn; n: number; drifted: number }[]>();
+    for (const r of await countRolloutAgents(this.db, ids))
+      groups.set(r.rollout_id, [...(groups.get(r.rollout_id) ?? []), r]);
     return new Map(
       [...groups].map(([id, list]) => [
         id,
-        { ...machine.countAgents(list), drifted: driftedOf.get(id) ?? 0 },
+        { ...machine.countAgents(list), drifted: list.reduce((sum, r) => sum + r.drifted, 0) },
       ]),
     );
   }
@@ -308,10 +300,7 @@ export class RolloutService {
     scopeToTenant(actor, tenantId);
     const row = await findRollout(this.db, tenantId, id);
     if (!row) throw new NotFoundError("rollout");
-    return rolloutView(
-      row,
-      (await this.#counts(tenantId, [id])).get(id) ?? { ...machine.countAgents([]), drifted: 0 },
-    );
+    return rolloutView(row, (await this.#counts([id])).get(id) ?? { ...machine.countAgents([]), drifted: 0 });
   }
 
   async agents(
