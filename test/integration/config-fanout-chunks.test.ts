@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import { TestAgent } from "../helpers/opamp/supervisor.js";
+import { configsSent as bodies, collectorConfig } from "../helpers/rollouts.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 let srv: TestServer;
@@ -13,32 +14,14 @@ let fleet: TenantFixture;
 const agents: TestAgent[] = [];
 const t = (suffix: string) => `/api/v1/tenants/${fleet.tenantId}${suffix}`;
 
-const template = (port: number) => `receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 0.0.0.0:${port}
-exporters:
-  debug: {}
-service:
-  pipelines:
-    traces:
-      receivers: [otlp]
-      exporters: [debug]
-`;
-
-const bodies = (a: TestAgent) =>
-  a.received.flatMap((m) => {
-    const body = m.remoteConfig?.config?.configMap[""]?.body;
-    return body ? [Buffer.from(body).toString("utf8")] : [];
-  });
-
 beforeAll(async () => {
   srv = await startTestServer({
     env: { OPAMP_PUSH_CHUNK: "2", LIVENESS_FLUSH_MS: "200", FLEET_EVENTS_POLL_MS: "500" },
   });
   fleet = await createTenant(srv, "Chunked fan-out");
-  expect((await fleet.api.put(t("/config-templates/chunked"), { content: template(4317) })).status).toBe(201);
+  expect(
+    (await fleet.api.put(t("/config-templates/chunked"), { content: collectorConfig(4317) })).status,
+  ).toBe(201);
   expect(
     (await fleet.api.put(t("/assignments/chunked"), { selector: "env=chunked", template: "chunked" })).status,
   ).toBe(201);
@@ -69,9 +52,9 @@ afterAll(async () => {
 
 describe("a fan-out planned in chunks", () => {
   it("reaches every agent once, with the old delivery superseded and the new one applied", async () => {
-    expect((await fleet.api.put(t("/config-templates/chunked"), { content: template(4399) })).status).toBe(
-      201,
-    );
+    expect(
+      (await fleet.api.put(t("/config-templates/chunked"), { content: collectorConfig(4399) })).status,
+    ).toBe(201);
     await eventually(async () => (agents.every((a) => bodies(a).length === 2) ? true : undefined));
     for (const a of agents) {
       expect(bodies(a)[1]).toContain("0.0.0.0:4399");
