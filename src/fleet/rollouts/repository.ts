@@ -120,29 +120,40 @@ export async function listRollouts(
   return q.orderBy("r.created_at", "desc").orderBy("r.id", "desc").limit(f.limit).execute();
 }
 
-/**
- * Agent counts by state per rollout, with how many of them drift (agents.drift, see
- * docs/drift.md), in one pass over the populations. Read from the population side on purpose:
- * from the drifted side (the partial index) it cost ~0.1 ms at rest but up to half a second while
- * a wave was being pushed, when every agent in flight drifts for a moment and the index churns.
- */
+/** Agent counts by state, per rollout. */
 export async function countRolloutAgents(
   db: Queryable,
   rolloutIds: readonly string[],
-): Promise<Array<{ rollout_id: string; state: RolloutAgentStateColumn; n: number; drifted: number }>> {
+): Promise<Array<{ rollout_id: string; state: RolloutAgentStateColumn; n: number }>> {
   if (rolloutIds.length === 0) return [];
-  const result = await sql<{
-    rollout_id: string;
-    state: RolloutAgentStateColumn;
-    n: number;
-    drifted: number;
-  }>`
-    select ra.rollout_id, ra.state, count(*)::int as n, count(*) filter (where a.drift)::int as drifted
+  const rows = await db
+    .selectFrom("rollout_agents")
+    .select(["rollout_id", "state", sql<number>`count(*)::int`.as("n")])
+    .where("rollout_id", "=", sql<string>`any(${[...rolloutIds]}::text[])`)
+    .groupBy(["rollout_id", "state"])
+    .execute();
+  return rows.map((r) => ({ ...r, n: Number(r.n) }));
+}
+
+/**
+ * Drifted agents of each rollout's population (agents.drift, see docs/drift.md), by a join over
+ * the population. Not from the drifted side (the partial index): that cost ~0.1 ms at rest but
+ * up to half a second per view while a wave was being pushed, when every agent in flight drifts
+ * for a moment and the index churns; nor as a filter of the by-state count (one statement, but
+ * ~45 ms against 26 + 5 ms for the two under the same load).
+ */
+export async function countDriftedRolloutAgents(
+  db: Queryable,
+  rolloutIds: readonly string[],
+): Promise<Array<{ rollout_id: string; n: number }>> {
+  if (rolloutIds.length === 0) return [];
+  const result = await sql<{ rollout_id: string; n: number }>`
+    select ra.rollout_id, count(*)::int as n
     from rollout_agents ra
-    left join agents a on a.tenant_id = ra.tenant_id and a.instance_uid = ra.instance_uid
-    where ra.rollout_id = any(${[...rolloutIds]}::text[])
-    group by ra.rollout_id, ra.state`.execute(db);
-  return result.rows.map((r) => ({ ...r, n: Number(r.n), drifted: Number(r.drifted) }));
+    join agents a on a.tenant_id = ra.tenant_id and a.instance_uid = ra.instance_uid
+    where ra.rollout_id = any(${[...rolloutIds]}::text[]) and a.drift
+    group by ra.rollout_id`.execute(db);
+  return result.rows.map((r) => ({ rollout_id: r.rollout_id, n: Number(r.n) }));
 }
 
 /** A page of a rollout's agents in admission order. */

@@ -30,6 +30,7 @@ import { CURSORS, decodeCursor, type Page, toPage } from "../pagination.js";
 import { matchesSelector, parseSelector } from "../selector.js";
 import { type RolloutNames, recordTransition } from "./effects.js";
 import {
+  countDriftedRolloutAgents,
   countRolloutAgents,
   findRollout,
   insertRollout,
@@ -285,13 +286,17 @@ export class RolloutService {
   }
 
   async #counts(ids: string[]): Promise<Map<string, machine.Counts & { drifted: number }>> {
-    const groups = new Map<string, { state: RolloutAgentStateColumn; n: number; drifted: number }[]>();
-    for (const r of await countRolloutAgents(this.db, ids))
-      groups.set(r.rollout_id, [...(groups.get(r.rollout_id) ?? []), r]);
+    const [byState, drifted] = await Promise.all([
+      countRolloutAgents(this.db, ids),
+      countDriftedRolloutAgents(this.db, ids),
+    ]);
+    const groups = new Map<string, { state: RolloutAgentStateColumn; n: number }[]>();
+    for (const r of byState) groups.set(r.rollout_id, [...(groups.get(r.rollout_id) ?? []), r]);
+    const driftedOf = new Map(drifted.map((d) => [d.rollout_id, d.n]));
     return new Map(
       [...groups].map(([id, list]) => [
         id,
-        { ...machine.countAgents(list), drifted: list.reduce((sum, r) => sum + r.drifted, 0) },
+        { ...machine.countAgents(list), drifted: driftedOf.get(id) ?? 0 },
       ]),
     );
   }
