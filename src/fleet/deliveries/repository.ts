@@ -201,7 +201,9 @@ const STATUS_REPORTS = new BatchStatement<object, ChangedDelivery>(
     returning d.id, d.tenant_id, d.instance_uid::text as instance_uid, d.config_hash, d.status,
       d.error_message, d.rolled_back_from, d.updated_at
     ), cleared as (
-      -- The agent applied a config: its older failures are history now, superseded, so they stop
+      -- The agent applied a config: it runs that one only, so a config it applied before is
+      -- superseded (a report of the old one that crossed the push of the new one on its way had
+      -- marked it applied again), and its older failures are history now, superseded, so they stop
       -- counting as failed. Except the failure it just rolled back from (rolled_back_from): that
       -- row is what stops the failed hash being pushed again.
       update agent_config_deliveries o set status = 'superseded', superseded_at = c.updated_at,
@@ -209,7 +211,8 @@ const STATUS_REPORTS = new BatchStatement<object, ChangedDelivery>(
       from changed c
       where c.status = 'applied'
         and o.tenant_id = c.tenant_id and o.instance_uid = c.instance_uid::uuid and o.id <> c.id
-        and o.status = 'failed' and o.config_hash is distinct from c.rolled_back_from
+        and (o.status = 'applied'
+          or (o.status = 'failed' and o.config_hash is distinct from c.rolled_back_from))
     )
     select tenant_id, instance_uid, config_hash, status, error_message, rolled_back_from from changed`,
 );
