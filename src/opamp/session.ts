@@ -96,6 +96,12 @@ export class AgentSession {
   /** What the agent last said about its remote config, on this connection. */
   #reported: { hash: string; status: RemoteConfigState } | undefined;
   #lastOfferedHash: string | undefined;
+  /**
+   * Hashes the agent ran or was offered on this connection before the last offer, until it reports
+   * the last one. Over a WebSocket messages arrive in order, so a report of one of them was sent
+   * before the agent read the newer offer: it is catching up, not running something else.
+   */
+  readonly #earlierOffers = new Set<string>();
   /** The uid this connection was told to continue with (agent_identification), until it does. */
   #assignedUid: { text: string; bytes: Uint8Array } | undefined;
   /** The own-telemetry offer last sent on this connection, and the generation it was checked at. */
@@ -219,9 +225,14 @@ export class AgentSession {
       }
       const componentsSettled = await this.#componentListOf().note(report, reply);
       const reportedHash = report.remoteConfigStatus?.lastRemoteConfigHash;
+      if (reportedHash !== undefined && reportedHash === this.#lastOfferedHash) this.#earlierOffers.clear();
+      // A report that crossed a newer offer on its way (WebSocket only: an HTTP poll's answer can
+      // be lost, and the next poll must be able to get the offer again).
+      const catchingUp =
+        reportedHash !== undefined && this.transport === "websocket" && this.#earlierOffers.has(reportedHash);
       // The agent runs something other than what we last offered (a rollback, a lost offer), or
       // the wait for its component list ended: decide again; a failed desired hash is not re-pushed.
-      const runsOther = reportedHash !== undefined && reportedHash !== this.#lastOfferedHash;
+      const runsOther = reportedHash !== undefined && reportedHash !== this.#lastOfferedHash && !catchingUp;
       if (!disconnected && (runsOther || componentsSettled)) {
         await this.#attachConfig(reply);
       }
@@ -369,6 +380,9 @@ export class AgentSession {
 
   #setRemoteConfig(msg: ServerToAgent, offer: RemoteConfigOffer): void {
     msg.remoteConfig = remoteConfigOf(offer);
+    // What the agent ran or was offered before this offer: a report of it is the agent catching up.
+    for (const earlier of [this.#lastOfferedHash, this.#reported?.hash])
+      if (earlier !== undefined && earlier !== offer.hash) this.#earlierOffers.add(earlier);
     this.#lastOfferedHash = offer.hash;
   }
 

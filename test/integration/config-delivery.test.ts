@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { configPushedAfter, createTenant, eventually, type TenantFixture } from "../helpers/fleet.js";
 import type { ApplyConfig } from "../helpers/opamp/agent-options.js";
+import { ConfigStatus } from "../helpers/opamp/agent-wire.js";
 import { TestAgent } from "../helpers/opamp/supervisor.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
@@ -139,6 +140,70 @@ describe("config delivery", () => {
     await a.settle();
     await a.heartbeat();
     expect(a.received.filter((m) => m.remoteConfig).length).toBe(offersBefore);
+  });
+
+  it("does not push again for a report that crossed the push over a WebSocket; an HTTP poll still gets it again", async () => {
+    /**
+     * An agent on `url` that got revision 2 of its own template and is still applying it (saying
+     * nothing about it yet) when a report of revision 1 reaches the server: on a WebSocket, a
+     * report the agent sent before it read the push. Returns the server's reply to that report.
+     */
+    const crossing = async (url: string, name: string) => {
+      await fleet.api.put(t(`/config-templates/${name}`), { content: TEMPLATE_V1 });
+      await fleet.api.put(t(`/assignments/${name}`), {
+        selector: `tier=${name}`,
+        template: name,
+        priority: 10,
+      });
+      const { token } = await fleet.enrollmentToken({ labels: { tier: name } });
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const a = new TestAgent({
+        url,
+        token,
+        reportsApplying: false,
+        applyConfig: async (config) => {
+          const body = config.get("")?.body ?? "";
+          if (body.includes("4318")) await held;
+          return { ok: true, effectiveConfig: body };
+        },
+      });
+      agents.push(a);
+      await a.start();
+      await a.waitForConnection(2);
+      const first = await a.waitFor((m) => m.remoteConfig !== undefined, 3_000);
+      await a.settle();
+      const since = a.received.length;
+      await fleet.api.put(t(`/config-templates/${name}`), { content: TEMPLATE_V1.replace("4317", "4318") });
+      const pushed = await configPushedAfter(a, since);
+      const reply = await a.send({
+        remoteConfigStatus: {
+          lastRemoteConfigHash: first.remoteConfig?.configHash ?? new Uint8Array(),
+          status: ConfigStatus.APPLIED,
+        },
+      });
+      release();
+      await a.settle();
+      // Once it applied revision 2, that is the one applied delivery: the crossing report of
+      // revision 1 does not leave two.
+      const history = await eventually(async () => {
+        const r = await fleet.api.get(t(`/agents/${a.instanceUidString}/deliveries`));
+        const items: { revision: { version: number }; status: string }[] = r.body.items;
+        return items[0]?.revision.version === 2 && items[0].status === "applied" ? items : undefined;
+      });
+      expect(history.map((d) => [d.revision.version, d.status])).toEqual([
+        [2, "applied"],
+        [1, "superseded"],
+      ]);
+      return { reply, pushedHash: pushed.remoteConfig?.configHash };
+    };
+    const ws = await crossing(fleet.opampUrl, "crossing-ws");
+    expect(ws.reply.remoteConfig).toBeUndefined();
+    // Over HTTP the poll's answer with the push may have been lost: the next poll gets it again.
+    const http = await crossing(fleet.opampUrl.replace(/^ws/, "http"), "crossing-http");
+    expect(http.reply.remoteConfig?.configHash).toEqual(http.pushedHash);
   });
 
   it("shows a FAILED report with the agent's error and does not push that hash again until a retry", async () => {

@@ -38,6 +38,11 @@ export interface TestAgentOptions {
   description?: { identifying?: Record<string, string>; nonIdentifying?: Record<string, string> };
   /** Default: ok, effective config = the `""` entry's body. */
   applyConfig?: ApplyConfig;
+  /**
+   * Default true: report APPLYING as soon as a new config arrives, as the supervisor does (the
+   * protocol makes it optional: with false the agent says nothing until APPLIED or FAILED).
+   */
+  reportsApplying?: boolean;
   /** Remote config hash persisted by a previous run, reported in the first message. */
   lastRemoteConfigHash?: Uint8Array;
   /** Status persisted with {@link lastRemoteConfigHash}; default APPLIED. */

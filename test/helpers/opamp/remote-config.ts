@@ -36,6 +36,7 @@ export class RemoteConfigHandler {
     lastConfigHash: Uint8Array | undefined,
     status: ReportedStatus,
     events: RemoteConfigEvents,
+    private readonly reportsApplying = true,
   ) {
     this.applyConfig = applyConfig;
     this.lastConfigHash = lastConfigHash ? new Uint8Array(lastConfigHash) : undefined;
@@ -56,7 +57,7 @@ export class RemoteConfigHandler {
       config.set(name, { body: textDecoder.decode(file.body), contentType: file.contentType });
     }
     this.events.note(`remote config ${shortHash(hash)} received (${config.size} entries)`);
-    this.setConfigStatus(hash, ConfigStatus.APPLYING, "");
+    if (this.reportsApplying) this.setConfigStatus(hash, ConfigStatus.APPLYING, "");
     // The supervisor applies the config in its agent-process goroutine, not in the receive path,
     // so later messages (an offer in the same reply, say) are processed meanwhile. Applies run
     // one at a time, in order.

@@ -117,6 +117,7 @@ export class TestAgent extends AgentRecord {
         track: (work) => this.track(work),
         flush: () => this.client?.flush(),
       },
+      opts.reportsApplying ?? true,
     );
     this.currentToken = opts.token;
     this.endpointUrl = opts.url;
