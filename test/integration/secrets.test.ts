@@ -211,6 +211,19 @@ describe("secrets at delivery", () => {
     }
   });
 
+  it("reads the redaction list once for many effective configs reported at once", async () => {
+    await fleet.api.put(t("/secrets/many_reports"), { value: `m4ny-${randomBytes(10).toString("hex")}` });
+    const secrets = srv.ctx.services.secrets;
+    secrets.invalidate(fleet.tenantId); // as when the cached list has expired
+    const before = srv.ctx.database.statements();
+    const texts = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => secrets.redact(fleet.tenantId, [`report ${i}`])),
+    );
+    // One read of the list (another statement or two may be the server's own background work).
+    expect(srv.ctx.database.statements() - before).toBeLessThanOrEqual(3);
+    expect(texts.map(([x]) => x)).toEqual(Array.from({ length: 50 }, (_, i) => `report ${i}`));
+  });
+
   it("fails the delivery naming a missing secret, and sends nothing", async () => {
     await fleet.api.put(t("/config-templates/missing-secret"), {
       content: 'a:\n  b: "{{secret "nope_token"}}"\n',

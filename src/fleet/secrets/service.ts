@@ -85,6 +85,12 @@ const REDACTION_CACHE_MS = 10_000;
 export class SecretService implements SecretResolver {
   /** Per tenant: the values to redact, newest secret versions. */
   readonly #redactionValues = new Map<string, { values: string[]; expires: number }>();
+  /**
+   * A tenant's redaction list being read: the calls that miss the cache meanwhile share it (a
+   * fan-out's APPLIED reports, each with an effective config, arrive together; once the list had
+   * expired each of them read it, one statement per agent).
+   */
+  readonly #redactionLoads = new Map<string, Promise<string[]>>();
   /** Bumped by every invalidation: a list read across one is not cached. */
   #generation = 0;
 
@@ -281,12 +287,24 @@ export class SecretService implements SecretResolver {
   /** Forgets cached values of a tenant (a secret changed, here or on another replica). */
   invalidate(tenantId: string): void {
     this.#redactionValues.delete(tenantId);
+    // A read begun before the change is not shared with later calls: they read the new values.
+    this.#redactionLoads.delete(tenantId);
     this.#generation++;
   }
 
   async #valuesToRedact(tenantId: string): Promise<string[]> {
     const cached = this.#redactionValues.get(tenantId);
     if (cached && cached.expires > Date.now()) return cached.values;
+    const loading = this.#redactionLoads.get(tenantId);
+    if (loading) return loading;
+    const load = this.#readValuesToRedact(tenantId).finally(() => {
+      if (this.#redactionLoads.get(tenantId) === load) this.#redactionLoads.delete(tenantId);
+    });
+    this.#redactionLoads.set(tenantId, load);
+    return load;
+  }
+
+  async #readValuesToRedact(tenantId: string): Promise<string[]> {
     // A list read while a secret changes may miss the new value: it is used for this call but not
     // cached when an invalidation came in meanwhile (else the new value would go unredacted, and
     // be stored and shown in clear, until the entry expired).
