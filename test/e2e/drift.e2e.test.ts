@@ -118,14 +118,19 @@ describe("drift with opampsupervisor + collector", () => {
     expect(
       (await put(collectorConfig(port, join(s.dir, "v2.json"), "    no_such_setting: true\n"))).status,
     ).toBe(201);
-    const drifted = await whenDrift(uid, true, 2);
+    // It drifts as soon as it should run v2 (its delivery offered); once the collector refused
+    // v2, the reason says so.
+    await whenDrift(uid, true, 2);
     const v2Hash = await eventually(async () => {
       const r = await fleet.api.get(t(`/agents/${uid}/deliveries?status=failed`));
       return r.body.items[0]?.configHash as string | undefined;
     });
-    expect(drifted.driftReason).toBe(
-      `runs collector@1 (${v1.runningConfig.configHash.slice(0, 8)}) but should run collector@2 (${v2Hash.slice(0, 8)}); its delivery is failed`,
-    );
+    const reason = `runs collector@1 (${v1.runningConfig.configHash.slice(0, 8)}) but should run collector@2 (${v2Hash.slice(0, 8)}); its delivery is failed`;
+    const drifted = await eventually(async () => {
+      const v = await view(uid);
+      return v.drift === true && v.driftReason === reason ? v : undefined;
+    }, 10_000);
+    expect(drifted.driftReason).toBe(reason);
     const listed = await fleet.api.get(t("/agents?drift=true"));
     expect(listed.body.items.map((a: { instanceUid: string }) => a.instanceUid)).toEqual([uid]);
     const rollup = await fleet.api.get(t("/deliveries/rollup?by=assignment"));
