@@ -219,8 +219,10 @@ describe("secrets at delivery", () => {
     const texts = await Promise.all(
       Array.from({ length: 50 }, (_, i) => secrets.redact(fleet.tenantId, [`report ${i}`])),
     );
-    // One read of the list (another statement or two may be the server's own background work).
-    expect(srv.ctx.database.statements() - before).toBeLessThanOrEqual(3);
+    // One read of the list, against 50 when each call read it. The count also takes the server's
+    // own background statements in the window (heartbeat flushes, event polls: up to ~10 while a
+    // KMS emulator answers the decrypts), hence a bound well under 50 rather than exactly 1.
+    expect(srv.ctx.database.statements() - before).toBeLessThan(25);
     expect(texts.map(([x]) => x)).toEqual(Array.from({ length: 50 }, (_, i) => `report ${i}`));
   });
 
