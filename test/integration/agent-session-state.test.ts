@@ -289,7 +289,8 @@ describe("log lines operators read", () => {
     );
     await putTemplate("logged", "receivers:\n  otlp: {}\nexporters:\n  debug: {}\n# broken\n");
     await a.stop();
-    const refused = fleet.agent({ token: `${token.slice(0, -1)}x` });
+    // A token one character off (never the same character: a token ending in "x" stayed valid).
+    const refused = fleet.agent({ token: `${token.slice(0, -1)}${token.endsWith("x") ? "y" : "x"}` });
     await expect(refused.start()).rejects.toThrow();
 
     const uid = a.instanceUidString;
