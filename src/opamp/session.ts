@@ -19,6 +19,7 @@ import { AgentCapability, hasCapability, ServerToAgentFlag } from "../protocol/c
 import { withSpan } from "../tracing.js";
 import { instanceUidToString, uuidStringToBytes } from "./codec.js";
 import { ComponentListRequest } from "./component-list.js";
+import { ConfigOffers } from "./config-offers.js";
 import { badRequest } from "./errors.js";
 import { facetNames, needsFullState, readReport } from "./facets/index.js";
 import {
@@ -95,13 +96,7 @@ export class AgentSession {
   #keyOffered = false;
   /** What the agent last said about its remote config, on this connection. */
   #reported: { hash: string; status: RemoteConfigState } | undefined;
-  #lastOfferedHash: string | undefined;
-  /**
-   * Hashes the agent ran or was offered on this connection before the last offer, until it reports
-   * the last one. Over a WebSocket messages arrive in order, so a report of one of them was sent
-   * before the agent read the newer offer: it is catching up, not running something else.
-   */
-  readonly #earlierOffers = new Set<string>();
+  readonly #offers: ConfigOffers;
   /** The uid this connection was told to continue with (agent_identification), until it does. */
   #assignedUid: { text: string; bytes: Uint8Array } | undefined;
   /** The own-telemetry offer last sent on this connection, and the generation it was checked at. */
@@ -115,7 +110,9 @@ export class AgentSession {
     readonly connectionId: string,
     readonly transport: Transport,
     private readonly deps: SessionDeps,
-  ) {}
+  ) {
+    this.#offers = new ConfigOffers(transport);
+  }
 
   /** Capabilities the agent reported last (offers are gated on the latest ones). */
   get capabilities(): bigint {
@@ -224,15 +221,10 @@ export class AgentSession {
         await this.deps.sessions.recordReport(this.ref, report, capabilitiesChanged);
       }
       const componentsSettled = await this.#componentListOf().note(report, reply);
-      const reportedHash = report.remoteConfigStatus?.lastRemoteConfigHash;
-      if (reportedHash !== undefined && reportedHash === this.#lastOfferedHash) this.#earlierOffers.clear();
-      // A report that crossed a newer offer on its way (WebSocket only: an HTTP poll's answer can
-      // be lost, and the next poll must be able to get the offer again).
-      const catchingUp =
-        reportedHash !== undefined && this.transport === "websocket" && this.#earlierOffers.has(reportedHash);
-      // The agent runs something other than what we last offered (a rollback, a lost offer), or
-      // the wait for its component list ended: decide again; a failed desired hash is not re-pushed.
-      const runsOther = reportedHash !== undefined && reportedHash !== this.#lastOfferedHash && !catchingUp;
+      // The agent runs something other than what we last offered (a rollback, a lost offer; not a
+      // report that crossed the offer, see config-offers.ts), or the wait for its component list
+      // ended: decide again; a failed desired hash is not re-pushed.
+      const runsOther = this.#offers.runsOther(report.remoteConfigStatus?.lastRemoteConfigHash);
       if (!disconnected && (runsOther || componentsSettled)) {
         await this.#attachConfig(reply);
       }
@@ -380,10 +372,7 @@ export class AgentSession {
 
   #setRemoteConfig(msg: ServerToAgent, offer: RemoteConfigOffer): void {
     msg.remoteConfig = remoteConfigOf(offer);
-    // What the agent ran or was offered before this offer: a report of it is the agent catching up.
-    for (const earlier of [this.#lastOfferedHash, this.#reported?.hash])
-      if (earlier !== undefined && earlier !== offer.hash) this.#earlierOffers.add(earlier);
-    this.#lastOfferedHash = offer.hash;
+    this.#offers.offered(offer.hash, this.#reported?.hash);
   }
 
   async #attachConfig(reply: ServerToAgent): Promise<void> {
